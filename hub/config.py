@@ -1,0 +1,261 @@
+"""Settings from hub.toml, `HUB_*` environment variables and a `.env` file, validated at start.
+
+Precedence, highest first: explicit overrides (tests), the environment (the `.env` file fills
+only variables the environment does not set), hub.toml, defaults. Every problem is reported
+as one ConfigError line that names the setting and what is expected.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+from hub.errors import ConfigError
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration of one hub process. See docs/configuration.md."""
+
+    instance_path: Path
+    config_file: Path | None
+    database_url: str
+    base_url: str
+    production: bool = False
+    secret_key: str | None = None
+    token_keys: str | None = None
+    audit_key: str | None = None
+    log_format: str = "text"
+    log_level: str = "INFO"
+    plugins: tuple[str, ...] | None = None
+    """Allow-list of plugin (entry-point) names; None loads every installed plugin."""
+    session_idle_minutes: int = 60
+    session_absolute_hours: int = 12
+    trusted_proxies: int = 0
+    audit_retention_days: int = 365
+    link_by_verified_email: bool = False
+    providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """The environment merged with .env, for hooks that read conventional variables."""
+
+    @property
+    def is_https(self) -> bool:
+        return urlsplit(self.base_url).scheme == "https"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+_BOOL_TRUE = {"1", "true", "yes", "on"}
+_BOOL_FALSE = {"0", "false", "no", "off", ""}
+
+# setting name -> (kind, default). Kinds: str, bool, int, list.
+_SCALARS: dict[str, tuple[str, Any]] = {
+    "database_url": ("str", None),
+    "base_url": ("str", "http://localhost:5001"),
+    "production": ("bool", False),
+    "secret_key": ("str", None),
+    "token_keys": ("str", None),
+    "audit_key": ("str", None),
+    "log_format": ("str", "text"),
+    "log_level": ("str", "INFO"),
+    "plugins": ("list", None),
+    "session_idle_minutes": ("int", 60),
+    "session_absolute_hours": ("int", 12),
+    "trusted_proxies": ("int", 0),
+    "audit_retention_days": ("int", 365),
+    "link_by_verified_email": ("bool", False),
+}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    dotenv_path: Path | None = None,
+) -> Settings:
+    """Read and validate the configuration. Raises ConfigError naming the first bad setting."""
+    env = _merged_environ(dict(os.environ if environ is None else environ), dotenv_path)
+    overrides = dict(overrides or {})
+    instance_path = Path(
+        overrides.pop("instance_path", None) or env.get("HUB_INSTANCE_PATH") or "instance"
+    ).resolve()
+    config_file = _config_file(env, overrides, instance_path)
+    document = _read_toml(config_file) if config_file else {}
+    hub_table = document.get("hub", {})
+    if not isinstance(hub_table, dict):
+        raise ConfigError(f"{config_file}: [hub] must be a table")
+    unknown = set(hub_table) - set(_SCALARS)
+    if unknown:
+        raise ConfigError(
+            f"{config_file}: unknown setting hub.{sorted(unknown)[0]}; "
+            f"expected one of {', '.join(sorted(_SCALARS))}"
+        )
+
+    values: dict[str, Any] = {}
+    for name, (kind, default) in _SCALARS.items():
+        env_name = f"HUB_{name.upper()}"
+        if name in overrides:
+            raw, source = overrides.pop(name), f"{name}"
+        elif env_name in env:
+            raw, source = env[env_name], env_name
+        elif name in hub_table:
+            raw, source = hub_table[name], f"hub.{name} in {config_file}"
+        else:
+            values[name] = default
+            continue
+        values[name] = _coerce(raw, kind, source)
+
+    if values["database_url"] is None:
+        values["database_url"] = f"sqlite:///{instance_path / 'hub.sqlite3'}"
+    providers = _providers(document, env, overrides.pop("providers", None), config_file)
+    if overrides:
+        raise ConfigError(f"unknown setting {sorted(overrides)[0]!r} given to the hub")
+
+    settings = Settings(
+        instance_path=instance_path,
+        config_file=config_file,
+        providers=providers,
+        environ=env,
+        **values,
+    )
+    _validate(settings)
+    return settings
+
+
+def _merged_environ(env: dict[str, str], dotenv_path: Path | None) -> dict[str, str]:
+    path = dotenv_path or Path(env.get("HUB_DOTENV", ".env"))
+    if path.is_file():
+        for key, value in dotenv_values(path).items():
+            if value is not None:
+                env.setdefault(key, value)
+    return env
+
+
+def _config_file(env: Mapping[str, str], overrides: dict[str, Any], instance: Path) -> Path | None:
+    explicit = overrides.pop("config_file", None) or env.get("HUB_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"HUB_CONFIG: expected the path of a hub.toml file, {path} does not exist")
+        return path
+    default = instance / "hub.toml"
+    return default if default.is_file() else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+
+
+def _coerce(raw: Any, kind: str, source: str) -> Any:
+    if kind == "str":
+        if not isinstance(raw, str) or not raw.strip():
+            raise ConfigError(f"{source}: expected a non-empty string")
+        return raw.strip()
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _BOOL_TRUE:
+            return True
+        if text in _BOOL_FALSE:
+            return False
+        raise ConfigError(f"{source}: expected true or false, got {raw!r}")
+    if kind == "int":
+        try:
+            number = int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source}: expected a whole number, got {raw!r}") from None
+        if number < 0:
+            raise ConfigError(f"{source}: expected zero or more, got {number}")
+        return number
+    if kind == "list":
+        items = raw if isinstance(raw, list) else str(raw).split(",")
+        return tuple(str(item).strip() for item in items if str(item).strip())
+    raise AssertionError(kind)
+
+
+def _providers(
+    document: Mapping[str, Any],
+    env: Mapping[str, str],
+    explicit: Mapping[str, Mapping[str, Any]] | None,
+    config_file: Path | None,
+) -> dict[str, dict[str, Any]]:
+    """[providers.<id>] tables, overlaid with HUB_PROVIDERS__<ID>__<KEY> variables."""
+    tables = explicit if explicit is not None else document.get("providers", {})
+    if not isinstance(tables, Mapping):
+        raise ConfigError(f"{config_file}: [providers] must be a table of [providers.<id>] tables")
+    providers = {str(pid): dict(table) for pid, table in tables.items()}
+    for name, value in env.items():
+        if not name.startswith("HUB_PROVIDERS__"):
+            continue
+        parts = name.split("__")
+        if len(parts) != 3 or not parts[1] or not parts[2]:
+            raise ConfigError(f"{name}: expected HUB_PROVIDERS__<ID>__<SETTING>")
+        providers.setdefault(parts[1].lower(), {})[parts[2].lower()] = value
+    for pid, table in providers.items():
+        check_provider_table(pid, table)
+    return providers
+
+
+def check_provider_table(provider_id: str, table: Mapping[str, Any]) -> None:
+    """The part of a provider's settings the core owns: id, type, name, redirect_uri."""
+    if not provider_id.replace("-", "").replace("_", "").isalnum() or len(provider_id) > 64:
+        raise ConfigError(
+            f"providers.{provider_id}: expected an id of letters, digits, - and _ (at most 64)"
+        )
+    if not isinstance(table.get("type"), str) or not table["type"]:
+        raise ConfigError(f"providers.{provider_id}.type: expected a provider type such as \"entra\"")
+    redirect = table.get("redirect_uri")
+    if redirect is not None:
+        parts = urlsplit(str(redirect))
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+            raise ConfigError(
+                f"providers.{provider_id}.redirect_uri: expected an absolute http(s) URL "
+                f"without query or fragment, got {redirect!r}"
+            )
+
+
+def _validate(settings: Settings) -> None:
+    base = urlsplit(settings.base_url)
+    if base.scheme not in {"http", "https"} or not base.netloc or base.path not in {"", "/"}:
+        raise ConfigError(
+            f"base_url: expected the hub's public origin such as https://hub.example.com, "
+            f"got {settings.base_url!r}"
+        )
+    if settings.log_format not in {"text", "json"}:
+        raise ConfigError(f"log_format: expected text or json, got {settings.log_format!r}")
+    if settings.session_idle_minutes < 1 or settings.session_absolute_hours < 1:
+        raise ConfigError("session_idle_minutes and session_absolute_hours: expected at least 1")
+
+
+def is_loopback_http(url: str) -> bool:
+    """http:// is allowed only for loopback hosts (development against a local emulator)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
+
+
+def production_problems(settings: Settings, redirect_uris: Mapping[str, str], generated: set[str]) -> list[str]:
+    """Why this configuration is unsafe for production; empty when it is fine."""
+    problems = [f"{name}: generated development secret; set HUB_{name.upper()}" for name in sorted(generated)]
+    if settings.is_sqlite:
+        problems.append("database_url: SQLite is for development; set HUB_DATABASE_URL to PostgreSQL")
+    if not is_loopback_http(settings.base_url):
+        problems.append(f"base_url: expected https in production, got {settings.base_url}")
+    for provider_id, uri in sorted(redirect_uris.items()):
+        if not is_loopback_http(uri):
+            problems.append(f"providers.{provider_id}.redirect_uri: expected https, got {uri}")
+    return problems

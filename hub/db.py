@@ -1,0 +1,93 @@
+"""The database connection: engine set-up per backend, sessions, and schema-version checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub.errors import ConfigError
+
+IMMEDIATE = "hub_immediate"
+"""Execution option: on SQLite, begin the transaction with BEGIN IMMEDIATE so that it takes
+the write lock at once (the SQLite counterpart of SELECT ... FOR UPDATE)."""
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine with the hub's per-backend settings (SQLite: foreign keys, WAL)."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with a terse message
+        raise ConfigError(
+            f"database_url: expected a SQLAlchemy URL such as sqlite:///hub.sqlite3 or "
+            f"postgresql+psycopg://user@host/db, got {url!r}"
+        ) from exc
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, **kwargs)
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(url, pool_pre_ping=True, **kwargs)
+    raise ConfigError(f"database_url: expected sqlite or postgresql, got {parsed.drivername}")
+
+
+def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(IMMEDIATE):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+class Database:
+    """The engine and session factory of one app (kept in app.extensions["hub.db"])."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, **engine_kwargs)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session for work outside a request (CLI, background); closed afterwards."""
+        with self.sessions() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def lock_for_update(session: Session, database: Database) -> None:
+    """Make the session's next transaction a writer from its first statement.
+
+    On SQLite this begins with BEGIN IMMEDIATE; on PostgreSQL callers use
+    `select(...).with_for_update()` on the rows they need, so nothing is done here.
+    """
+    if database.is_sqlite and not session.in_transaction():
+        session.connection(execution_options={IMMEDIATE: True})

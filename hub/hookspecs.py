@@ -1,0 +1,91 @@
+"""The plugin contract: every hook a plugin may implement, each documented here.
+
+Plugins implement these with `from hub import hookimpl`. Arguments are only ever added,
+never removed or renamed, so a plugin may accept any subset of them. A plugin module also
+declares `hub_api_version = 1` (see hub.HUB_API_VERSION); the hub refuses a plugin built for
+another version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from hub import hookspec
+
+if TYPE_CHECKING:
+    import click
+
+    from hub.audit import AuditRecord
+    from hub.provider import Identity, Profile, ProviderType
+
+# --- providers -------------------------------------------------------------------------------
+
+
+@hookspec
+def hub_provider_types() -> list[type[ProviderType]]:
+    """Register provider types.
+
+    :returns: a list of `hub.provider.ProviderType` subclasses. Each class's `type_name` is
+        the value a provider's configuration names in `type`. Two plugins offering the same
+        type name is a configuration error that names both.
+    """
+
+
+@hookspec
+def hub_default_providers(environ: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Offer providers configured from conventional environment variables.
+
+    Called only when the configuration defines no provider at all, so that a tutorial's
+    `.env` (for example `TENANT_ID`, `CLIENT_ID`, `CLIENT_SECRET`, `REDIRECT_URI`) works
+    without a hub.toml.
+
+    :param environ: the process environment merged with the `.env` file.
+    :returns: provider settings dicts, each with at least `id` and `type`, in the same shape
+        as a `[providers.<id>]` table of hub.toml.
+    """
+
+
+# --- sign-in policy --------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def hub_signin_policy(
+    provider_id: str, identity: Identity, profile: Profile, intent: str
+) -> str | None:
+    """Decide whether a validated identity may sign in or be linked.
+
+    Stops at the first non-None result.
+
+    :param provider_id: the configured provider's id.
+    :param identity: the validated identity (subject, issuer, tenant, roles).
+    :param profile: display data from the provider; never a safe key for decisions about
+        *who* someone is, but fine for decisions such as "only @contoso.com staff".
+    :param intent: `signin` or `link`.
+    :returns: None to allow, or a reason (shown to the person and audited) to refuse.
+    """
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+@hookspec
+def hub_audit_event(event: AuditRecord) -> None:
+    """Observe an audit event after it has been committed, for example to ship it to a SIEM.
+
+    Called once per event, after the transaction that wrote it committed. Exceptions are
+    logged and swallowed: an observer can never break a sign-in.
+
+    :param event: the committed event; its details never contain secrets.
+    """
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+@hookspec
+def hub_cli_commands(cli: click.Group) -> None:
+    """Add commands or groups to the `hub` command line.
+
+    :param cli: the root `hub` click group; call `cli.add_command(...)`.
+    """

@@ -1,0 +1,204 @@
+"""The hub's tables as SQLAlchemy 2.x typed models; migrations/ must always agree with them.
+
+Secret material never sits in a plain column: token sets hold ciphertext only (hub.vault),
+sessions and pending sign-ins are stored under a hash of the id the browser holds, and the
+PKCE verifier and nonce are derived from the state and the secret key rather than stored.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; use hub.models.utcnow()")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class User(Base):
+    """The local person. Created at first sign-in; every linked account points here."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    """Granted with `hub admin grant`; an admin role from a provider also admits."""
+    disabled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sign_in_at: Mapped[datetime | None]
+
+    linked_accounts: Mapped[list[LinkedAccount]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class LinkedAccount(Base):
+    """(provider id, subject) -> user. The subject is the provider's immutable id."""
+
+    __tablename__ = "linked_accounts"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "subject", name="uq_linked_accounts_provider_subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider_id: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(256))
+    issuer: Mapped[str] = mapped_column(String(512))
+    tenant: Mapped[str | None] = mapped_column(String(64))
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_verified: Mapped[bool] = mapped_column(default=False)
+    roles: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """{"roles": [...]} as mapped by the provider at the last sign-in."""
+    profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """Display data from the provider (never identifying); providers own no tables."""
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sign_in_at: Mapped[datetime | None]
+    needs_reauth: Mapped[bool] = mapped_column(default=False)
+
+    user: Mapped[User] = relationship(back_populates="linked_accounts")
+    token_set: Mapped[TokenSet | None] = relationship(
+        back_populates="linked_account", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class TokenSet(Base):
+    """A linked account's tokens, as AEAD ciphertext bound to this row (see hub.vault)."""
+
+    __tablename__ = "token_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    linked_account_id: Mapped[int] = mapped_column(
+        ForeignKey("linked_accounts.id", ondelete="CASCADE"), unique=True
+    )
+    key_id: Mapped[str] = mapped_column(String(64))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    access_expires_at: Mapped[datetime | None]
+    scopes_granted: Mapped[str] = mapped_column(Text, default="")
+    scopes_requested: Mapped[str] = mapped_column(Text, default="")
+    last_refresh_at: Mapped[datetime | None]
+    refresh_failures: Mapped[int] = mapped_column(default=0)
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    linked_account: Mapped[LinkedAccount] = relationship(back_populates="token_set")
+
+
+class PendingSignin(Base):
+    """What the hub remembers between the redirect and the callback. Single use, 10 minutes.
+
+    Stored under a hash of the state; the PKCE verifier and nonce are derived from the state
+    and the secret key (hub.signin), so the table holds nothing an attacker could replay.
+    """
+
+    __tablename__ = "pending_signins"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(64))
+    intent: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    """The user who started a link; None for a sign-in."""
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    """Hash of the browser-binding cookie, so a callback only completes in the browser that
+    started it (login CSRF)."""
+    next_path: Mapped[str] = mapped_column(String(2048), default="/")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie carries an opaque id; this row is stored under its hash."""
+
+    __tablename__ = "sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    linked_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("linked_accounts.id", ondelete="SET NULL")
+    )
+    provider_session_id: Mapped[str | None] = mapped_column(String(256), index=True)
+    """The provider's `sid`, to end this session on a provider-side sign-out."""
+    roles: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    """Absolute end of the session; the idle limit is checked against last_seen_at."""
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+
+
+class AuditEvent(Base):
+    """One append-only audit record, chained to its predecessor by a keyed MAC (hub.audit)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_occurred_at", "occurred_at"),
+        Index("ix_audit_events_subject_user_id", "subject_user_id"),
+    )
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    type: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    actor_user_id: Mapped[int | None]
+    subject_user_id: Mapped[int | None]
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    mac: Mapped[str] = mapped_column(String(64))

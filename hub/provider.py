@@ -1,0 +1,181 @@
+"""The provider-type contract: the class a plugin implements and the values it hands the core.
+
+A provider type speaks one protocol dialect (Entra ID, generic OpenID Connect, GitHub). A
+*provider* is one configured instance of a type, with its own id and settings, so two Entra
+tenants are two instances of one class. The core owns state, PKCE, nonce, storage, sessions,
+linking and audit; a provider type only talks to its identity provider and never touches the
+database, Flask's request or the session.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+import requests
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """What the core gives every provider instance when it builds it."""
+
+    redirect_uri: str
+    """The exact callback URI registered at the provider, from configuration (never from the
+    request's Host header)."""
+    http: requests.Session
+    """A session with the hub's timeouts and bounded retries (see hub.http); use it for every
+    outbound call so tests can mock at the HTTP layer."""
+    production: bool = False
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """Everything the core generated for one authorization-code redirect."""
+
+    state: str
+    nonce: str
+    code_challenge: str
+    """PKCE S256 challenge; the method is always S256."""
+    prompt: str | None = None
+    """`select_account` when linking, so the person can pick another account."""
+
+
+@dataclass(frozen=True)
+class Callback:
+    """The provider's redirect, already matched to its pending sign-in by the core."""
+
+    params: Mapping[str, str] = field(repr=False)
+    """The callback's query parameters (`code`, `state`, `iss`, ...)."""
+    code_verifier: str = field(repr=False)
+    nonce: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the provider says this is. `subject` is the linking key."""
+
+    subject: str
+    """Immutable and never reassigned by the provider: for Entra `tid` and `oid`, for GitHub
+    the numeric id. Never an email address, UPN or login name."""
+    issuer: str
+    tenant: str | None = None
+    roles: frozenset[str] = frozenset()
+    """Hub roles (for example `admin`) the provider's configuration maps from its claims."""
+    session_id: str | None = None
+    """The provider's session id (`sid`), used to match provider-side sign-outs."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Display data. Never used to identify or link an account."""
+
+    display_name: str | None = None
+    email: str | None = None
+    email_verified: bool = False
+    given_name: str | None = None
+    family_name: str | None = None
+    job_title: str | None = None
+    username: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A token response. repr hides every secret so a stray log line cannot leak one."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    id_token: str | None = field(default=None, repr=False)
+    expires_at: datetime | None = None
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    identity: Identity
+    profile: Profile
+    tokens: Tokens
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    tokens: Tokens
+    identity: Identity | None = None
+    """The identity from a refreshed ID token, when the provider sent one; the provider has
+    already checked that it names the same person as `previous`."""
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """One reachability check shown on the admin providers page."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+class ProviderType(abc.ABC):
+    """Base class of every provider type. Subclass it in a plugin and return the class from
+    the `hub_provider_types` hook.
+
+    Raise hub.errors exceptions (SignInError subclasses, ProviderUnavailable,
+    ProviderMisconfigured, RefreshRejected) with messages a person can act on; the core turns
+    them into pages, JSON and audit events.
+    """
+
+    type_name: ClassVar[str]
+    """The value of `type` in a provider's configuration, for example `entra`."""
+    default_button_label: ClassVar[str] = "Sign in with {name}"
+
+    def __init__(
+        self, provider_id: str, name: str, settings: Mapping[str, Any], context: ProviderContext
+    ) -> None:
+        """Validate `settings` here and raise hub.errors.ConfigError naming
+        `providers.<id>.<key>` and what is expected. Do no network I/O."""
+        self.id = provider_id
+        self.name = name
+        self.settings = settings
+        self.context = context
+
+    @property
+    def button_label(self) -> str:
+        return str(self.settings.get("button_label") or self.default_button_label).format(
+            name=self.name
+        )
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.context.redirect_uri
+
+    @property
+    def requested_scopes(self) -> tuple[str, ...]:
+        """Scopes asked for at sign-in; the admin console compares them with those granted."""
+        return ()
+
+    @abc.abstractmethod
+    def authorization_url(self, request: AuthorizationRequest) -> str:
+        """The URL to send the browser to. Must carry state, nonce (where the protocol has
+        one), the S256 code challenge and `self.redirect_uri`."""
+
+    @abc.abstractmethod
+    def complete_sign_in(self, callback: Callback) -> SignInResult:
+        """Exchange the code (with `callback.code_verifier`), validate the identity (nonce
+        equal to `callback.nonce`) and fetch the profile. Raise on any failure."""
+
+    @abc.abstractmethod
+    def refresh(self, refresh_token: str, previous: Identity) -> RefreshResult:
+        """Redeem a refresh token. Raise RefreshRejected on `invalid_grant`."""
+
+    def end_session_url(self, post_logout_redirect_uri: str) -> str | None:
+        """Where to send the browser to sign out at the provider, or None."""
+        return None
+
+    def revoke(self, tokens: Tokens) -> None:  # noqa: B027 - optional, no-op by default
+        """Revoke tokens at the provider, where it supports revocation."""
+
+    def health(self) -> list[HealthCheck]:
+        """Live reachability checks (discovery, keys) for the admin console."""
+        return []

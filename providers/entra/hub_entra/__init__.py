@@ -1,0 +1,1 @@
+"""Microsoft Entra ID provider type for Identity Hub."""
