@@ -83,11 +83,16 @@ class Database:
         self.engine.dispose()
 
 
-def lock_for_update(session: Session, database: Database) -> None:
-    """Make the session's next transaction a writer from its first statement.
+@contextmanager
+def write_transaction(database: Database) -> Iterator[Session]:
+    """A session in a transaction that holds the write lock from its first statement.
 
-    On SQLite this begins with BEGIN IMMEDIATE; on PostgreSQL callers use
-    `select(...).with_for_update()` on the rows they need, so nothing is done here.
+    Commits when the block ends, rolls back on an exception. On SQLite it begins with BEGIN
+    IMMEDIATE, so a transaction that reads and then writes (the audit head, a refresh) can never
+    fail half-way on a lock upgrade; on PostgreSQL it is an ordinary transaction, and row or
+    advisory locks do the serialising.
     """
-    if database.is_sqlite and not session.in_transaction():
-        session.connection(execution_options={IMMEDIATE: True})
+    with database.session() as session, session.begin():
+        if database.is_sqlite:
+            session.connection(execution_options={IMMEDIATE: True})
+        yield session

@@ -1,0 +1,109 @@
+"""create_app(): settings, runtime (database, plugins, providers), blueprints, security headers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+from flask import Flask, current_app, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from hub import logs, migrate, security, sessions
+from hub.callback import session_policy
+from hub.config import Settings, load_settings
+from hub.db import write_transaction
+from hub.errors import ConfigError
+from hub.plugins import Plugins
+from hub.resources import static_dir, templates_dir
+from hub.runtime import Runtime
+from hub.views import account, auth, errors, health
+from hub.web import close_db_session, runtime
+
+MAX_REQUEST_BYTES = 1 * 1024 * 1024
+
+
+def create_app(
+    test_config: Mapping[str, Any] | None = None,
+    *,
+    plugins: Plugins | None = None,
+    settings: Settings | None = None,
+    migrate_database: bool = False,
+) -> Flask:
+    """Build the hub. Refuses to serve a database whose schema is not current, unless asked to
+    migrate it (the demo does)."""
+    settings = settings or load_settings(overrides=test_config)
+    logs.configure(settings.log_format, settings.log_level)
+    rt = Runtime.load(settings, plugins)
+    if migrate_database:
+        migrate.upgrade(rt.db)
+    problem = migrate.pending_message(rt.db)
+    if problem:
+        rt.close()
+        raise ConfigError(f"database_url: {problem}")
+
+    app = Flask(
+        "hub",
+        template_folder=str(templates_dir()),
+        static_folder=str(static_dir()),
+        instance_path=str(settings.instance_path),
+    )
+    app.config.update(
+        SECRET_KEY=rt.keys.secret_key,
+        DEBUG=False,
+        PROPAGATE_EXCEPTIONS=False,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        HUB_SECRET=rt.keys.secret_key,
+        HUB_BASE_URL=settings.base_url,
+        HUB_HTTPS=settings.is_https,
+        HUB_SESSION_COOKIE=security.cookie_name("hub_session", settings.is_https),
+        HUB_BROWSER_COOKIE=security.cookie_name("hub_browser", settings.is_https),
+    )
+    app.extensions["hub"] = rt
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    app.before_request(_before_request)
+    app.after_request(partial(security.apply_headers, app))
+    app.teardown_appcontext(close_db_session)
+    for blueprint in (auth.bp, account.bp, health.bp):
+        app.register_blueprint(blueprint)
+    errors.register(app)
+    _add_callback_routes(app, rt)
+    return app
+
+
+def _add_callback_routes(app: Flask, rt: Runtime) -> None:
+    """Answer each provider's callback at the path of its configured redirect URI too, so an
+    app registration made for another path (the tutorial's /callback) works unchanged."""
+    for path, provider_id in rt.registry.callback_paths().items():
+        if path != f"/auth/{provider_id}/callback":
+            app.add_url_rule(
+                path,
+                endpoint=f"auth.callback_{provider_id}",
+                view_func=partial(auth.callback_view, provider_id),
+                methods=["GET"],
+            )
+
+
+def _before_request() -> None:
+    logs.assign_request_id()
+    if request.endpoint in {"static", "health.healthz", "health.readyz"}:
+        return
+    g.current_session = _current_session()
+    if request.method not in security.SAFE_METHODS and not request.path.startswith("/api/"):
+        security.check_csrf(current_app)
+
+
+def _current_session() -> sessions.CurrentSession | None:
+    token = request.cookies.get(current_app.config["HUB_SESSION_COOKIE"])
+    if not token:
+        return None
+    rt = runtime()
+    with rt.db.session() as session:
+        current = sessions.lookup(session, token, session_policy(rt))
+    if current is not None and sessions.needs_touch(current):
+        with write_transaction(rt.db) as session:
+            sessions.touch(session, current)
+    return current

@@ -1,0 +1,174 @@
+"""Finishing a sign-in or link at the provider's callback: all of it, or nothing and an audit event.
+
+Three steps, each in its own place: claim the pending sign-in (committed at once, so it is
+single-use even when what follows fails); let the provider redeem the code and validate the
+identity (network, no database transaction held open); then write user, account, tokens,
+session and the audit event in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from hub import accounts, sessions, signin
+from hub.audit import RequestContext
+from hub.db import write_transaction
+from hub.errors import AccessDenied, HubError, ProviderDenied, SignInError
+from hub.provider import ProviderType, SignInResult
+from hub.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Completed:
+    session_token: str
+    next_path: str
+    user_id: int
+    intent: str
+
+
+def complete(
+    rt: Runtime,
+    provider: ProviderType,
+    params: dict[str, str],
+    *,
+    browser_token: str | None,
+    current: sessions.CurrentSession | None,
+    previous_session_token: str | None,
+    context: RequestContext,
+) -> Completed:
+    """Run the callback. Raises a HubError (already audited) on any failure."""
+    with write_transaction(rt.db) as session:
+        pending = signin.claim(session, params.get("state"))
+    intent = pending.intent if pending is not None else "signin"
+    user_id = pending.user_id if pending is not None else None
+    try:
+        consumed = signin.check_claimed(
+            pending, provider.id, params, secret_key=rt.keys.secret_key, browser_token=browser_token
+        )
+        if consumed.intent == "link" and (current is None or current.user.id != consumed.user_id):
+            raise SignInError(
+                "This link was started by another signed-in user, so it cannot finish here.",
+                code="link_other_user",
+            )
+        result = _provider_result(rt, provider, consumed)
+        return _write(rt, provider, consumed, result, current, previous_session_token, context)
+    except HubError as error:
+        _audit_failure(rt, provider.id, intent, user_id, error.code, context)
+        raise
+    except Exception:
+        log.exception("sign-in callback for provider %s failed unexpectedly", provider.id)
+        _audit_failure(rt, provider.id, intent, user_id, "internal_error", context)
+        raise
+
+
+def _provider_result(
+    rt: Runtime, provider: ProviderType, consumed: signin.ConsumedSignin
+) -> SignInResult:
+    params = consumed.callback.params
+    result = provider.complete_sign_in(consumed.callback)
+    if "error" in params:  # a provider type that ignored the error answer must not sign anyone in
+        raise ProviderDenied(
+            f"The identity provider answered with the error {params['error'][:100]!r}.",
+            code="provider_denied",
+        )
+    reason = rt.plugins.hook.hub_signin_policy(
+        provider_id=provider.id,
+        identity=result.identity,
+        profile=result.profile,
+        intent=consumed.intent,
+    )
+    if reason:
+        raise AccessDenied(str(reason), code="policy_denied")
+    return result
+
+
+def _write(
+    rt: Runtime,
+    provider: ProviderType,
+    consumed: signin.ConsumedSignin,
+    result: SignInResult,
+    current: sessions.CurrentSession | None,
+    previous_session_token: str | None,
+    context: RequestContext,
+) -> Completed:
+    policy = session_policy(rt)
+    for attempt in (1, 2):
+        try:
+            with write_transaction(rt.db) as session:
+                if consumed.intent == "link":
+                    assert consumed.user_id is not None and previous_session_token is not None
+                    user, account = accounts.link(session, consumed.user_id, provider.id, result)
+                    token = previous_session_token
+                else:
+                    user, account = accounts.sign_in(session, provider.id, result)
+                    token = sessions.create(
+                        session,
+                        user,
+                        policy,
+                        provider_id=provider.id,
+                        linked_account_id=account.id,
+                        roles=result.identity.roles,
+                        provider_session_id=result.identity.session_id,
+                        ip=context.ip,
+                        user_agent=context.user_agent,
+                        replaces=previous_session_token,
+                    )
+                rt.vault.store(session, account, result.tokens, provider.requested_scopes)
+                rt.audit.record(
+                    session,
+                    consumed.intent,
+                    "success",
+                    actor_user_id=user.id,
+                    subject_user_id=user.id,
+                    provider_id=provider.id,
+                    context=context,
+                    details={
+                        "linked_account_id": account.id,
+                        "roles": sorted(result.identity.roles),
+                    },
+                )
+            return Completed(token, consumed.next_path, user.id, consumed.intent)
+        except IntegrityError:
+            # Two first sign-ins of one person raced (PostgreSQL): the unique (provider,
+            # subject) key let one win; the retry finds its account.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def session_policy(rt: Runtime) -> sessions.SessionPolicy:
+    return sessions.SessionPolicy(
+        idle=timedelta(minutes=rt.settings.session_idle_minutes),
+        absolute=timedelta(hours=rt.settings.session_absolute_hours),
+    )
+
+
+def _audit_failure(
+    rt: Runtime,
+    provider_id: str,
+    intent: str,
+    user_id: int | None,
+    reason: str,
+    context: RequestContext,
+) -> None:
+    """A failure event in its own transaction: the change it describes was rolled back."""
+    try:
+        with write_transaction(rt.db) as session:
+            rt.audit.record(
+                session,
+                intent,
+                "failure",
+                actor_user_id=user_id,
+                subject_user_id=user_id,
+                provider_id=provider_id,
+                context=context,
+                details={"reason": reason},
+            )
+    except Exception:  # never hide the original error behind an audit failure
+        log.exception("could not audit a failed %s for provider %s", intent, provider_id)

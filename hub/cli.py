@@ -1,0 +1,225 @@
+"""The `hub` command line: serve, db, providers, admin, audit, keys, and plugins' commands."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from hub import migrate
+from hub.config import Settings, load_settings, production_problems
+from hub.errors import ConfigError, HubError
+from hub.plugins import Plugins, load_plugins
+from hub.runtime import Runtime
+
+DEFAULT_PORT = 5001
+
+
+class LazyRuntime:
+    """ctx.obj: the Runtime, built on first use so `hub --help` needs no valid configuration."""
+
+    def __init__(self, plugins: Plugins | None = None, settings: Settings | None = None) -> None:
+        self._plugins = plugins
+        self._settings = settings
+        self._runtime: Runtime | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = Runtime.load(self.settings, self._plugins)
+        return self._runtime
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.runtime, name)
+
+
+def runtime_of(ctx: click.Context) -> Runtime:
+    return ctx.find_object(LazyRuntime).runtime  # type: ignore[union-attr]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Identity Hub: sign-in with Microsoft Entra ID and other providers, linked accounts,
+    encrypted tokens and a tamper-evident audit log.
+
+    Configuration: hub.toml (HUB_CONFIG), HUB_* environment variables and a .env file.
+    """
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port to listen on.")
+@click.option("--production", is_flag=True, help="Refuse unsafe settings and serve with gunicorn.")
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn workers (production).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, production: bool, workers: int) -> None:
+    """Serve the hub over HTTP."""
+    lazy = ctx.find_object(LazyRuntime)
+    assert lazy is not None
+    settings = lazy.settings
+    production = production or settings.production
+    from hub.app import create_app
+
+    rt = lazy.runtime
+    if production:
+        redirect_uris = {pid: p.redirect_uri for pid, p in rt.providers.items()}
+        problems = production_problems(settings, redirect_uris, set(rt.keys.generated))
+        if problems:
+            for problem in problems:
+                click.echo(f"refusing to start in production: {problem}", err=True)
+            sys.exit(2)
+    app = create_app(settings=settings, plugins=rt.plugins)
+    click.echo(f"Identity Hub on http://{host}:{port}/ (database {_redacted(settings.database_url)})", err=True)
+    if production:
+        _gunicorn(app, host, port, workers)
+    else:
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+def _gunicorn(app: Any, host: str, port: int, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class HubGunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+
+        def load(self) -> Any:
+            return app
+
+    HubGunicorn().run()
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema: apply migrations, show the current revision."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply every pending migration."""
+    rt = runtime_of(ctx)
+    before = migrate.current_revisions(rt.db)
+    migrate.upgrade(rt.db)
+    after = migrate.current_revisions(rt.db)
+    click.echo(f"database at {', '.join(sorted(after))} (was {', '.join(sorted(before)) or 'empty'})")
+
+
+@db.command("current")
+@click.pass_context
+def db_current(ctx: click.Context) -> None:
+    """Show the database's revision and whether it is current."""
+    rt = runtime_of(ctx)
+    current = migrate.current_revisions(rt.db)
+    problem = migrate.pending_message(rt.db)
+    click.echo(f"revision: {', '.join(sorted(current)) or 'none'}")
+    click.echo("status: current" if problem is None else f"status: {problem}")
+    if problem:
+        sys.exit(1)
+
+
+@cli.command("providers")
+@click.pass_context
+def providers_command(ctx: click.Context) -> None:
+    """List installed plugins and configured providers."""
+    lazy = ctx.find_object(LazyRuntime)
+    assert lazy is not None
+    rt = lazy.runtime
+    click.echo("Installed plugins:")
+    for info in rt.plugins.loaded:
+        types = ", ".join(info.provider_types) or "-"
+        click.echo(f"  {info.name:<12} {info.distribution} {info.version}  provider types: {types}")
+    for failure in rt.plugins.failed:
+        click.echo(f"  {failure.name:<12} {failure.distribution} {failure.version}  FAILED: {failure.error}")
+    for name in rt.plugins.skipped:
+        click.echo(f"  {name:<12} not loaded (not in the plugins allow-list)")
+    if not (rt.plugins.loaded or rt.plugins.failed or rt.plugins.skipped):
+        click.echo("  none")
+    click.echo("Configured providers:")
+    for provider_id, provider in rt.providers.items():
+        click.echo(f"  {provider_id:<12} type {provider.type_name:<8} {provider.name}  callback {provider.redirect_uri}")
+    for provider_id, reason in rt.registry.unavailable.items():
+        click.echo(f"  {provider_id:<12} UNAVAILABLE: {reason}")
+    if not (rt.providers or rt.registry.unavailable):
+        click.echo("  none (add [providers.<id>] to hub.toml)")
+
+
+@cli.group()
+def admin() -> None:
+    """Administrators: grant and revoke the admin role."""
+
+
+@cli.group()
+def audit() -> None:
+    """The audit log: verify, export."""
+
+
+@cli.group()
+def keys() -> None:
+    """Token encryption keys: rotate."""
+
+
+def build_cli(plugins: Plugins) -> click.Group:
+    """The root group with every contributed command (core commands first, then plugins')."""
+    _attach_core_commands()
+    plugins.hook.hub_cli_commands(cli=cli)
+    return cli
+
+
+def _attach_core_commands() -> None:
+    from hub.commands import admin as admin_commands
+
+    admin_commands.attach(admin)
+    try:
+        from hub.commands import audit as audit_commands
+        from hub.commands import keys as keys_commands
+    except ImportError:  # pragma: no cover - while the vault/audit commands are being written
+        return
+    for command in getattr(audit_commands, "audit_group", audit).commands.values():
+        audit.add_command(command)
+    for command in getattr(keys_commands, "keys_group", keys).commands.values():
+        keys.add_command(command)
+
+
+def main() -> None:
+    try:
+        settings: Settings | None = load_settings()
+    except ConfigError as error:
+        settings = None
+        config_error: ConfigError | None = error
+    else:
+        config_error = None
+    plugins = load_plugins(settings.plugins if settings else None)
+    group = build_cli(plugins)
+    lazy = LazyRuntime(plugins, settings)
+    if config_error is not None and not {"-h", "--help"} & set(sys.argv[1:]) and len(sys.argv) > 1:
+        click.echo(f"error: {config_error}", err=True)
+        sys.exit(2)
+    try:
+        group.main(obj=lazy, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except HubError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)

@@ -1,0 +1,44 @@
+"""Schema migrations through Alembic: upgrade, current revision, and the "is it current" check."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from hub.db import Database
+from hub.resources import migrations_dir
+
+
+def alembic_config(database: Database) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.attributes["engine"] = database.engine
+    return config
+
+
+def upgrade(database: Database, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database), revision)
+
+
+def head_revisions(database: Database) -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config(database)).get_heads())
+
+
+def current_revisions(database: Database) -> set[str]:
+    with database.engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+
+def pending_message(database: Database) -> str | None:
+    """Why this database cannot be served yet, or None when its schema is current."""
+    current, heads = current_revisions(database), head_revisions(database)
+    if current == heads:
+        return None
+    if not current:
+        return "the database has no tables yet: run `hub db upgrade` first"
+    return (
+        f"the database is at revision {', '.join(sorted(current))} but this hub needs "
+        f"{', '.join(sorted(heads))}: run `hub db upgrade`"
+    )

@@ -1,0 +1,62 @@
+"""Everything one hub process runs on, built once from the settings: the app and CLI share it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pluggy
+from sqlalchemy import event
+
+from hub.audit import AuditLog, AuditRecord
+from hub.config import Settings
+from hub.db import Database
+from hub.keys import HubKeys, load_keys
+from hub.plugins import Plugins, load_plugins
+from hub.provider import ProviderType
+from hub.registry import Registry, build_registry
+from hub.vault import KeyRing, TokenVault
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    keys: HubKeys
+    db: Database
+    plugins: Plugins
+    registry: Registry
+    audit: AuditLog
+    vault: TokenVault
+
+    @classmethod
+    def load(cls, settings: Settings, plugins: Plugins | None = None) -> Runtime:
+        """Build the runtime. `plugins` lets tests pass a manager with their own plugins."""
+        plugins = plugins if plugins is not None else load_plugins(settings.plugins)
+        keys = load_keys(settings)
+        db = Database(settings.database_url)
+        audit = AuditLog(keys.audit_key, notify=lambda record: _relay(plugins, record))
+        event.listen(db.sessions, "after_commit", audit.committed)
+        event.listen(db.sessions, "after_rollback", audit.rolled_back)
+        return cls(
+            settings=settings,
+            keys=keys,
+            db=db,
+            plugins=plugins,
+            registry=build_registry(settings, plugins),
+            audit=audit,
+            vault=TokenVault(KeyRing.parse(keys.token_keys)),
+        )
+
+    @property
+    def pm(self) -> pluggy.PluginManager:
+        return self.plugins.manager
+
+    @property
+    def providers(self) -> dict[str, ProviderType]:
+        return self.registry.providers
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def _relay(plugins: Plugins, record: AuditRecord) -> None:
+    plugins.hook.hub_audit_event(event=record)

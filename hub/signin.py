@@ -1,0 +1,175 @@
+"""The provider-agnostic authorization-code engine: pending sign-ins, state, PKCE and nonce.
+
+The state is 256 random bits held only by the browser (in the redirect) and stored here as a
+hash. The PKCE verifier and the nonce are derived from the state with the secret key, so the
+database never holds them and a stolen table row cannot complete a sign-in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from hub.errors import SignInError, SignInExpired
+from hub.models import PendingSignin, utcnow
+from hub.provider import AuthorizationRequest, Callback, ProviderType
+
+PENDING_LIFETIME = timedelta(minutes=10)
+INTENTS = frozenset({"signin", "link"})
+
+
+def digest(value: str) -> str:
+    """SHA-256 hex of a browser-held secret: what the database stores instead of the secret."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _derive(secret_key: bytes, purpose: str, state: str) -> str:
+    mac = hmac.new(secret_key, f"{purpose}\n{state}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def code_verifier(secret_key: bytes, state: str) -> str:
+    """43 characters of base64url (RFC 7636's minimum length), unique per state."""
+    return _derive(secret_key, "pkce-verifier", state)
+
+
+def nonce_for(secret_key: bytes, state: str) -> str:
+    return _derive(secret_key, "oidc-nonce", state)
+
+
+def s256_challenge(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def safe_next(next_path: str | None) -> str:
+    """A path on this site, or "/". Refuses absolute URLs, `//host`, backslashes and schemes."""
+    if not next_path or not next_path.startswith("/") or next_path.startswith("//"):
+        return "/"
+    if "\\" in next_path or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in next_path):
+        return "/"
+    parts = urlsplit(next_path)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return next_path[:2048]
+
+
+def start(
+    session: Session,
+    provider: ProviderType,
+    *,
+    secret_key: bytes,
+    browser_token: str,
+    intent: str = "signin",
+    next_path: str | None = None,
+    user_id: int | None = None,
+) -> str:
+    """Store a pending sign-in and return the provider's authorization URL to redirect to."""
+    if intent not in INTENTS:
+        raise SignInError(f"Unknown sign-in intent {intent!r}.", code="bad_intent")
+    if intent == "link" and user_id is None:
+        raise SignInError("Sign in before linking another account.", code="link_needs_signin")
+    state = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        PendingSignin(
+            state_hash=digest(state),
+            provider_id=provider.id,
+            intent=intent,
+            user_id=user_id if intent == "link" else None,
+            browser_hash=digest(browser_token),
+            next_path=safe_next(next_path),
+            created_at=now,
+            expires_at=now + PENDING_LIFETIME,
+        )
+    )
+    return provider.authorization_url(
+        AuthorizationRequest(
+            state=state,
+            nonce=nonce_for(secret_key, state),
+            code_challenge=s256_challenge(code_verifier(secret_key, state)),
+            prompt="select_account" if intent == "link" else None,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ConsumedSignin:
+    provider_id: str
+    intent: str
+    user_id: int | None
+    next_path: str
+    callback: Callback
+
+
+def claim(session: Session, state: str | None) -> PendingSignin | None:
+    """Delete and return the pending sign-in named by `state`, exactly once.
+
+    Commit right after: the row is gone whatever happens next, so a replayed or reloaded
+    callback finds nothing and never causes a second code redemption.
+    """
+    if not state or len(state) > 512:
+        return None
+    state_hash = digest(state)
+    pending = session.scalar(select(PendingSignin).where(PendingSignin.state_hash == state_hash))
+    if pending is None:
+        return None
+    claimed = session.execute(delete(PendingSignin).where(PendingSignin.state_hash == state_hash))
+    return pending if claimed.rowcount == 1 else None  # 0: a concurrent request won the claim
+
+
+def check_claimed(
+    pending: PendingSignin | None,
+    provider_id: str,
+    params: dict[str, str],
+    *,
+    secret_key: bytes,
+    browser_token: str | None,
+) -> ConsumedSignin:
+    """Check a claimed pending sign-in against the callback that presented it.
+
+    Raises SignInExpired (unknown, used, expired, another provider's) or SignInError (started
+    in another browser).
+    """
+    if pending is None:
+        if not params.get("state"):
+            raise SignInExpired("The sign-in answer carries no state.", code="state_missing")
+        raise SignInExpired("This sign-in is unknown or was already used.", code="state_unknown")
+    if pending.provider_id != provider_id:
+        raise SignInExpired(
+            "This sign-in answer arrived for a different provider than the one it started with.",
+            code="state_wrong_provider",
+        )
+    if pending.expires_at <= utcnow():
+        raise SignInExpired("This sign-in took longer than ten minutes.", code="state_expired")
+    if browser_token is None or not hmac.compare_digest(pending.browser_hash, digest(browser_token)):
+        raise SignInError(
+            "This sign-in was started in another browser, so it cannot finish in this one.",
+            code="state_other_browser",
+            hint="Start the sign-in again from this browser.",
+        )
+    state = params["state"]
+    return ConsumedSignin(
+        provider_id=pending.provider_id,
+        intent=pending.intent,
+        user_id=pending.user_id,
+        next_path=pending.next_path,
+        callback=Callback(
+            params=params,
+            code_verifier=code_verifier(secret_key, state),
+            nonce=nonce_for(secret_key, state),
+        ),
+    )
+
+
+def purge_expired(session: Session) -> int:
+    """Delete pending sign-ins past their lifetime; returns how many."""
+    result = session.execute(delete(PendingSignin).where(PendingSignin.expires_at <= utcnow()))
+    return result.rowcount or 0

@@ -1,0 +1,1 @@
+"""The hub's blueprints: auth, account, health; errors turns HubErrors into pages and JSON."""

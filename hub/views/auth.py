@@ -1,0 +1,121 @@
+"""Sign-in pages and routes: the provider buttons, start, callback and logout."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, g, make_response, redirect, request
+from werkzeug.wrappers import Response
+
+from hub import callback, security, sessions, signin
+from hub.db import write_transaction
+from hub.errors import NotFound, NotSignedIn
+from hub.web import audit_context, current_session, db_session, render, runtime
+
+bp = Blueprint("auth", __name__)
+
+
+@bp.get("/login")
+def login() -> tuple[str, int]:
+    rt = runtime()
+    providers = list(rt.providers.values())
+    return render(
+        "login.html",
+        providers=providers,
+        next_path=signin.safe_next(request.args.get("next")),
+        unavailable=rt.registry.unavailable,
+    )
+
+
+@bp.post("/auth/<provider_id>/start")
+def start(provider_id: str) -> Response:
+    rt = runtime()
+    provider = rt.registry.get(provider_id)
+    if provider is None:
+        raise NotFound(f"There is no provider {provider_id!r} on this hub.")
+    intent = request.form.get("intent", "signin")
+    current = current_session()
+    if intent == "link" and current is None:
+        raise NotSignedIn("Sign in before linking another account.")
+    session = db_session()
+    with session.begin():
+        url = signin.start(
+            session,
+            provider,
+            secret_key=rt.keys.secret_key,
+            browser_token=security.browser_token(current_app),
+            intent=intent,
+            next_path=request.form.get("next"),
+            user_id=current.user.id if current else None,
+        )
+    g.no_store = True
+    return redirect(url, code=303)
+
+
+def callback_view(provider_id: str) -> Response:
+    """The provider's redirect back. Registered at /auth/<id>/callback and at each provider's
+    configured redirect URI path."""
+    rt = runtime()
+    provider = rt.registry.get(provider_id)
+    if provider is None:
+        raise NotFound(f"There is no provider {provider_id!r} on this hub.")
+    g.no_store = True
+    cookie = current_app.config["HUB_SESSION_COOKIE"]
+    done = callback.complete(
+        rt,
+        provider,
+        request.args.to_dict(flat=True),
+        browser_token=request.cookies.get(current_app.config["HUB_BROWSER_COOKIE"]),
+        current=current_session(),
+        previous_session_token=request.cookies.get(cookie),
+        context=audit_context(),
+    )
+    response = redirect(done.next_path, code=302)
+    set_session_cookie(response, done.session_token)
+    return response
+
+
+bp.add_url_rule("/auth/<provider_id>/callback", view_func=callback_view, methods=["GET"])
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    rt = runtime()
+    current = current_session()
+    cookie = current_app.config["HUB_SESSION_COOKIE"]
+    target = "/login"
+    if current is not None:
+        provider = rt.registry.get(current.row.provider_id or "")
+        with write_transaction(rt.db) as session:
+            sessions.revoke(session, request.cookies.get(cookie, ""))
+            rt.audit.record(
+                session,
+                "logout",
+                "success",
+                actor_user_id=current.user.id,
+                subject_user_id=current.user.id,
+                provider_id=current.row.provider_id,
+                context=audit_context(),
+            )
+        if provider is not None:
+            target = provider.end_session_url(f"{rt.settings.base_url.rstrip('/')}/login") or target
+    response = make_response(redirect(target, code=303))
+    response.delete_cookie(cookie, path="/", secure=current_app.config["HUB_HTTPS"], httponly=True, samesite="Lax")
+    return response
+
+
+def set_session_cookie(response: Response, token: str) -> None:
+    rt = runtime()
+    response.set_cookie(
+        current_app.config["HUB_SESSION_COOKIE"],
+        token,
+        max_age=rt.settings.session_absolute_hours * 3600,
+        httponly=True,
+        secure=current_app.config["HUB_HTTPS"],
+        samesite="Lax",
+        path="/",
+    )
+
+
+@bp.get("/auth/<provider_id>/start")
+def start_by_get(provider_id: str) -> Response:
+    """Starting a sign-in changes state, so only POST does it; GET explains."""
+    abort(405)

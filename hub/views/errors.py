@@ -1,0 +1,102 @@
+"""One place that turns every error into a readable page or JSON, audited when it refused a change.
+
+Never a stack trace, never a secret: the page shows the error's title, message and hint, and
+the request id so support can find the log line.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from hub.db import write_transaction
+from hub.errors import HubError
+from hub.web import audit_context, current_session, render, runtime
+
+log = logging.getLogger(__name__)
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def respond(status: int, code: str, title: str, message: str, hint: str, provider_code: str | None = None) -> Response | tuple[str, int]:
+    g.no_store = True
+    if wants_json():
+        body = {"error": {"code": code, "message": message, "hint": hint, "request_id": g.get("request_id")}}
+        if provider_code:
+            body["error"]["provider_code"] = provider_code
+        response = jsonify(body)
+        response.status_code = status
+        return response
+    return render(
+        "error.html",
+        status=status,
+        code=code,
+        title=title,
+        message=message,
+        hint=hint,
+        provider_code=provider_code,
+        request_id=g.get("request_id"),
+    )
+
+
+def handle_hub_error(error: HubError) -> Response | tuple[str, int]:
+    if request.method not in {"GET", "HEAD"} and not g.get("failure_audited"):
+        audit_refusal(error.code)
+    return respond(error.status, error.code, error.title, error.message, error.hint, error.provider_code)
+
+
+def handle_http_error(error: HTTPException) -> Response | tuple[str, int]:
+    status = error.code or 500
+    messages = {
+        404: ("Not found", "There is no page at this address.", "Check the address, or go back to the start page."),
+        405: ("Not allowed", "This address does not accept that kind of request.", "Use the buttons on the hub's pages."),
+        413: ("Too large", "The request was too large.", "Send less data."),
+    }
+    title, message, hint = messages.get(status, (error.name, error.name, "Go back and try again."))
+    return respond(status, f"http_{status}", title, message, hint)
+
+
+def handle_unexpected(error: Exception) -> Response | tuple[str, int]:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    if request.method not in {"GET", "HEAD"} and not g.get("failure_audited"):
+        audit_refusal("internal_error")
+    return respond(
+        500,
+        "internal_error",
+        "Something went wrong",
+        "The hub could not finish this request. Nothing was changed.",
+        f"Try again. If it keeps happening, tell your administrator the request id {g.get('request_id')}.",
+    )
+
+
+def audit_refusal(reason: str) -> None:
+    """A refused state-changing request leaves an audit event, in its own transaction."""
+    g.failure_audited = True
+    rt = runtime()
+    current = current_session()
+    try:
+        with write_transaction(rt.db) as session:
+            rt.audit.record(
+                session,
+                f"request.{request.endpoint or 'unknown'}",
+                "failure",
+                actor_user_id=current.user.id if current else None,
+                context=audit_context(),
+                details={"reason": reason, "method": request.method, "path": request.path[:200]},
+            )
+    except Exception:
+        log.exception("could not audit a refused request")
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(HubError, handle_hub_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected)

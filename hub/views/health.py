@@ -1,0 +1,33 @@
+"""Probes for load balancers: /healthz (the process answers), /readyz (database and schema ready)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify
+from sqlalchemy import text
+from werkzeug.wrappers import Response
+
+from hub import migrate
+from hub.web import runtime
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    g.no_store = True
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    g.no_store = True
+    rt = runtime()
+    try:
+        with rt.db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        problem = migrate.pending_message(rt.db)
+    except Exception:  # the probe's answer is the point; details stay in the log
+        return jsonify(status="unavailable", reason="database unreachable"), 503
+    if problem:
+        return jsonify(status="unavailable", reason=problem), 503
+    return jsonify(status="ready"), 200

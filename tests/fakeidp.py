@@ -1,0 +1,221 @@
+"""A test provider plugin and its identity provider, mocked at the HTTP layer with `responses`.
+
+The provider type `fake` is registered through the same hook as real plugins. FakeIdP plays
+the provider: it issues codes for a browser that "signed in" there, checks the PKCE verifier,
+client secret and redirect URI at its token endpoint, and serves a profile.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import requests
+import responses
+
+from hub import hookimpl
+from hub.errors import ProviderDenied, ProviderUnavailable, RefreshRejected, TokenRejected
+from hub.provider import (
+    AuthorizationRequest,
+    Callback,
+    Identity,
+    Profile,
+    ProviderType,
+    RefreshResult,
+    SignInResult,
+    Tokens,
+)
+
+IDP = "https://idp.test"
+
+hub_api_version = 1
+
+
+class FakeProvider(ProviderType):
+    type_name = "fake"
+
+    @property
+    def requested_scopes(self) -> tuple[str, ...]:
+        return ("openid", "profile")
+
+    def authorization_url(self, request: AuthorizationRequest) -> str:
+        query = {
+            "client_id": self.settings["client_id"],
+            "response_type": "code",
+            "redirect_uri": self.redirect_uri,
+            "state": request.state,
+            "nonce": request.nonce,
+            "code_challenge": request.code_challenge,
+            "code_challenge_method": "S256",
+            "scope": " ".join(self.requested_scopes),
+        }
+        if request.prompt:
+            query["prompt"] = request.prompt
+        return f"{self.settings.get('idp', IDP)}/authorize?{urlencode(query)}"
+
+    def complete_sign_in(self, callback: Callback) -> SignInResult:
+        if "error" in callback.params:
+            raise ProviderDenied(
+                f"The provider said: {callback.params.get('error_description', 'no reason given')}",
+                provider_code=callback.params["error"],
+            )
+        idp = self.settings.get("idp", IDP)
+        response = self.context.http.post(
+            f"{idp}/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": callback.params.get("code", ""),
+                "code_verifier": callback.code_verifier,
+                "redirect_uri": self.redirect_uri,
+            },
+            auth=(self.settings["client_id"], self.settings["client_secret"]),
+        )
+        body = _json(response)
+        if body.get("nonce") != callback.nonce:
+            raise TokenRejected("The provider's answer was issued for another sign-in (nonce).")
+        me = _json(self.context.http.get(f"{idp}/me", headers={"Authorization": f"Bearer {body['access_token']}"}))
+        return SignInResult(
+            identity=Identity(
+                subject=me["sub"],
+                issuer=idp,
+                roles=frozenset(me.get("roles", [])),
+                session_id=body.get("sid"),
+            ),
+            profile=Profile(display_name=me.get("name"), email=me.get("email"), job_title=me.get("job")),
+            tokens=_tokens(body),
+        )
+
+    def refresh(self, refresh_token: str, previous: Identity) -> RefreshResult:
+        idp = self.settings.get("idp", IDP)
+        response = self.context.http.post(
+            f"{idp}/token",
+            data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+            auth=(self.settings["client_id"], self.settings["client_secret"]),
+        )
+        if response.status_code == 400 and response.json().get("error") == "invalid_grant":
+            raise RefreshRejected("The provider no longer accepts this account's refresh token.")
+        return RefreshResult(tokens=_tokens(_json(response)))
+
+    def end_session_url(self, post_logout_redirect_uri: str) -> str | None:
+        return f"{self.settings.get('idp', IDP)}/logout?{urlencode({'post_logout_redirect_uri': post_logout_redirect_uri})}"
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    if response.status_code >= 500:
+        raise ProviderUnavailable("The test provider failed.")
+    body = response.json()
+    if response.status_code >= 400 or "error" in body:
+        raise TokenRejected(f"The test provider refused: {body.get('error')}")
+    return body
+
+
+def _tokens(body: dict[str, Any]) -> Tokens:
+    return Tokens(
+        access_token=body["access_token"],
+        refresh_token=body.get("refresh_token"),
+        expires_at=datetime.now(UTC) + timedelta(seconds=int(body.get("expires_in", 3600))),
+        scopes=tuple(body.get("scope", "").split()),
+    )
+
+
+@hookimpl
+def hub_provider_types() -> list[type[ProviderType]]:
+    return [FakeProvider]
+
+
+@dataclass
+class FakeUser:
+    sub: str
+    name: str
+    email: str
+    roles: list[str] = field(default_factory=list)
+    job: str | None = None
+
+
+@dataclass
+class Grant:
+    user: FakeUser
+    challenge: str
+    nonce: str
+    redirect_uri: str
+
+
+class FakeIdP:
+    """The provider's side, served through `responses`. Records every secret it hands out so
+    tests can search the database and logs for them."""
+
+    def __init__(self, mock: responses.RequestsMock, base: str = IDP, client_secret: str = "fake-client-secret") -> None:
+        self.base = base
+        self.client_secret = client_secret
+        self.users = {
+            "alice": FakeUser("sub-alice", "Alice Admin", "alice@example.test", ["admin"], "Engineer"),
+            "bob": FakeUser("sub-bob", "Bob Builder", "bob@example.test"),
+            "mallory": FakeUser("sub-mallory", "Mallory", "alice@example.test"),
+        }
+        self.grants: dict[str, Grant] = {}
+        self.access: dict[str, FakeUser] = {}
+        self.refresh_tokens: dict[str, FakeUser] = {}
+        self.secrets_issued: list[str] = []
+        self.token_calls = 0
+        self.me_status = 200
+        self.token_status = 200
+        self.wrong_nonce = False
+        self._lock = threading.Lock()
+        mock.add_callback(responses.POST, f"{base}/token", callback=self._token)
+        mock.add_callback(responses.GET, f"{base}/me", callback=self._me)
+
+    def authorize(self, authorization_url: str, user: str = "alice") -> str:
+        """Play the browser at the provider: returns the callback URL the provider redirects to."""
+        query = {k: v[0] for k, v in parse_qs(urlsplit(authorization_url).query).items()}
+        assert query["code_challenge_method"] == "S256"
+        code = secrets.token_urlsafe(24)
+        self.secrets_issued.append(code)
+        self.grants[code] = Grant(self.users[user], query["code_challenge"], query["nonce"], query["redirect_uri"])
+        return f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}"
+
+    def _token(self, request: Any) -> tuple[int, dict[str, str], str]:
+        with self._lock:
+            self.token_calls += 1
+        if self.token_status != 200:
+            return self.token_status, {}, json.dumps({"error": "server_error"})
+        auth = request.headers.get("Authorization", "")
+        expected = "Basic " + base64.b64encode(f"hub:{self.client_secret}".encode()).decode()
+        if auth != expected:
+            return 401, {}, json.dumps({"error": "invalid_client"})
+        form = {k: v[0] for k, v in parse_qs(request.body).items()}
+        if form["grant_type"] == "refresh_token":
+            user = self.refresh_tokens.pop(form["refresh_token"], None)
+            if user is None:
+                return 400, {}, json.dumps({"error": "invalid_grant"})
+            return 200, {}, json.dumps(self._issue(user, nonce=None))
+        grant = self.grants.pop(form.get("code", ""), None)
+        if grant is None:
+            return 400, {}, json.dumps({"error": "invalid_grant"})
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(form["code_verifier"].encode()).digest()).rstrip(b"=").decode()
+        if challenge != grant.challenge or form["redirect_uri"] != grant.redirect_uri:
+            return 400, {}, json.dumps({"error": "invalid_grant"})
+        nonce = "not-the-nonce" if self.wrong_nonce else grant.nonce
+        return 200, {}, json.dumps(self._issue(grant.user, nonce))
+
+    def _issue(self, user: FakeUser, nonce: str | None) -> dict[str, Any]:
+        access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        self.secrets_issued += [access, refresh]
+        self.access[access] = user
+        self.refresh_tokens[refresh] = user
+        return {"access_token": access, "refresh_token": refresh, "expires_in": 3600, "nonce": nonce, "scope": "openid profile", "sid": f"sid-{user.sub}"}
+
+    def _me(self, request: Any) -> tuple[int, dict[str, str], str]:
+        if self.me_status != 200:
+            return self.me_status, {}, json.dumps({"error": "boom"})
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        user = self.access.get(token)
+        if user is None:
+            return 401, {}, json.dumps({"error": "invalid_token"})
+        return 200, {}, json.dumps({"sub": user.sub, "name": user.name, "email": user.email, "roles": user.roles, "job": user.job})
