@@ -202,3 +202,18 @@ class AuditEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     mac: Mapped[str] = mapped_column(String(64))
+
+
+class AuditRetentionGate(Base):
+    """The retention escape hatch of the append-only audit_events table (migration 0002).
+
+    The table's triggers refuse every UPDATE, and every DELETE unless a row here covers the
+    deleted event's seq. hub.audit.prune inserts that row, deletes, appends its seal and
+    removes the row again, all in one transaction, so no other transaction ever sees it open.
+    """
+
+    __tablename__ = "audit_retention_gate"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    through_seq: Mapped[int] = mapped_column(BigInteger)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
