@@ -7,6 +7,7 @@ what an operator pipes or copies (a key ring, an export, a checkpoint).
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -33,7 +34,7 @@ class ProgressBar:
     def __call__(self, done: int, total: int) -> None:
         if self._bar is None:
             self._bar = click.progressbar(
-                length=max(total, 1), label=self.label, file=click.get_text_stream("stderr")
+                length=max(total, 1), label=self.label, file=sys.stderr
             )
             self._bar.__enter__()
         self._bar.update(max(done - self._position, 0))
