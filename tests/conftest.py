@@ -75,7 +75,10 @@ def hub_config(tmp_path: Path, database_url: str) -> dict[str, Any]:
         "instance_path": str(tmp_path / "instance"),
         "database_url": database_url,
         "base_url": BASE_URL,
-        "providers": {"fake": {"type": "fake", "name": "Fake IdP", "client_id": "hub", "client_secret": "fake-client-secret"}},
+        "providers": {
+            "fake": {"type": "fake", "name": "Fake IdP", "client_id": "hub", "client_secret": "fake-client-secret"},
+            "fake2": {"type": "fake", "name": "Second IdP", "client_id": "hub", "client_secret": "fake-client-secret"},
+        },
     }
 
 

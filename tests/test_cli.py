@@ -1,0 +1,89 @@
+"""The `hub` command line, run as a person would: help, db, providers, admin, serve --production."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def hub(*args: str, env: dict[str, str], timeout: int = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from hub.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env},
+        cwd=env.get("CWD", str(ROOT)),
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def env(tmp_path) -> dict[str, str]:
+    return {"HUB_INSTANCE_PATH": str(tmp_path / "instance"), "HUB_DOTENV": str(tmp_path / "none.env"), "CWD": str(tmp_path)}
+
+
+def test_help_lists_the_commands(env):
+    result = hub("--help", env=env)
+    assert result.returncode == 0, result.stderr
+    for command in ("serve", "db", "providers", "admin", "audit", "keys"):
+        assert f"  {command}" in result.stdout
+
+
+def test_db_upgrade_then_current(env):
+    before = hub("db", "current", env=env)
+    assert before.returncode == 1
+    assert "run `hub db upgrade`" in before.stdout
+    upgraded = hub("db", "upgrade", env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    current = hub("db", "current", env=env)
+    assert current.returncode == 0
+    assert "status: current" in current.stdout
+
+
+def test_providers_lists_plugins_and_configured_providers(env, tmp_path):
+    config = tmp_path / "hub.toml"
+    config.write_text('[providers.gh]\ntype = "nosuchtype"\n')
+    result = hub("providers", env={**env, "HUB_CONFIG": str(config)})
+    assert result.returncode == 0, result.stderr
+    assert "Installed plugins:" in result.stdout
+    assert "gh" in result.stdout and "UNAVAILABLE" in result.stdout
+
+
+def test_bad_configuration_stops_with_one_line(env):
+    result = hub("providers", env={**env, "HUB_SESSION_IDLE_MINUTES": "soon"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: HUB_SESSION_IDLE_MINUTES: expected a whole number, got 'soon'"
+
+
+def test_serve_production_refuses_dev_secrets_and_sqlite(env):
+    result = hub("serve", "--production", "--port", "0", env=env)
+    assert result.returncode == 2
+    assert "refusing to start in production: secret_key: generated development secret" in result.stderr
+    assert "database_url: SQLite is for development" in result.stderr
+
+
+def test_admin_grant_and_revoke_by_email(env, tmp_path):
+    assert hub("db", "upgrade", env=env).returncode == 0
+    from hub.config import load_settings
+    from hub.db import Database
+    from hub.models import User
+
+    settings = load_settings(environ={"HUB_INSTANCE_PATH": env["HUB_INSTANCE_PATH"]})
+    database = Database(settings.database_url)
+    with database.session() as session, session.begin():
+        session.add(User(display_name="Carol", email="carol@example.test"))
+    granted = hub("admin", "grant", "carol@example.test", env=env)
+    assert granted.returncode == 0, granted.stderr
+    assert "is now an administrator" in granted.stdout
+    assert "carol@example.test" in hub("admin", "list", env=env).stdout
+    missing = hub("admin", "grant", "nobody@example.test", env=env)
+    assert missing.returncode == 2 and "No user 'nobody@example.test'" in missing.stderr
+    with database.session() as session:
+        assert session.query(User).one().is_admin is True
+    database.dispose()

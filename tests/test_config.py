@@ -1,0 +1,133 @@
+"""Configuration: hub.toml, HUB_* variables, .env, validation messages, production refusals, dev secrets."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from hub.config import load_settings, production_problems
+from hub.errors import ConfigError
+from hub.keys import load_keys
+
+
+def test_defaults_put_sqlite_in_the_instance_folder(tmp_path):
+    settings = load_settings(environ={"HUB_INSTANCE_PATH": str(tmp_path / "inst")})
+    assert settings.instance_path == (tmp_path / "inst").resolve()
+    assert settings.database_url == f"sqlite:///{(tmp_path / 'inst' / 'hub.sqlite3').resolve()}"
+    assert settings.base_url == "http://localhost:5001"
+    assert settings.production is False
+
+
+def test_toml_env_and_dotenv_precedence(tmp_path):
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        '[hub]\nbase_url = "https://from-toml.test"\nlog_format = "json"\nsession_idle_minutes = 5\n'
+        '[providers.contoso]\ntype = "fake"\nname = "Contoso"\nclient_id = "abc"\n'
+    )
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("HUB_LOG_FORMAT=text\nHUB_SESSION_IDLE_MINUTES=7\nHUB_PROVIDERS__CONTOSO__CLIENT_SECRET=s3\n")
+    settings = load_settings(
+        environ={"HUB_CONFIG": str(config), "HUB_INSTANCE_PATH": str(tmp_path), "HUB_SESSION_IDLE_MINUTES": "9"},
+        dotenv_path=dotenv,
+    )
+    assert settings.base_url == "https://from-toml.test"
+    assert settings.log_format == "text"  # .env beats hub.toml
+    assert settings.session_idle_minutes == 9  # the environment beats .env
+    assert settings.providers["contoso"] == {"type": "fake", "name": "Contoso", "client_id": "abc", "client_secret": "s3"}
+
+
+def test_default_config_file_is_read_from_the_instance_folder(tmp_path):
+    (tmp_path / "hub.toml").write_text('[hub]\nbase_url = "https://instance.test"\n')
+    assert load_settings(environ={"HUB_INSTANCE_PATH": str(tmp_path)}).base_url == "https://instance.test"
+
+
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({"HUB_PRODUCTION": "maybe"}, "HUB_PRODUCTION: expected true or false, got 'maybe'"),
+        ({"HUB_SESSION_IDLE_MINUTES": "ten"}, "HUB_SESSION_IDLE_MINUTES: expected a whole number, got 'ten'"),
+        ({"HUB_BASE_URL": "ftp://x"}, "base_url: expected the hub's public origin"),
+        ({"HUB_LOG_FORMAT": "xml"}, "log_format: expected text or json, got 'xml'"),
+        ({"HUB_CONFIG": "/nonexistent/hub.toml"}, "HUB_CONFIG: expected the path of a hub.toml file"),
+        ({"HUB_PROVIDERS__X": "1"}, "HUB_PROVIDERS__X: expected HUB_PROVIDERS__<ID>__<SETTING>"),
+        ({"HUB_PROVIDERS__BAD__NAME": "x"}, "providers.bad.type: expected a provider type"),
+    ],
+)
+def test_malformed_settings_name_the_setting_and_what_is_expected(tmp_path, environ, message):
+    with pytest.raises(ConfigError) as error:
+        load_settings(environ={"HUB_INSTANCE_PATH": str(tmp_path), **environ})
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ("[hub\n", "not valid TOML"),
+        ('[hub]\ncolour = "blue"\n', "unknown setting hub.colour"),
+        ('[providers.x]\ntype = "fake"\nredirect_uri = "/callback"\n', "providers.x.redirect_uri: expected an absolute http(s) URL"),
+        ('[providers."bad id!"]\ntype = "fake"\n', "providers.bad id!: expected an id of letters"),
+    ],
+)
+def test_malformed_toml_names_the_problem(tmp_path, toml, message):
+    (tmp_path / "hub.toml").write_text(toml)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_settings(environ={"HUB_INSTANCE_PATH": str(tmp_path)})
+
+
+def test_dev_secrets_are_generated_once_and_kept_private(tmp_path):
+    settings = load_settings(environ={"HUB_INSTANCE_PATH": str(tmp_path)})
+    first, second = load_keys(settings), load_keys(settings)
+    assert first.secret_key == second.secret_key and first.audit_key == second.audit_key
+    assert first.generated == {"secret_key", "token_keys", "audit_key"}
+    mode = stat.S_IMODE(Path(tmp_path / "dev-secrets.json").stat().st_mode)
+    assert mode == 0o600
+
+
+def test_given_secrets_are_used_and_not_generated(tmp_path):
+    settings = load_settings(
+        environ={
+            "HUB_INSTANCE_PATH": str(tmp_path),
+            "HUB_SECRET_KEY": "s" * 40,
+            "HUB_AUDIT_KEY": "a" * 40,
+            "HUB_TOKEN_KEYS": "k1:" + "A" * 43 + "=",
+        }
+    )
+    keys = load_keys(settings)
+    assert keys.generated == frozenset()
+    assert keys.secret_key == b"s" * 40
+    assert not (tmp_path / "dev-secrets.json").exists()
+
+
+def test_short_secret_key_is_refused(tmp_path):
+    settings = load_settings(environ={"HUB_INSTANCE_PATH": str(tmp_path), "HUB_SECRET_KEY": "short"})
+    with pytest.raises(ConfigError, match="secret_key: expected at least 32 characters"):
+        load_keys(settings)
+
+
+def test_production_refuses_dev_secrets_sqlite_and_plain_http(tmp_path):
+    settings = load_settings(environ={"HUB_INSTANCE_PATH": str(tmp_path), "HUB_BASE_URL": "http://hub.example.test"})
+    problems = production_problems(
+        settings,
+        {"entra": "http://hub.example.test/callback", "dev": "http://localhost:5001/cb"},
+        {"secret_key", "audit_key", "token_keys"},
+    )
+    text = "\n".join(problems)
+    assert "secret_key: generated development secret" in text
+    assert "database_url: SQLite is for development" in text
+    assert "base_url: expected https in production" in text
+    assert "providers.entra.redirect_uri: expected https" in text
+    assert "providers.dev" not in text  # loopback http is allowed
+
+
+def test_production_accepts_a_proper_configuration(tmp_path):
+    settings = load_settings(
+        environ={
+            "HUB_INSTANCE_PATH": str(tmp_path),
+            "HUB_BASE_URL": "https://hub.example.test",
+            "HUB_DATABASE_URL": "postgresql+psycopg://hub@db/hub",
+        }
+    )
+    assert production_problems(settings, {"entra": "https://hub.example.test/callback"}, set()) == []

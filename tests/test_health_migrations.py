@@ -1,0 +1,74 @@
+"""Probes, migrations that agree with the models, and the refusal to serve an old schema."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from alembic import command
+
+from hub.app import create_app
+from hub.config import load_settings
+from hub.db import Database
+from hub.errors import ConfigError
+from hub.migrate import alembic_config, pending_message
+
+
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json() == {"status": "ready"}
+
+
+def test_models_and_migrations_agree(database_url):
+    database = Database(database_url)
+    try:
+        assert pending_message(database) is None
+        command.check(alembic_config(database))  # raises when autogenerate finds a difference
+    finally:
+        database.dispose()
+
+
+def test_app_refuses_an_unmigrated_database(tmp_path, plugins):
+    settings = load_settings(environ={}, overrides={"instance_path": str(tmp_path), "database_url": f"sqlite:///{tmp_path}/new.sqlite3"})
+    with pytest.raises(ConfigError, match=r"run `hub db upgrade` first"):
+        create_app(settings=settings, plugins=plugins)
+
+
+def test_readyz_reports_an_outdated_schema(app, client, monkeypatch):
+    monkeypatch.setattr("hub.views.health.migrate.pending_message", lambda db: "the database is at revision 0001 but this hub needs 0009")
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert "0009" in response.get_json()["reason"]
+
+
+def test_sqlite_runs_with_foreign_keys_and_wal(tmp_path):
+    database = Database(f"sqlite:///{tmp_path}/x.sqlite3")
+    with database.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    database.dispose()
+
+
+def test_json_logs_carry_the_request_id(hub_config, plugins, capsys):
+    settings = load_settings(environ={}, overrides={**hub_config, "log_format": "json"})
+    app = create_app(settings=settings, plugins=plugins)
+    try:
+
+        @app.get("/log-something")
+        def log_something():
+            logging.getLogger("hub.test").warning("hello from a request")
+            return "ok"
+
+        response = app.test_client().get("/log-something", headers={"X-Request-ID": "req-12345678"})
+        assert response.status_code == 200
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+        entry = next(line for line in lines if line["message"] == "hello from a request")
+        assert entry["request_id"] == "req-12345678"
+        assert entry["level"] == "WARNING"
+    finally:
+        app.extensions["hub"].close()
+        from hub import logs
+
+        logs.configure("text", "INFO")
