@@ -1,0 +1,390 @@
+"""The `entra` provider type: Microsoft Entra ID sign-in over OpenID Connect, profile from Graph.
+
+The shared relying-party rules (signature, iss, aud, exp, nonce) come from hub.oidc; this
+module adds Entra's own: the `{tenantid}` issuer template for common/organizations, `tid`
+and the signing key's `issuer`, the tenant allow-list, `tid` + `oid` as the subject, app
+roles mapped to hub roles, and AADSTS codes turned into messages a person can act on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+from urllib.parse import urlencode, urlsplit
+
+from hub.errors import (
+    AccessDenied,
+    ConfigError,
+    HubError,
+    ProviderDenied,
+    SignInError,
+    TokenRejected,
+)
+from hub.oidc import (
+    ClientAuth,
+    ClientSecretBasic,
+    ClientSecretPost,
+    Clock,
+    DiscoveryCache,
+    IdTokenValidator,
+    JwksCache,
+    OAuthErrorBody,
+    PrivateKeyJwt,
+    TokenClient,
+    TokenResponse,
+    ValidatedIdToken,
+    authorization_url,
+    is_guid,
+)
+from hub.provider import (
+    AuthorizationRequest,
+    Callback,
+    HealthCheck,
+    Identity,
+    ProviderContext,
+    ProviderType,
+    RefreshResult,
+    SignInResult,
+)
+from hub_entra.graph import GraphClient, profile_from_me
+from hub_entra.settings import CONSUMERS_TENANT_ID, EntraSettings, parse_settings
+
+TENANT_TEMPLATE = "{tenantid}"
+_AADSTS = re.compile(r"AADSTS\d+")
+
+AUTHORIZATION_ERRORS: Mapping[str, str] = {
+    "access_denied": "You declined to sign in, or declined to let the hub read your basic "
+    "profile. Start again and accept if you want to sign in.",
+    "consent_required": "Your organisation has not approved this hub yet: an administrator "
+    "must grant admin consent to the app in Microsoft Entra ID.",
+    "interaction_required": "Microsoft needs more before it can sign you in, such as admin "
+    "consent for your organisation or an extra verification step. Start again; if it repeats, "
+    "ask your administrator.",
+    "login_required": "You are not signed in at Microsoft. Start again and sign in.",
+    "temporarily_unavailable": "Microsoft's sign-in service is busy. Wait a minute and try again.",
+    "server_error": "Microsoft's sign-in service had an error. Wait a minute and try again.",
+    "unauthorized_client": "This hub's app registration is not allowed to sign people in "
+    "this way; an administrator must check it in Microsoft Entra ID.",
+    "invalid_request": "Microsoft refused the hub's sign-in request; an administrator must "
+    "check the provider's settings and app registration.",
+}
+"""What each `error=` on the callback means for the person reading it."""
+
+AADSTS_HINTS: Mapping[str, str] = {
+    "AADSTS50105": "Your account is not assigned to this application. Ask an administrator "
+    "to assign you (Enterprise applications, Users and groups).",
+    "AADSTS65004": "You declined to give the hub access. Start again and accept to sign in.",
+    "AADSTS65001": "Your organisation has not approved this hub yet: an administrator must "
+    "grant admin consent to the app.",
+    "AADSTS90094": "Your organisation has not approved this hub yet: an administrator must "
+    "grant admin consent to the app.",
+    "AADSTS50020": "Your account's organisation is not allowed to use this app. Sign in with "
+    "an account from the organisation the hub serves.",
+    "AADSTS53003": "Your organisation's Conditional Access policy blocked this sign-in. Ask "
+    "your administrator.",
+}
+"""AADSTS codes common enough to deserve their own sentence."""
+
+
+class EntraProvider(ProviderType):
+    """One configured Entra ID connection (a tenant, or a multi-tenant app with an
+    allow-list). Discovery and keys are fetched lazily and cached; `__init__` does no I/O."""
+
+    type_name: ClassVar[str] = "entra"
+    default_button_label: ClassVar[str] = "Sign in with {name}"
+
+    def __init__(
+        self,
+        provider_id: str,
+        name: str,
+        settings: Mapping[str, Any],
+        context: ProviderContext,
+        *,
+        clock: Clock = time.time,
+    ) -> None:
+        super().__init__(provider_id, name, settings, context)
+        self.config: EntraSettings = parse_settings(provider_id, settings)
+        self.clock = clock
+        config = self.config
+        self.discovery = DiscoveryCache(
+            context.http,
+            f"{config.authority}/v2.0/.well-known/openid-configuration",
+            accept_issuer=self._accept_discovery_issuer,
+            expected_issuer_text=self._expected_discovery_issuer_text(),
+            ttl=config.discovery_ttl_seconds,
+            clock=clock,
+        )
+        self.jwks = JwksCache(context.http, lambda: self.discovery.get().jwks_uri, clock=clock)
+        self.validator = IdTokenValidator(
+            self.jwks,
+            config.client_id,
+            self._expected_token_issuer,
+            skew_seconds=config.clock_skew_seconds,
+            clock=clock,
+        )
+        self.token_client = _token_client(self, self._client_auth())
+        self.graph = GraphClient(context.http, config.graph_base_url)
+
+    def __repr__(self) -> str:
+        return f"EntraProvider(id={self.id!r}, tenant={self.config.tenant!r})"
+
+    # --- the contract ---------------------------------------------------------------------
+
+    @property
+    def requested_scopes(self) -> tuple[str, ...]:
+        return self.config.scopes
+
+    def authorization_url(self, request: AuthorizationRequest) -> str:
+        return authorization_url(
+            self.discovery.get().authorization_endpoint,
+            client_id=self.config.client_id,
+            redirect_uri=self.redirect_uri,
+            scopes=self.config.scopes,
+            state=request.state,
+            nonce=request.nonce,
+            code_challenge=request.code_challenge,
+            prompt=request.prompt,
+            extra={"response_mode": "query"},
+        )
+
+    def complete_sign_in(self, callback: Callback) -> SignInResult:
+        """Exchange the code, validate the ID token (and tenant), then read the profile; no
+        Graph call happens unless the ID token passed every check."""
+        if callback.params.get("error"):
+            raise self.describe_authorization_error(
+                callback.params["error"], callback.params.get("error_description", "")
+            )
+        code = callback.params.get("code")
+        if not code:
+            raise SignInError("Microsoft's answer carried no authorization code.")
+        response = self.token_client.exchange_code(
+            code, self.redirect_uri, callback.code_verifier, self.config.scopes
+        )
+        if not response.id_token:
+            raise TokenRejected("Microsoft returned no ID token; the openid scope may have been removed.")
+        validated = self.validator.validate_sign_in(response.id_token, callback.nonce)
+        identity = self._identity(validated)
+        me = self.graph.me(response.access_token)
+        oid = validated.claims["oid"]
+        if str(me.get("id", "")).lower() != oid.lower():
+            raise TokenRejected(
+                "Microsoft Graph returned a different person than the ID token names (the "
+                "profile id does not equal oid).",
+                code="subject_mismatch",
+            )
+        return SignInResult(
+            identity, profile_from_me(me, identity.tenant or ""), response.to_tokens(self.clock())
+        )
+
+    def refresh(self, refresh_token: str, previous: Identity) -> RefreshResult:
+        """Redeem the refresh token; a new ID token must name the same issuer, tenant and
+        person. Entra rotates refresh tokens; if none comes back the old one is kept."""
+        response = self.token_client.refresh(refresh_token, self.config.scopes)
+        identity = self._refreshed_identity(response, previous)
+        tokens = response.to_tokens(self.clock())
+        if tokens.refresh_token is None:
+            tokens = dataclasses.replace(tokens, refresh_token=refresh_token)
+        return RefreshResult(tokens=tokens, identity=identity)
+
+    def end_session_url(self, post_logout_redirect_uri: str) -> str | None:
+        query = urlencode({"post_logout_redirect_uri": post_logout_redirect_uri})
+        return f"{self.config.authority}/oauth2/v2.0/logout?{query}"
+
+    def health(self) -> list[HealthCheck]:
+        try:
+            metadata = self.discovery.download()
+        except HubError as exc:
+            return [HealthCheck("OpenID configuration", False, exc.message)]
+        checks = [HealthCheck("OpenID configuration", True, f"issuer {metadata.issuer}")]
+        try:
+            keys = self.jwks.download()
+        except HubError as exc:
+            return [*checks, HealthCheck("Signing keys", False, exc.message)]
+        detail = f"{len(keys)} RSA signing key(s) at {metadata.jwks_uri}"
+        return [*checks, HealthCheck("Signing keys", bool(keys), detail)]
+
+    # --- errors ---------------------------------------------------------------------------
+
+    def describe_authorization_error(self, error: str, description: str) -> HubError:
+        """The error for an `error=` callback: a sentence per error (and for common AADSTS
+        codes) instead of Microsoft's raw text, with the AADSTS code kept for support."""
+        provider_code = aadsts_code(description)
+        message = AADSTS_HINTS.get(provider_code or "") or AUTHORIZATION_ERRORS.get(
+            error, f"Microsoft did not sign you in ({error[:60]})."
+        )
+        return ProviderDenied(message, provider_code=provider_code or error[:60])
+
+    # --- Entra rules ----------------------------------------------------------------------
+
+    def _accept_discovery_issuer(self, issuer: str) -> bool:
+        host = self.config.authority_host
+        tenant = self.config.tenant
+        if self.config.is_multi_tenant:
+            return issuer == f"{host}/{TENANT_TEMPLATE}/v2.0"
+        if tenant == "consumers":
+            return issuer == f"{host}/{CONSUMERS_TENANT_ID}/v2.0"
+        if is_guid(tenant):
+            return issuer.lower() == f"{host}/{tenant}/v2.0".lower()
+        return _tenant_of_issuer(issuer, host) is not None
+
+    def _expected_discovery_issuer_text(self) -> str:
+        host = self.config.authority_host
+        tenant = self.config.tenant
+        if self.config.is_multi_tenant:
+            return f"{host}/{TENANT_TEMPLATE}/v2.0"
+        if tenant == "consumers":
+            return f"{host}/{CONSUMERS_TENANT_ID}/v2.0"
+        if is_guid(tenant):
+            return f"{host}/{tenant}/v2.0"
+        return f"{host}/<tenant GUID>/v2.0"
+
+    def _expected_token_issuer(self, claims: Mapping[str, Any]) -> str:
+        """The issuer this token must carry: the discovery issuer, with `{tenantid}` filled
+        from `tid` for common/organizations. v1 tokens and non-GUID tids are refused here."""
+        issuer = claims.get("iss")
+        if isinstance(issuer, str) and "sts.windows.net" in issuer:
+            raise TokenRejected(
+                "The ID token is a v1.0 token (issuer sts.windows.net); the hub accepts only "
+                "v2.0 tokens from the /v2.0 endpoints.",
+                code="issuer_mismatch",
+            )
+        tid = claims.get("tid")
+        if not is_guid(tid):
+            raise TokenRejected("The ID token's tenant id (tid) is not a GUID.", code="bad_tenant")
+        discovered = self.discovery.get().issuer
+        if TENANT_TEMPLATE in discovered:
+            return discovered.replace(TENANT_TEMPLATE, tid)
+        if _tenant_of_issuer(discovered, self.config.authority_host) != tid.lower():
+            raise TokenRejected(
+                "The ID token's tenant (tid) is not the configured tenant.", code="bad_tenant"
+            )
+        return discovered
+
+    def _identity(self, validated: ValidatedIdToken) -> Identity:
+        claims = validated.claims
+        _check_signing_key_issuer(validated)
+        if claims.get("ver", "2.0") != "2.0":
+            raise TokenRejected("The ID token is not a v2.0 token.", code="issuer_mismatch")
+        tid = str(claims["tid"]).lower()
+        oid = claims.get("oid")
+        if not is_guid(oid):
+            raise TokenRejected(
+                "The ID token has no object id (oid); the profile scope must be requested.",
+                code="missing_claim",
+            )
+        self._check_tenant_allowed(tid)
+        sid = claims.get("sid")
+        return Identity(
+            subject=f"{tid}:{oid.lower()}",
+            issuer=claims["iss"],
+            tenant=tid,
+            roles=self._roles(claims),
+            session_id=sid if isinstance(sid, str) else None,
+        )
+
+    def _check_tenant_allowed(self, tid: str) -> None:
+        allowed = self.config.allowed_tenants
+        if allowed is None or not allowed or tid in allowed:
+            return
+        raise AccessDenied(
+            f"Accounts from the organisation with tenant id {tid} may not sign in to this hub.",
+            code="tenant_denied",
+            hint="Sign in with an account from an allowed organisation, or ask an administrator "
+            "to add your tenant to the allow-list.",
+        )
+
+    def _roles(self, claims: Mapping[str, Any]) -> frozenset[str]:
+        """Hub roles from the `roles` claim (app roles) only. Groups, and groups overage
+        (`_claim_names`), never grant anything: group ids differ per tenant."""
+        roles = claims.get("roles")
+        if not isinstance(roles, list):
+            return frozenset()
+        role_map = self.config.role_map
+        return frozenset(role_map[role] for role in roles if isinstance(role, str) and role in role_map)
+
+    def _refreshed_identity(self, response: TokenResponse, previous: Identity) -> Identity | None:
+        if not response.id_token:
+            return None
+        identity = self._identity(self.validator.validate_refreshed(response.id_token))
+        if (identity.issuer, identity.tenant, identity.subject) != (
+            previous.issuer,
+            previous.tenant,
+            previous.subject,
+        ):
+            raise TokenRejected(
+                "The refreshed ID token names a different issuer, tenant or person than the "
+                "stored account; the stored tokens were left unchanged.",
+                code="subject_mismatch",
+            )
+        return identity
+
+    def _client_auth(self) -> ClientAuth:
+        config = self.config
+        if config.uses_certificate:
+            assert config.certificate_key_pem is not None and config.certificate_pem is not None
+            try:
+                return PrivateKeyJwt.from_pem(
+                    config.client_id,
+                    config.certificate_key_pem,
+                    config.certificate_pem,
+                    password=config.certificate_password,
+                    clock=self.clock,
+                )
+            except ValueError as exc:
+                raise ConfigError(f"providers.{self.id}.certificate_key: {exc}.") from None
+        assert config.client_secret is not None
+        if config.client_auth_method == "client_secret_post":
+            return ClientSecretPost(config.client_id, config.client_secret)
+        return ClientSecretBasic(config.client_id, config.client_secret)
+
+
+def aadsts_code(description: str | None) -> str | None:
+    """The `AADSTSnnnn` code at the start of an Entra error description, if any."""
+    match = _AADSTS.search(description or "")
+    return match.group(0) if match else None
+
+
+def _entra_provider_code(error: OAuthErrorBody) -> str | None:
+    code = aadsts_code(error.description)
+    if code is None and error.codes:
+        code = f"AADSTS{error.codes[0]}"
+    return code
+
+
+def _token_client(provider: EntraProvider, client_auth: ClientAuth) -> TokenClient:
+    return TokenClient(
+        provider.context.http,
+        lambda: provider.discovery.get().token_endpoint,
+        client_auth,
+        provider_code=_entra_provider_code,
+        provider_label="Microsoft Entra ID",
+    )
+
+
+def _tenant_of_issuer(issuer: str, host: str) -> str | None:
+    """The tenant GUID in a v2.0 issuer `{host}/{guid}/v2.0`, or None."""
+    prefix = f"{host}/"
+    if not issuer.startswith(prefix) or not issuer.endswith("/v2.0"):
+        return None
+    tenant = issuer[len(prefix) : -len("/v2.0")]
+    return tenant.lower() if is_guid(tenant) else None
+
+
+def _check_signing_key_issuer(validated: ValidatedIdToken) -> None:
+    """Entra tags each published key with the issuer it may sign for (a `{tenantid}` template
+    or a concrete tenant); a key of another tenant must not vouch for this token."""
+    key_issuer = validated.signing_key.params.get("issuer")
+    if not isinstance(key_issuer, str):
+        return
+    claims = validated.claims
+    expected = key_issuer.replace(TENANT_TEMPLATE, str(claims.get("tid")))
+    # Compare the tenant path only: Microsoft's common key set tags US Government keys with
+    # a .com issuer template, so the host part is not a reliable signal across clouds.
+    if urlsplit(expected).path != urlsplit(str(claims.get("iss"))).path:
+        raise TokenRejected(
+            "The ID token is signed with a key that Entra publishes for another issuer.",
+            code="bad_signature",
+        )
