@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
 from flask import Flask, current_app, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
 
 from hub import logs, migrate, security, sessions
 from hub.callback import session_policy
@@ -66,6 +68,7 @@ def create_app(
 
     app.before_request(_before_request)
     app.after_request(partial(security.apply_headers, app))
+    app.after_request(_access_log)
     app.teardown_appcontext(close_db_session)
     for blueprint in (auth.bp, account.bp, health.bp):
         app.register_blueprint(blueprint)
@@ -87,7 +90,13 @@ def _add_callback_routes(app: Flask, rt: Runtime) -> None:
             )
 
 
+def _access_log(response: Response) -> Response:
+    logs.log_request(response.status_code, g.get("started", 0.0))
+    return response
+
+
 def _before_request() -> None:
+    g.started = time.perf_counter()
     logs.assign_request_id()
     if request.endpoint in {"static", "health.healthz", "health.readyz"}:
         return

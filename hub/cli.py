@@ -80,9 +80,13 @@ def serve(ctx: click.Context, host: str, port: int, production: bool, workers: i
     if production:
         _gunicorn(app, host, port, workers)
     else:
-        from werkzeug.serving import run_simple
+        from werkzeug.serving import WSGIRequestHandler, run_simple
 
-        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+        class QuietHandler(WSGIRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                """hub.access logs requests without their query strings (codes live there)."""
+
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False, request_handler=QuietHandler)
 
 
 def _gunicorn(app: Any, host: str, port: int, workers: int) -> None:
@@ -92,7 +96,7 @@ def _gunicorn(app: Any, host: str, port: int, workers: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", "-")
+            self.cfg.set("accesslog", None)  # hub.access logs paths without query strings
 
         def load(self) -> Any:
             return app
@@ -166,16 +170,6 @@ def admin() -> None:
     """Administrators: grant and revoke the admin role."""
 
 
-@cli.group()
-def audit() -> None:
-    """The audit log: verify, export."""
-
-
-@cli.group()
-def keys() -> None:
-    """Token encryption keys: rotate."""
-
-
 def build_cli(plugins: Plugins) -> click.Group:
     """The root group with every contributed command (core commands first, then plugins')."""
     _attach_core_commands()
@@ -185,17 +179,12 @@ def build_cli(plugins: Plugins) -> click.Group:
 
 def _attach_core_commands() -> None:
     from hub.commands import admin as admin_commands
+    from hub.commands.audit import audit_group
+    from hub.commands.keys import keys_group
 
     admin_commands.attach(admin)
-    try:
-        from hub.commands import audit as audit_commands
-        from hub.commands import keys as keys_commands
-    except ImportError:  # pragma: no cover - while the vault/audit commands are being written
-        return
-    for command in getattr(audit_commands, "audit_group", audit).commands.values():
-        audit.add_command(command)
-    for command in getattr(keys_commands, "keys_group", keys).commands.values():
-        keys.add_command(command)
+    cli.add_command(audit_group, "audit")
+    cli.add_command(keys_group, "keys")
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import secrets
+import time
 from datetime import UTC, datetime
 
 from flask import g, has_request_context, request
@@ -43,6 +44,14 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=True)
+
+
+def log_request(response_status: int, started: float) -> None:
+    """The hub's access log: method, path without the query string (a callback's query carries
+    the authorization code), status and duration, with the request id."""
+    logging.getLogger("hub.access").info(
+        "%s %s %s %.1fms", request.method, request.path, response_status, (time.perf_counter() - started) * 1000
+    )
 
 
 def configure(log_format: str, level: str) -> None:

@@ -190,6 +190,8 @@ class FakeIdP:
         if auth != expected:
             return 401, {}, json.dumps({"error": "invalid_client"})
         form = {k: v[0] for k, v in parse_qs(request.body).items()}
+        if "code_verifier" in form:
+            self.secrets_issued.append(form["code_verifier"])
         if form["grant_type"] == "refresh_token":
             user = self.refresh_tokens.pop(form["refresh_token"], None)
             if user is None:

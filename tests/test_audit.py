@@ -29,7 +29,6 @@ from hub.audit import (
     is_secret_key,
     make_checkpoint,
     prune,
-    scrub_details,
     verify,
 )
 from hub.commands import audit_group
