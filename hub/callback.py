@@ -150,25 +150,14 @@ def session_policy(rt: Runtime) -> sessions.SessionPolicy:
 
 
 def _audit_failure(
-    rt: Runtime,
-    provider_id: str,
-    intent: str,
-    user_id: int | None,
-    reason: str,
-    context: RequestContext,
+    rt: Runtime, provider_id: str, intent: str, user_id: int | None, reason: str, context: RequestContext
 ) -> None:
-    """A failure event in its own transaction: the change it describes was rolled back."""
-    try:
-        with write_transaction(rt.db) as session:
-            rt.audit.record(
-                session,
-                intent,
-                "failure",
-                actor_user_id=user_id,
-                subject_user_id=user_id,
-                provider_id=provider_id,
-                context=context,
-                details={"reason": reason},
-            )
-    except Exception:  # never hide the original error behind an audit failure
-        log.exception("could not audit a failed %s for provider %s", intent, provider_id)
+    rt.audit.record_failure(
+        rt.db,
+        intent,
+        reason=reason,
+        actor_user_id=user_id,
+        subject_user_id=user_id,
+        provider_id=provider_id,
+        context=context,
+    )

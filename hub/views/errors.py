@@ -12,7 +12,6 @@ from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from hub.db import write_transaction
 from hub.errors import HubError
 from hub.web import audit_context, current_session, render, runtime
 
@@ -80,20 +79,15 @@ def handle_unexpected(error: Exception) -> Response | tuple[str, int]:
 def audit_refusal(reason: str) -> None:
     """A refused state-changing request leaves an audit event, in its own transaction."""
     g.failure_audited = True
-    rt = runtime()
     current = current_session()
-    try:
-        with write_transaction(rt.db) as session:
-            rt.audit.record(
-                session,
-                f"request.{request.endpoint or 'unknown'}",
-                "failure",
-                actor_user_id=current.user.id if current else None,
-                context=audit_context(),
-                details={"reason": reason, "method": request.method, "path": request.path[:200]},
-            )
-    except Exception:
-        log.exception("could not audit a refused request")
+    runtime().audit.record_failure(
+        runtime().db,
+        f"request.{request.endpoint or 'unknown'}",
+        reason=reason,
+        actor_user_id=current.user.id if current else None,
+        context=audit_context(),
+        details={"method": request.method, "path": request.path[:200]},
+    )
 
 
 def register(app: Flask) -> None:

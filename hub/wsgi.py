@@ -1,0 +1,9 @@
+"""The WSGI entry point for servers run directly, e.g. `gunicorn 'hub.wsgi:app'`.
+
+Configuration comes from the environment and hub.toml as for `hub serve`; the schema must be
+current (`hub db upgrade` first).
+"""
+
+from hub.app import create_app
+
+app = create_app()
