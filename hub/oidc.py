@@ -145,9 +145,7 @@ class ProviderMetadata:
             if not isinstance(document.get(name), str) or not document.get(name)
         ]
         if missing:
-            raise ProviderUnavailable(
-                f"The OpenID configuration at {url} lacks {', '.join(missing)}."
-            )
+            raise ProviderUnavailable(f"The OpenID configuration at {url} lacks {', '.join(missing)}.")
         end_session = document.get("end_session_endpoint")
         return cls(
             issuer=document["issuer"],
@@ -297,7 +295,10 @@ class JwksCache:
         self._lock = threading.Lock()
         self._keys: list[SigningKey] | None = None
         self._fetched_at = 0.0
-        self._last_attempt: float | None = None
+        self._last_unknown_kid_refetch: float | None = None
+        """Only refetches caused by unknown kids count towards the cooldown, so a key rotated
+        just after a routine fetch is still picked up at once."""
+        self._last_refresh_failed = False
         self.fetch_count = 0
         """How many times the key set was downloaded; the admin page and tests read it."""
 
@@ -319,17 +320,26 @@ class JwksCache:
             return matching
         with self._lock:
             now = self.clock()
-            if self._last_attempt is not None and now - self._last_attempt < self.refetch_cooldown:
-                return _matching_keys(self._keys or [], kid)
+            last = self._last_unknown_kid_refetch
+            if last is not None and now - last < self.refetch_cooldown:
+                matching = _matching_keys(self._keys or [], kid)
+                if not matching and self._last_refresh_failed:
+                    raise ProviderUnavailable(
+                        "The provider's signing keys could not be refreshed, so a token signed "
+                        "with a new key cannot be checked yet."
+                    )
+                return matching
+            self._last_unknown_kid_refetch = now
             self._refresh(now, keep_stale=False)
             return _matching_keys(self._keys or [], kid)
 
     def _refresh(self, now: float, *, keep_stale: bool) -> None:
-        self._last_attempt = now
         try:
             self._keys = self.download()
             self._fetched_at = now
+            self._last_refresh_failed = False
         except ProviderUnavailable:
+            self._last_refresh_failed = True
             if keep_stale and self._keys is not None:
                 log.warning("Refetching signing keys failed; using the cached keys.")
                 self._fetched_at = now - self.ttl + self.refetch_cooldown
@@ -394,9 +404,7 @@ class IdTokenValidator:
         """An ID token from a code exchange: every rule, and the nonce the hub sent."""
         validated = self._validate(id_token)
         token_nonce = validated.claims.get("nonce")
-        if not isinstance(token_nonce, str) or not hmac.compare_digest(
-            token_nonce.encode(), nonce.encode()
-        ):
+        if not isinstance(token_nonce, str) or not hmac.compare_digest(token_nonce.encode(), nonce.encode()):
             raise TokenRejected(
                 "The ID token's nonce does not match this sign-in, so it may be replayed.",
                 code="nonce_mismatch",
@@ -413,9 +421,7 @@ class IdTokenValidator:
         self._check_claims(claims)
         return ValidatedIdToken(header, claims, signing_key)
 
-    def _verify_signature(
-        self, id_token: str
-    ) -> tuple[Mapping[str, Any], Mapping[str, Any], SigningKey]:
+    def _verify_signature(self, id_token: str) -> tuple[Mapping[str, Any], Mapping[str, Any], SigningKey]:
         try:
             compact = jws.extract_compact(id_token.encode("ascii"), registry=_RS256)
         except (JoseError, ValueError, UnicodeError) as exc:
@@ -424,8 +430,7 @@ class IdTokenValidator:
         alg = header.get("alg")
         if alg not in ALLOWED_ALGORITHMS:
             raise TokenRejected(
-                f"The ID token is signed with {alg!r}; only {', '.join(ALLOWED_ALGORITHMS)} "
-                "is accepted.",
+                f"The ID token is signed with {alg!r}; only {', '.join(ALLOWED_ALGORITHMS)} is accepted.",
                 code="token_algorithm",
             )
         kid = header.get("kid")
@@ -470,8 +475,7 @@ class IdTokenValidator:
             raise TokenRejected("The ID token has no audience (aud).", code="audience_mismatch")
         if any(value != self.client_id for value in audiences):
             raise TokenRejected(
-                "The ID token was issued for another application (aud is not this hub's "
-                "client id).",
+                "The ID token was issued for another application (aud is not this hub's client id).",
                 code="audience_mismatch",
             )
         azp = claims.get("azp")
@@ -770,8 +774,7 @@ class TokenClient:
         error = parse_oauth_error(response)
         if error is None:
             return ProviderUnavailable(
-                f"{label}'s token endpoint answered HTTP {response.status_code} without an "
-                "OAuth error."
+                f"{label}'s token endpoint answered HTTP {response.status_code} without an OAuth error."
             )
         provider_code = self.provider_code(error)
         detail = redact(_first_line(error.description), secrets)
@@ -885,9 +888,7 @@ def authorization_url(
 
 # --- configuration helpers --------------------------------------------------------------------
 
-GUID_PATTERN = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
+GUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 def is_guid(value: Any) -> bool:
