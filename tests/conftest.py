@@ -126,3 +126,21 @@ def sign_in(client: FlaskClient, idp: fakeidp.FakeIdP, user: str = "alice", **fo
     """A whole sign-in through the fake provider; returns the callback's response."""
     authorization_url = start_signin(client, **form)
     return client.get(callback_path(idp.authorize(authorization_url, user)))
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium (Debian's), shared by the browser tests of a run."""
+    from tests.live import chromium
+
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()

@@ -1,0 +1,70 @@
+"""Real sockets for end-to-end tests: serve a WSGI app on 127.0.0.1 in a thread, and drive a
+headless Chromium with Playwright."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve(make_app: Callable[[str], Any]) -> Iterator[tuple[str, Any]]:
+    """Bind a free loopback port first, then build the app for that base URL and serve it."""
+    holder: dict[str, Any] = {}
+    server = make_server("127.0.0.1", 0, lambda env, start: holder["app"](env, start), threaded=True, request_handler=_Quiet)
+    base_url = f"http://127.0.0.1:{server.server_port}"
+    holder["app"] = make_app(base_url)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield base_url, holder["app"]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def chromium_or_skip() -> None:
+    """Browser tests skip where Chromium is absent, except in CI (HUB_REQUIRE_BROWSER=1)."""
+    if Path(CHROMIUM).exists():
+        return
+    message = f"headless Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
+    if os.environ.get("HUB_REQUIRE_BROWSER"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
