@@ -19,7 +19,7 @@ from hub.errors import ConfigError
 from hub.plugins import Plugins
 from hub.resources import static_dir, templates_dir
 from hub.runtime import Runtime
-from hub.views import account, auth, errors, health
+from hub.views import account, admin, auth, errors, health
 from hub.web import close_db_session, runtime
 
 MAX_REQUEST_BYTES = 1 * 1024 * 1024
@@ -70,7 +70,7 @@ def create_app(
     app.after_request(partial(security.apply_headers, app))
     app.after_request(_access_log)
     app.teardown_appcontext(close_db_session)
-    for blueprint in (auth.bp, account.bp, health.bp):
+    for blueprint in (auth.bp, account.bp, health.bp, admin.bp):
         app.register_blueprint(blueprint)
     errors.register(app)
     _add_callback_routes(app, rt)

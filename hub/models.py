@@ -22,6 +22,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    column,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -88,6 +90,23 @@ class LinkedAccount(Base):
     __tablename__ = "linked_accounts"
     __table_args__ = (
         UniqueConstraint("provider_id", "subject", name="uq_linked_accounts_provider_subject"),
+        # The admin console's keyset pages, filters and searches (migration 0003).
+        Index("ix_linked_accounts_linked_at", "linked_at", "id"),
+        Index("ix_linked_accounts_provider_linked_at", "provider_id", "linked_at", "id"),
+        Index("ix_linked_accounts_last_sign_in_at", "last_sign_in_at", "id"),
+        Index("ix_linked_accounts_needs_reauth", "needs_reauth", "linked_at", "id"),
+        Index("ix_linked_accounts_subject", "subject"),
+        # Case-insensitive prefix search: lower(...) text_pattern_ops on PostgreSQL; on SQLite
+        # the migration builds the same-named index as `column COLLATE NOCASE`, which is what
+        # SQLite's LIKE optimisation needs (it cannot reflect expression indexes).
+        Index(
+            "ix_linked_accounts_email_search",
+            func.lower(column("email")),
+        ),
+        Index(
+            "ix_linked_accounts_display_name_search",
+            func.lower(column("display_name")),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -186,6 +205,9 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_events_occurred_at", "occurred_at"),
         Index("ix_audit_events_subject_user_id", "subject_user_id"),
+        # The admin console: a user's events, and the sign-in chart (covering).
+        Index("ix_audit_events_actor_user_id", "actor_user_id"),
+        Index("ix_audit_events_type_occurred_at", "type", "occurred_at", "provider_id", "outcome"),
     )
 
     seq: Mapped[int] = mapped_column(
