@@ -1,0 +1,72 @@
+"""`hub demo` in a real headless Chromium: the README's first command, used as a person would."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def demo(tmp_path) -> Iterator[str]:
+    """Run `hub demo` on free ports; yield the address it prints."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from hub.cli import main; main()", "demo", "--port", "0", "--emulator-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "HUB_INSTANCE_PATH": str(tmp_path / "instance")},
+    )
+    output = []
+    try:
+        deadline = time.monotonic() + 60
+        url = None
+        while time.monotonic() < deadline and url is None:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            match = re.search(r"open (http://127\.0\.0\.1:\d+)/", line)
+            url = match.group(1) if match else None
+        assert url, "hub demo printed no address:\n" + "".join(output)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()
+
+
+def test_demo_prints_the_people_to_sign_in_as(demo, tmp_path):
+    assert (tmp_path / "instance" / "demo.sqlite3").exists()  # migrated by itself
+
+
+def test_person_signs_in_with_microsoft_and_sees_their_profile(demo, page):
+    page.goto(demo)
+    assert page.url.endswith("/login")
+    page.get_by_role("button", name="Sign in with Microsoft").click()
+    page.get_by_role("button", name="Alice Adams").click()
+    page.get_by_role("button", name="Accept").click()
+    page.wait_for_url(f"{demo}/account")
+    assert page.get_by_role("heading", name="Alice Adams").is_visible()
+    assert page.get_by_text("alice@contoso.example").first.is_visible()
+    page.screenshot(path=str(Path(os.environ.get("HUB_SCREENSHOTS", "/tmp")) / "hub-demo-account.png"))
+
+
+def test_declining_consent_shows_a_readable_error(demo, page):
+    page.goto(f"{demo}/login")
+    page.get_by_role("button", name="Sign in with Microsoft").click()
+    page.get_by_role("button", name="Bob Brown").click()
+    page.get_by_role("button", name="Cancel").click()
+    assert page.get_by_role("heading", name="The identity provider did not sign you in").is_visible()
+    assert "AADSTS" in page.content()
