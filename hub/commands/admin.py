@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from sqlalchemy import select
 
@@ -57,6 +59,32 @@ def attach(group: click.Group) -> None:
         """Take the admin role granted with `grant` from WHO (a provider's role mapping still applies)."""
         user = set_admin(runtime_of(ctx), who, False)
         click.echo(f"user {user.id} ({user.email or user.display_name}) is no longer an administrator")
+
+    @group.command("seed")
+    @click.argument("count", type=click.IntRange(min=1))
+    @click.option("--provider", "providers", multiple=True, help="Provider id to use (repeat); default: the configured providers.")
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    @click.pass_context
+    def seed_command(ctx: click.Context, count: int, providers: tuple[str, ...], yes: bool) -> None:
+        """Add COUNT fake linked accounts (about 0.8 x COUNT users), token sets and 30 days of
+        audit events, for demos and benchmarks. Never run it against production data."""
+        from hub.seed import seed
+
+        rt = runtime_of(ctx)
+        if rt.settings.production and not yes:
+            click.confirm("This hub is configured for production. Add fake users anyway?", abort=True)
+        with click.progressbar(length=1, label=f"Seeding {count:,} linked accounts", file=sys.stderr) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+            report = seed(rt, count, providers=providers or None, progress=progress)
+        click.echo(
+            f"added {report.users:,} users, {report.linked_accounts:,} linked accounts, "
+            f"{report.token_sets:,} token sets and {report.audit_events:,} audit events "
+            f"in {report.seconds:.1f} s"
+        )
 
     @group.command("list")
     @click.pass_context
