@@ -1,0 +1,248 @@
+"""Sign-in benchmark: complete sign-ins per second and latency through the Entra emulator over
+real HTTP (hub under gunicorn, SQLite and PostgreSQL, concurrency 1 and 8), and the hub-side time
+of one callback with the provider answering instantly, with a profile of where it goes.
+
+    uv run python benchmarks/signin.py                       # SQLite, and PostgreSQL if reachable
+    uv run python benchmarks/signin.py --signins 300 --skip-postgres
+
+Loopback only; every load loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+TIME_LIMIT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+# --- through the emulator, hub under gunicorn ---------------------------------------------------
+
+
+def one_sign_in(base_url: str) -> float:
+    started = time.perf_counter()
+    browser = requests.Session()
+    login = browser.get(f"{base_url}/login", timeout=30)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1)
+    done = browser.post(f"{base_url}/auth/entra/start", data={"csrf_token": token}, timeout=30)
+    if done.status_code != 200 or not done.url.endswith("/account"):
+        raise RuntimeError(f"sign-in failed: {done.status_code} {done.url}")
+    return time.perf_counter() - started
+
+
+def load(base_url: str, concurrency: int, count: int) -> dict[str, float]:
+    deadline = time.monotonic() + TIME_LIMIT
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(_: int) -> None:
+        if time.monotonic() > deadline:
+            return
+        elapsed = one_sign_in(base_url)
+        with lock:
+            latencies.append(elapsed)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(worker, range(count)))
+    wall = time.perf_counter() - started
+    return {
+        "signins": len(latencies),
+        "per_second": len(latencies) / wall,
+        "median_ms": statistics.median(latencies) * 1000,
+        "p95_ms": percentile(latencies, 0.95) * 1000,
+    }
+
+
+def gunicorn_hub(database_url: str, emulator, workdir: Path, workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    emulator.add_redirect_uri(f"{base_url}/auth/entra/callback")
+    settings = emulator.provider_settings()
+    lines = ["[providers.entra]", 'type = "entra"', 'name = "Microsoft"']
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            lines.append(f"{key} = {{ " + ", ".join(f'"{k}" = "{v}"' for k, v in value.items()) + " }")
+        elif isinstance(value, list):
+            lines.append(f"{key} = [" + ", ".join(f'"{v}"' for v in value) + "]")
+        else:
+            lines.append(f'{key} = "{value}"')
+    config = workdir / "hub.toml"
+    config.write_text("\n".join(lines) + "\n")
+    env = {
+        **os.environ,
+        "HUB_INSTANCE_PATH": str(workdir),
+        "HUB_CONFIG": str(config),
+        "HUB_DATABASE_URL": database_url,
+        "HUB_BASE_URL": base_url,
+        "HUB_LOG_LEVEL": "WARNING",
+        "HUB_DOTENV": str(workdir / "none.env"),
+    }
+    subprocess.run([sys.executable, "-c", "from hub.cli import main; main()", "db", "upgrade"], env=env, check=True, capture_output=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}", "hub.wsgi:app"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=workdir,
+    )
+    for _ in range(100):
+        try:
+            if requests.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                return process, base_url
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("gunicorn did not become ready: " + process.stderr.read().decode()[-2000:])
+
+
+def through_emulator(database: str, database_url: str, signins: int, workers: int) -> list[tuple]:
+    from hub_entra.emulator import EntraEmulator
+
+    rows = []
+    with EntraEmulator() as emulator, tempfile.TemporaryDirectory() as workdir:
+        emulator.auto_sign_in = "bob@contoso.example"
+        process, base_url = gunicorn_hub(database_url, emulator, Path(workdir), workers)
+        try:
+            one_sign_in(base_url)  # warm-up: discovery and keys fetched once per worker
+            for concurrency, count in ((1, max(20, signins // 4)), (8, signins)):
+                before = dict(emulator.requests)
+                result = load(base_url, concurrency, count)
+                fetches = (emulator.requests["discovery"] - before.get("discovery", 0)) + (emulator.requests["keys"] - before.get("keys", 0))
+                rows.append((database, concurrency, result, fetches))
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=20)
+    return rows
+
+
+# --- hub-side time of one callback, provider answering instantly --------------------------------
+
+
+def hub_side(iterations: int) -> tuple[dict[str, float], str]:
+    import responses
+
+    from hub.app import create_app
+    from hub.config import load_settings
+    from hub.plugins import load_plugins
+    from hub_entra import testing as entra_testing
+
+    with tempfile.TemporaryDirectory() as workdir, responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        fake = entra_testing.FakeEntra(mock, entra_testing.Clock(time.time()))
+        settings = load_settings(
+            environ={},
+            overrides={
+                "instance_path": workdir,
+                "providers": {"entra": {"type": "entra", **entra_testing.entra_settings()}},
+                "log_level": "WARNING",
+            },
+        )
+        app = create_app(settings=settings, plugins=load_plugins(("entra",)), migrate_database=True)
+        client = app.test_client()
+        page = client.get("/login").get_data(as_text=True)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+        def prepare() -> tuple[str, dict]:
+            """Start a sign-in and sign the provider's answer before the clock starts."""
+            location = client.post("/auth/entra/start", data={"csrf_token": csrf}).headers["Location"]
+            query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+            fake.clock.now = time.time()
+            answer = fake.token_response(fake.id_token(nonce=query["nonce"]))
+            return f"/auth/entra/callback?code=c&state={query['state']}", answer
+
+        def callback(prepared: tuple[str, dict]) -> float:
+            path, fake.token_body = prepared
+            started = time.perf_counter()
+            response = client.get(path)
+            elapsed = time.perf_counter() - started
+            assert response.status_code == 302, response.get_data(as_text=True)[:500]
+            return elapsed
+
+        for _ in range(20):
+            callback(prepare())
+        timings = [callback(prepare()) for _ in range(iterations)]
+        profiler = cProfile.Profile()
+        prepared = [prepare() for _ in range(100)]
+        profiler.enable()
+        for one in prepared:
+            callback(one)
+        profiler.disable()
+        app.extensions["hub"].close()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(r"hub|sqlalchemy/orm/session|joserfc|cryptography|requests/sessions|werkzeug/test", 22)
+    summary = {"median_ms": statistics.median(timings) * 1000, "p95_ms": percentile(timings, 0.95) * 1000}
+    return summary, out.getvalue()
+
+
+def postgres_url() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as connection:
+            connection.execute("DROP DATABASE IF EXISTS hub_bench WITH (FORCE)")
+            connection.execute("CREATE DATABASE hub_bench")
+        return "postgresql+psycopg://postgres@127.0.0.1:5432/hub_bench"
+    except Exception as error:  # the benchmark reports what it could not measure
+        print(f"PostgreSQL not measured: {error}")
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--signins", type=int, default=200, help="sign-ins at concurrency 8 (a quarter at 1)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--callbacks", type=int, default=300, help="in-process callbacks timed")
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+
+    print(f"machine: {os.cpu_count()} cores; gunicorn {args.workers} workers x 4 threads; emulator in this process\n")
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        rows += through_emulator("SQLite", f"sqlite:///{scratch}/bench.sqlite3", args.signins, args.workers)
+    pg = None if args.skip_postgres else postgres_url()
+    if pg:
+        rows += through_emulator("PostgreSQL", pg, args.signins, args.workers)
+    print("Complete sign-ins through the emulator (GET /login, POST start, authorize, callback, /account):")
+    print(f"{'database':<11} {'conc':>4} {'sign-ins':>8} {'per s':>7} {'median ms':>10} {'p95 ms':>8} {'discovery+JWKS fetches':>23}")
+    for database, concurrency, result, fetches in rows:
+        print(f"{database:<11} {concurrency:>4} {result['signins']:>8} {result['per_second']:>7.1f} {result['median_ms']:>10.1f} {result['p95_ms']:>8.1f} {fetches:>23}")
+    summary, profile = hub_side(args.callbacks)
+    print(f"\nHub-side time of one callback, provider answering instantly (SQLite, in-process, {args.callbacks} callbacks):")
+    print(f"median {summary['median_ms']:.2f} ms, p95 {summary['p95_ms']:.2f} ms\n")
+    print("Where it goes (cProfile, 100 callbacks, cumulative):")
+    print(profile)
+
+
+if __name__ == "__main__":
+    main()
