@@ -45,6 +45,9 @@ def serve(make_app: Callable[[str], Any]) -> Iterator[tuple[str, Any]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+        runtime = getattr(holder["app"], "extensions", {}).get("hub")
+        if runtime is not None:
+            runtime.close()  # return the database connections before the next test
 
 
 def chromium_or_skip() -> None:

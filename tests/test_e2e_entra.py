@@ -61,7 +61,7 @@ def hub_factory(tmp_path, database_url, emulator) -> Iterator[Callable[..., tupl
 
     yield start
     for context in reversed(stack):
-        _, app = context.__exit__(None, None, None) or (None, None)
+        context.__exit__(None, None, None)
 
 
 def hub_rt(app):
