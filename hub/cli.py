@@ -179,12 +179,14 @@ def build_cli(plugins: Plugins) -> click.Group:
 
 def _attach_core_commands() -> None:
     from hub.commands import admin as admin_commands
+    from hub.commands.apikeys import api_keys_group
     from hub.commands.audit import audit_group
     from hub.commands.keys import keys_group
 
     admin_commands.attach(admin)
     cli.add_command(audit_group, "audit")
     cli.add_command(keys_group, "keys")
+    cli.add_command(api_keys_group, "api-keys")
 
 
 def main() -> None:

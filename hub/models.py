@@ -239,3 +239,18 @@ class AuditRetentionGate(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     through_seq: Mapped[int] = mapped_column(BigInteger)
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """A key a back-end service presents to the token API. Only a hash of the secret is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    """The key's public part, to find its row without scanning; the secret part is hashed."""
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
