@@ -65,7 +65,7 @@ def _access_token_response(key: ApiKey, account: LinkedAccount) -> Response:
         )
     g.no_store = True
     return jsonify(
-        token_type="Bearer",
+        token_type="Bearer",  # noqa: S106 - the OAuth token type, not a secret
         access_token=token.value,
         expires_at=token.expires_at.isoformat() if token.expires_at else None,
         linked_account_id=account.id,
