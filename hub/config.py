@@ -42,7 +42,6 @@ class Settings:
     session_absolute_hours: int = 12
     trusted_proxies: int = 0
     audit_retention_days: int = 365
-    link_by_verified_email: bool = False
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The environment merged with .env, for hooks that read conventional variables."""
@@ -74,7 +73,6 @@ _SCALARS: dict[str, tuple[str, Any]] = {
     "session_absolute_hours": ("int", 12),
     "trusted_proxies": ("int", 0),
     "audit_retention_days": ("int", 365),
-    "link_by_verified_email": ("bool", False),
 }
 
 
