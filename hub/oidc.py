@@ -13,6 +13,7 @@ a repr: the classes below hide them with `repr=False` and the error paths redact
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hmac
 import json
 import logging
@@ -209,6 +210,12 @@ class DiscoveryCache:
     def invalidate(self) -> None:
         with self._lock:
             self._fetched_at = 0.0
+
+    def cached(self) -> ProviderMetadata | None:
+        """The document fetched earlier (however old), or None; never does network I/O, so
+        paths that must not wait on the provider (local sign-out) can still use it."""
+        with self._lock:
+            return self._metadata
 
     def download(self) -> ProviderMetadata:
         """Fetch and check the document now, bypassing the cache (health checks)."""
@@ -693,12 +700,17 @@ class TokenClient:
         *,
         provider_code: ProviderCodeFinder = no_provider_code,
         provider_label: str = "The identity provider",
+        error_aliases: Mapping[str, str] | None = None,
     ) -> None:
+        """`error_aliases` maps a provider's own error names to the RFC 6749 ones they mean
+        (GitHub: `bad_verification_code` -> `invalid_grant`), so every provider's errors land
+        on the same hub errors."""
         self.http = http
         self.token_endpoint = token_endpoint
         self.client_auth = client_auth
         self.provider_code = provider_code
         self.provider_label = provider_label
+        self.error_aliases = dict(error_aliases or {})
 
     def exchange_code(
         self, code: str, redirect_uri: str, code_verifier: str, scopes: Iterable[str] = ()
@@ -733,8 +745,9 @@ class TokenClient:
         self.client_auth.apply(form, headers, endpoint)
         response = self.http.post(endpoint, data=form, headers=headers)
         secrets = (*grant_secrets, *self.client_auth.secrets(), form.get("client_assertion"))
-        if response.status_code == 200:
+        if response.status_code == 200 and parse_oauth_error(response) is None:
             return self._parse_success(response)
+        # Some providers (GitHub) answer errors with HTTP 200: any `error` key is a failure.
         raise self._error_for(response, secrets, on_invalid_grant)
 
     def _parse_success(self, response: requests.Response) -> TokenResponse:
@@ -776,6 +789,8 @@ class TokenClient:
             return ProviderUnavailable(
                 f"{label}'s token endpoint answered HTTP {response.status_code} without an OAuth error."
             )
+        if error.error in self.error_aliases:
+            error = dataclasses.replace(error, error=self.error_aliases[error.error])
         provider_code = self.provider_code(error)
         detail = redact(_first_line(error.description), secrets)
         suffix = f" ({detail})" if detail else ""
@@ -886,6 +901,161 @@ def authorization_url(
     return add_query(endpoint, params)
 
 
+# --- authorization response issuer (RFC 9207) -------------------------------------------------
+
+
+def check_authorization_response_issuer(params: Mapping[str, str], metadata: ProviderMetadata) -> None:
+    """Mix-up defence (RFC 9207 2.4): an `iss` on the callback must equal the issuer the
+    request went to, and must be present when the provider advertises
+    `authorization_response_iss_parameter_supported`. Call it before redeeming the code, so a
+    code meant for another provider is never sent to this one's token endpoint."""
+    sent = params.get("iss")
+    if sent is None:
+        if metadata.raw.get("authorization_response_iss_parameter_supported") is True:
+            raise TokenRejected(
+                "The sign-in answer carries no issuer (iss), although this provider always "
+                "sends one; it may come from another provider (a mix-up attack).",
+                code="issuer_mismatch",
+            )
+        return
+    if sent != metadata.issuer:
+        raise TokenRejected(
+            f"The sign-in answer names the issuer {sent[:200]!r}, not {metadata.issuer!r}; it "
+            "was meant for another provider and its code was not redeemed.",
+            code="issuer_mismatch",
+        )
+
+
+# --- userinfo ---------------------------------------------------------------------------------
+
+
+def fetch_userinfo(
+    http: requests.Session, endpoint: str, access_token: str, *, provider_label: str = "The identity provider"
+) -> Mapping[str, Any]:
+    """The UserInfo claims (OIDC Core 5.3) for an access token, sent as a Bearer header (never
+    in a query string). Only JSON answers are accepted; signed UserInfo is not supported."""
+    response = http.get(
+        endpoint, headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+    )
+    if response.status_code >= 500 or response.status_code == 429:
+        raise ProviderUnavailable(
+            f"{provider_label}'s userinfo endpoint answered HTTP {response.status_code}."
+        )
+    if response.status_code in (401, 403):
+        raise TokenRejected(
+            f"{provider_label}'s userinfo endpoint refused the access token it just issued "
+            f"(HTTP {response.status_code}).",
+            code="userinfo_refused",
+        )
+    if response.status_code != 200:
+        raise ProviderUnavailable(
+            f"{provider_label}'s userinfo endpoint answered HTTP {response.status_code}."
+        )
+    claims = read_json(response, "userinfo endpoint")
+    if not isinstance(claims, dict):
+        raise ProviderUnavailable(f"{provider_label}'s userinfo answer is not a JSON object.")
+    return claims
+
+
+def check_userinfo_subject(userinfo: Mapping[str, Any], id_token_claims: Mapping[str, Any]) -> None:
+    """OIDC Core 5.3.2: the UserInfo `sub` must equal the ID token's, or the answer is about
+    someone else and must not be used (C10)."""
+    if userinfo.get("sub") != id_token_claims.get("sub"):
+        raise TokenRejected(
+            "The provider's userinfo answer names a different person than the ID token (sub "
+            "differs).",
+            code="subject_mismatch",
+        )
+
+
+# --- back-channel logout tokens ---------------------------------------------------------------
+
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_TOKEN_TYPE = "logout+jwt"  # noqa: S105 - a JWT type name, not a secret
+
+
+@dataclass(frozen=True)
+class ValidatedLogoutToken:
+    """A logout token that passed every check: it names a provider session (`sid`), a
+    person (`sub`), or both."""
+
+    sid: str | None
+    sub: str | None
+    claims: Mapping[str, Any] = field(repr=False)
+
+
+class JtiCache:
+    """Remembers logout token ids until they expire, so a replayed token is refused."""
+
+    def __init__(self, clock: Clock = time.time, max_entries: int = 10_000) -> None:
+        self.clock = clock
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._seen: dict[str, float] = {}
+
+    def first_use(self, jti: str, expires_at: float) -> bool:
+        """True the first time this id is seen before it expires; False on a replay."""
+        with self._lock:
+            now = self.clock()
+            if len(self._seen) >= self.max_entries:
+                self._seen = {key: exp for key, exp in self._seen.items() if exp > now}
+            if jti in self._seen and self._seen[jti] > now:
+                return False
+            self._seen[jti] = expires_at
+            return True
+
+
+class LogoutTokenValidator:
+    """Checks an OpenID Connect Back-Channel Logout 1.0 token (section 2.6): the same
+    signature, issuer, audience and time rules as an ID token, then `typ` (when present)
+    `logout+jwt`, the back-channel logout event, `sid` or `sub`, no `nonce`, and a `jti`
+    seen only once."""
+
+    def __init__(self, id_tokens: IdTokenValidator, jti_cache: JtiCache | None = None) -> None:
+        """Reuses the provider's ID token validator, so keys, issuer and audience rules are
+        the provider's own."""
+        self.id_tokens = id_tokens
+        self.jti_cache = jti_cache or JtiCache(id_tokens.clock)
+
+    def validate(self, logout_token: str) -> ValidatedLogoutToken:
+        header, claims, _key = self.id_tokens._verify_signature(logout_token)
+        typ = header.get("typ")
+        if typ is not None and str(typ).lower() not in {LOGOUT_TOKEN_TYPE, f"application/{LOGOUT_TOKEN_TYPE}"}:
+            raise TokenRejected("The logout token's type (typ) is not logout+jwt.", code="logout_token_invalid")
+        self._check_standard_claims(claims)
+        events = claims.get("events")
+        if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):
+            raise TokenRejected("The logout token carries no back-channel logout event.", code="logout_token_invalid")
+        if "nonce" in claims:
+            raise TokenRejected("A logout token must not carry a nonce.", code="logout_token_invalid")
+        sid, sub = claims.get("sid"), claims.get("sub")
+        sid = sid if isinstance(sid, str) and sid else None
+        sub = sub if isinstance(sub, str) and sub else None
+        if sid is None and sub is None:
+            raise TokenRejected("The logout token names neither a session (sid) nor a person (sub).", code="logout_token_invalid")
+        self._check_replay(claims)
+        return ValidatedLogoutToken(sid=sid, sub=sub, claims=claims)
+
+    def _check_standard_claims(self, claims: Mapping[str, Any]) -> None:
+        if not _is_number(claims.get("iat")) or not _is_number(claims.get("exp")):
+            raise TokenRejected("The logout token lacks iat or exp.", code="logout_token_invalid")
+        issuer, expected = claims.get("iss"), self.id_tokens.expected_issuer(claims)
+        if issuer != expected:
+            raise TokenRejected(
+                f"The logout token was issued by {str(issuer)[:200]!r}, not by {expected!r}.",
+                code="issuer_mismatch",
+            )
+        self.id_tokens._check_audience(claims)
+        self.id_tokens._check_times(claims)
+
+    def _check_replay(self, claims: Mapping[str, Any]) -> None:
+        jti = claims.get("jti")
+        if jti is None:
+            return
+        if not isinstance(jti, str) or not self.jti_cache.first_use(jti, float(claims["exp"]) + self.id_tokens.skew_seconds):
+            raise TokenRejected("This logout token was already used.", code="logout_token_replayed")
+
+
 # --- configuration helpers --------------------------------------------------------------------
 
 GUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -914,6 +1084,13 @@ def base_url_setting(value: Any, key: str) -> str:
 
 __all__ = [
     "ALLOWED_ALGORITHMS",
+    "BACKCHANNEL_LOGOUT_EVENT",
+    "JtiCache",
+    "LogoutTokenValidator",
+    "ValidatedLogoutToken",
+    "check_authorization_response_issuer",
+    "check_userinfo_subject",
+    "fetch_userinfo",
     "CLIENT_ASSERTION_TYPE",
     "DEFAULT_CLOCK_SKEW",
     "ClientAuth",

@@ -109,6 +109,15 @@ class RefreshResult:
 
 
 @dataclass(frozen=True)
+class LogoutRequest:
+    """A validated provider-initiated sign-out: end the hub sessions of this provider session
+    (`sid`), or of this person (`subject`) when no sid is given."""
+
+    sid: str | None = None
+    subject: str | None = None
+
+
+@dataclass(frozen=True)
 class HealthCheck:
     """One reachability check shown on the admin providers page."""
 
@@ -179,3 +188,30 @@ class ProviderType(abc.ABC):
     def health(self) -> list[HealthCheck]:
         """Live reachability checks (discovery, keys) for the admin console."""
         return []
+
+    # --- provider-initiated sign-out (optional) --------------------------------------------
+
+    def backchannel_logout(self, logout_token: str) -> LogoutRequest | None:
+        """Validate a back-channel logout token (OpenID Connect Back-Channel Logout 1.0) that
+        the provider POSTed to /auth/<id>/backchannel-logout.
+
+        Return None when this provider type does not support back-channel logout (the hub
+        answers 404). Raise a hub.errors exception (TokenRejected) on any invalid token: the
+        hub then answers 400 and ends no session.
+        """
+        return None
+
+    def frontchannel_logout(self, params: Mapping[str, str]) -> str | None:
+        """The provider session id (`sid`) named by a front-channel logout GET to
+        /auth/<id>/frontchannel-logout, after checking `iss` where the provider sends it.
+
+        Return None when this provider type does not support front-channel logout (404);
+        raise a hub.errors exception when the request is unusable (400).
+        """
+        return None
+
+    @property
+    def frontchannel_origins(self) -> tuple[str, ...]:
+        """Origins allowed to frame the front-channel logout page (CSP frame-ancestors, on
+        that route only); the provider's own origin, for example `https://login.microsoftonline.com`."""
+        return ()

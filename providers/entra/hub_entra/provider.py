@@ -206,6 +206,39 @@ class EntraProvider(ProviderType):
         detail = f"{len(keys)} RSA signing key(s) at {metadata.jwks_uri}"
         return [*checks, HealthCheck("Signing keys", bool(keys), detail)]
 
+    # --- front-channel logout ---------------------------------------------------------------
+
+    def frontchannel_logout(self, params: Mapping[str, str]) -> str | None:
+        """Entra's front-channel logout GET carries only `?sid=` (PROTOCOL-REFERENCE A7); an
+        `iss`, when some cloud sends it, must be a v2.0 issuer of a tenant this provider
+        serves."""
+        sid = params.get("sid")
+        if not sid:
+            raise SignInError(
+                "Microsoft's sign-out request names no session (sid).", code="logout_request_invalid"
+            )
+        issuer = params.get("iss")
+        if issuer is not None and not self._serves_issuer(issuer):
+            raise SignInError(
+                "The sign-out request names an issuer this provider does not serve.",
+                code="issuer_mismatch",
+            )
+        return sid
+
+    @property
+    def frontchannel_origins(self) -> tuple[str, ...]:
+        parts = urlsplit(self.config.authority_host)
+        return (f"{parts.scheme}://{parts.netloc}",)
+
+    def _serves_issuer(self, issuer: str) -> bool:
+        tenant = _tenant_of_issuer(issuer, self.config.authority_host)
+        if tenant is None:
+            return False
+        if is_guid(self.config.tenant):
+            return tenant == self.config.tenant.lower()
+        allowed = self.config.allowed_tenants
+        return allowed is None or not allowed or tenant in allowed
+
     # --- errors ---------------------------------------------------------------------------
 
     def describe_authorization_error(self, error: str, description: str) -> HubError:

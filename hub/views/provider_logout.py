@@ -1,0 +1,130 @@
+"""Provider-initiated sign-out: back-channel logout tokens and front-channel logout requests.
+
+The identity provider tells the hub that a person signed out there; the hub ends the sessions
+that sign-in created. The back-channel POST comes from the provider's server (no browser, so
+no CSRF token: hub.app exempts exactly this route); the front-channel GET comes from a hidden
+iframe on the provider's sign-out page, so only that route may be framed, and only by the
+provider's origin.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from hub import sessions
+from hub.db import write_transaction
+from hub.errors import HubError, NotFound
+from hub.models import LinkedAccount, WebSession
+from hub.provider import LogoutRequest, ProviderType
+from hub.web import audit_context, runtime
+
+bp = Blueprint("provider_logout", __name__)
+
+BACKCHANNEL_ENDPOINT = "provider_logout.backchannel"
+"""The one endpoint exempt from the CSRF check (see hub.app)."""
+
+SIGNED_OUT_PAGE = (
+    "<!doctype html><html lang=en><meta charset=utf-8><title>Signed out</title>"
+    "<p>You are signed out of the hub.</p></html>"
+)
+
+
+@bp.post("/auth/<provider_id>/backchannel-logout")
+def backchannel(provider_id: str) -> Response:
+    """200 when the logout token is valid (whether or not a session matched, as the spec
+    asks); 400 on any invalid token, and then no session ends."""
+    provider = _provider(provider_id)
+    token = request.form.get("logout_token", "")
+    if not token:
+        _audit_failure(provider_id, "backchannel", "logout_token_missing")
+        return _plain(400, {"error": "invalid_request", "error_description": "logout_token is required."})
+    try:
+        logout = provider.backchannel_logout(token)
+    except HubError as error:
+        _audit_failure(provider_id, "backchannel", error.code)
+        return _plain(400, {"error": "invalid_request", "error_description": error.message})
+    if logout is None:
+        raise NotFound(f"Provider {provider_id!r} does not support back-channel logout.")
+    _end_sessions(provider_id, logout, "backchannel")
+    return _plain(200, {})
+
+
+@bp.get("/auth/<provider_id>/frontchannel-logout")
+def frontchannel(provider_id: str) -> tuple[str, int]:
+    """End the sessions of the provider session named by `sid` and answer a tiny page the
+    provider's sign-out page may frame."""
+    provider = _provider(provider_id)
+    g.no_store = True
+    try:
+        sid = provider.frontchannel_logout(request.args.to_dict(flat=True))
+    except HubError:
+        _audit_failure(provider_id, "frontchannel", "logout_request_invalid")
+        raise
+    if sid is None:
+        raise NotFound(f"Provider {provider_id!r} does not support front-channel logout.")
+    g.frame_ancestors = " ".join(provider.frontchannel_origins) or "'none'"
+    _end_sessions(provider_id, LogoutRequest(sid=sid), "frontchannel")
+    return SIGNED_OUT_PAGE, 200
+
+
+def _provider(provider_id: str) -> ProviderType:
+    provider = runtime().registry.get(provider_id)
+    if provider is None:
+        raise NotFound(f"There is no provider {provider_id!r} on this hub.")
+    return provider
+
+
+def _end_sessions(provider_id: str, logout: LogoutRequest, via: str) -> None:
+    rt = runtime()
+    with write_transaction(rt.db) as session:
+        user_ids = _revoke(session, provider_id, logout)
+        for user_id in sorted(set(user_ids)) or [None]:
+            rt.audit.record(
+                session,
+                "logout",
+                "success",
+                subject_user_id=user_id,
+                provider_id=provider_id,
+                context=audit_context(),
+                details={"via": via, "sessions": user_ids.count(user_id) if user_id else 0},
+            )
+
+
+def _revoke(session: Session, provider_id: str, logout: LogoutRequest) -> list[int]:
+    """By sid when the provider names one (narrowed to the subject when both are sent),
+    otherwise every session signed in through that person's linked account."""
+    if logout.sid is not None and logout.subject is None:
+        return sessions.revoke_provider_session(session, provider_id, logout.sid)
+    query = (
+        select(WebSession)
+        .join(LinkedAccount, LinkedAccount.id == WebSession.linked_account_id)
+        .where(WebSession.provider_id == provider_id, LinkedAccount.subject == logout.subject)
+    )
+    if logout.sid is not None:
+        query = query.where(WebSession.provider_session_id == logout.sid)
+    rows = session.scalars(query).all()
+    for row in rows:
+        session.delete(row)
+    return [row.user_id for row in rows]
+
+
+def _audit_failure(provider_id: str, via: str, reason: str) -> None:
+    runtime().audit.record_failure(
+        runtime().db,
+        "logout",
+        reason=reason,
+        provider_id=provider_id,
+        context=audit_context(),
+        details={"via": via},
+    )
+
+
+def _plain(status: int, body: dict[str, str]) -> Response:
+    """Back-channel answers are for a server: JSON, never cached (Back-Channel Logout 2.8)."""
+    response = jsonify(body)
+    response.status_code = status
+    g.no_store = True
+    return response

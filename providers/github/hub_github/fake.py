@@ -1,0 +1,390 @@
+"""A small fake GitHub for tests and demos: OAuth authorize/token and the REST user endpoints,
+served over real HTTP on 127.0.0.1 in a background thread.
+
+    with FakeGitHub() as github:
+        github.auto_sign_in = "ada"
+        settings = github.provider_settings()     # a `github` provider's settings
+
+It keeps GitHub's observed quirks (PROTOCOL-REFERENCE Part B): token errors with HTTP 200,
+form-encoded answers unless `Accept: application/json`, comma-separated scopes, lowercase
+`bearer`, PKCE S256 only, single-use rotating refresh tokens, `401 Bad credentials` for a
+revoked grant. Values here are fakes, never real credentials.
+"""
+
+# ruff: noqa: S105 - every credential in this module is a fake for tests
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from html import escape
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, Response, jsonify, redirect, request
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+CLIENT_ID = "Ov23liFakeHubClient01"
+CLIENT_SECRET = "fake-github-client-secret-0123456789abcdef"
+CODE_LIFETIME = 600
+ACCESS_TOKEN_LIFETIME = 28800
+REFRESH_TOKEN_LIFETIME = 15897600
+ENDPOINTS = frozenset({"authorize", "token", "user", "emails"})
+MISBEHAVIOURS = frozenset(
+    {
+        "token_error",  # token endpoint: error= (default bad_verification_code), status= (default 200)
+        "http_error",  # endpoint=: status= (default 502), HTML body
+        "slow",  # endpoint=: wait seconds= before answering
+        "authorize_error",  # authorize redirects back with error= (default access_denied)
+    }
+)
+
+
+@dataclass(frozen=True)
+class GitHubUser:
+    id: int
+    login: str
+    name: str | None
+    emails: tuple[dict[str, Any], ...] = ()
+
+
+def demo_users() -> list[GitHubUser]:
+    return [
+        GitHubUser(4242424, "ada", "Ada Example", (
+            {"email": "ada@example.test", "primary": True, "verified": True, "visibility": "private"},
+            {"email": "4242424+ada@users.noreply.github.com", "primary": False, "verified": True, "visibility": None},
+        )),
+        GitHubUser(583231, "octocat", "The Octocat", (
+            {"email": "octocat@example.test", "primary": True, "verified": False, "visibility": "public"},
+            {"email": "octo@example.test", "primary": False, "verified": True, "visibility": None},
+        )),
+        GitHubUser(7001, "grace", "Grace Hopper", (
+            {"email": "grace@example.test", "primary": True, "verified": True, "visibility": "private"},
+        )),
+    ]  # fmt: skip
+
+
+@dataclass
+class _Grant:
+    user_id: int
+    redirect_uri: str | None
+    scope: str
+    code_challenge: str | None
+    expires_at: float
+
+
+@dataclass
+class _Misbehaviour:
+    name: str
+    remaining: int | None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class FakeGitHub:
+    """GitHub's OAuth web flow and `/user`, `/user/emails`, token revocation, on 127.0.0.1."""
+
+    def __init__(
+        self, users: list[GitHubUser] | None = None, *, expiring_tokens: bool = True, clock: Callable[[], float] = time.time
+    ) -> None:
+        """`expiring_tokens`: issue 8-hour tokens with single-use refresh tokens (GitHub App
+        user tokens, or OAuth apps that opted in); False gives classic non-expiring tokens."""
+        self.users = {user.id: user for user in (users or demo_users())}
+        self.expiring_tokens = expiring_tokens
+        self.clock = clock
+        self.client_id = CLIENT_ID
+        self.client_secret = CLIENT_SECRET
+        self.requests: Counter[str] = Counter()
+        self._lock = threading.RLock()
+        self._auto_sign_in: str | None = None
+        self._codes: dict[str, _Grant] = {}
+        self._access: dict[str, tuple[int, float]] = {}
+        self._refresh: dict[str, tuple[int, str, float]] = {}
+        self._misbehaviours: list[_Misbehaviour] = []
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> FakeGitHub:
+        if self._server is None:
+            self._server = make_server("127.0.0.1", 0, _app(self), threaded=True, request_handler=_Quiet)
+            server = self._server
+            self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05), daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeGitHub:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start() the fake first"
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def provider_settings(self, **overrides: Any) -> dict[str, Any]:
+        """Settings for a `github` provider pointed at this fake (web and API on one host)."""
+        return {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "web_base_url": self.base_url,
+            "api_base_url": f"{self.base_url}/api",
+            **overrides,
+        }
+
+    # --- control API for tests ------------------------------------------------------------
+
+    @property
+    def auto_sign_in(self) -> str | None:
+        return self._auto_sign_in
+
+    @auto_sign_in.setter
+    def auto_sign_in(self, login: str | None) -> None:
+        """Approve every authorize call at once for this login, skipping the page."""
+        if login is not None:
+            self.user_by_login(login)
+        self._auto_sign_in = login
+
+    def user_by_login(self, login: str) -> GitHubUser:
+        for user in self.users.values():
+            if user.login.lower() == login.lower():
+                return user
+        raise ValueError(f"no such fake GitHub user: {login}")
+
+    def rename(self, login: str, new_login: str) -> None:
+        user = self.user_by_login(login)
+        with self._lock:
+            self.users[user.id] = replace(user, login=new_login)
+
+    def change_email(self, login: str, email: str) -> None:
+        """Make `email` the person's only, primary and verified address."""
+        user = self.user_by_login(login)
+        with self._lock:
+            self.users[user.id] = replace(user, emails=({"email": email, "primary": True, "verified": True, "visibility": None},))
+
+    def revoke_app(self, login: str) -> None:
+        """The person revoked the OAuth app: every token of theirs stops working."""
+        user = self.user_by_login(login)
+        with self._lock:
+            self._access = {t: v for t, v in self._access.items() if v[0] != user.id}
+            self._refresh = {t: v for t, v in self._refresh.items() if v[0] != user.id}
+
+    def misbehave(self, name: str, *, times: int | None = 1, **options: Any) -> None:
+        if name not in MISBEHAVIOURS:
+            raise ValueError(f"unknown misbehaviour {name!r}; one of {sorted(MISBEHAVIOURS)}")
+        if name in {"http_error", "slow"} and options.get("endpoint") not in ENDPOINTS:
+            raise ValueError(f"{name} needs endpoint= one of {sorted(ENDPOINTS)}")
+        with self._lock:
+            self._misbehaviours.append(_Misbehaviour(name, times, options))
+
+    def take(self, name: str, endpoint: str | None = None) -> dict[str, Any] | None:
+        with self._lock:
+            for item in self._misbehaviours:
+                if item.name == name and (endpoint is None or item.options.get("endpoint") == endpoint):
+                    if item.remaining is not None:
+                        item.remaining -= 1
+                        if item.remaining <= 0:
+                            self._misbehaviours.remove(item)
+                    return item.options
+            return None
+
+    # --- OAuth ----------------------------------------------------------------------------
+
+    def issue_code(self, user: GitHubUser, args: dict[str, str]) -> str:
+        code = secrets.token_hex(10)
+        with self._lock:
+            self._codes[code] = _Grant(
+                user.id,
+                args.get("redirect_uri"),
+                args.get("scope", ""),
+                args.get("code_challenge"),
+                self.clock() + CODE_LIFETIME,
+            )
+        return code
+
+    def redeem(self, form: dict[str, str]) -> dict[str, Any]:
+        """A token answer, or a GitHub error body ({"error": ...})."""
+        if form.get("client_id") != self.client_id or not hmac.compare_digest(
+            form.get("client_secret", ""), self.client_secret
+        ):
+            return _error("incorrect_client_credentials", "The client_id and/or client_secret passed are incorrect.")
+        if form.get("grant_type") == "refresh_token":
+            return self._redeem_refresh(form.get("refresh_token", ""))
+        with self._lock:
+            grant = self._codes.pop(form.get("code", ""), None)
+        if grant is None or grant.expires_at < self.clock():
+            return _error("bad_verification_code", "The code passed is incorrect or expired.")
+        if grant.redirect_uri and form.get("redirect_uri") != grant.redirect_uri:
+            return _error("redirect_uri_mismatch", "The redirect_uri MUST match the registered callback URL for this application.")
+        if grant.code_challenge is not None and _s256(form.get("code_verifier", "")) != grant.code_challenge:
+            return _error("bad_verification_code", "The code passed is incorrect or expired.")
+        return self._tokens(grant.user_id, grant.scope)
+
+    def _redeem_refresh(self, refresh_token: str) -> dict[str, Any]:
+        with self._lock:
+            held = self._refresh.pop(refresh_token, None)  # single use: spent even if it fails later
+        if held is None or held[2] < self.clock():
+            return _error("bad_refresh_token", "The refresh token passed is incorrect or expired.")
+        return self._tokens(held[0], held[1])
+
+    def _tokens(self, user_id: int, scope: str) -> dict[str, Any]:
+        prefix = "ghu_" if self.expiring_tokens else "gho_"
+        access = prefix + secrets.token_urlsafe(27)
+        body: dict[str, Any] = {"access_token": access, "token_type": "bearer", "scope": ",".join(scope.split())}
+        now = self.clock()
+        with self._lock:
+            self._access[access] = (user_id, now + ACCESS_TOKEN_LIFETIME if self.expiring_tokens else float("inf"))
+            if self.expiring_tokens:
+                refresh = "ghr_" + secrets.token_urlsafe(54)
+                self._refresh[refresh] = (user_id, scope, now + REFRESH_TOKEN_LIFETIME)
+                body.update(expires_in=ACCESS_TOKEN_LIFETIME, refresh_token=refresh, refresh_token_expires_in=REFRESH_TOKEN_LIFETIME)
+        return body
+
+    def user_for(self, authorization: str | None) -> GitHubUser | None:
+        token = (authorization or "").removeprefix("Bearer ").removeprefix("token ").strip()
+        with self._lock:
+            held = self._access.get(token)
+            if held is None or held[1] < self.clock():
+                return None
+            return self.users.get(held[0])
+
+
+def _s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def _error(error: str, description: str) -> dict[str, Any]:
+    return {"error": error, "error_description": description, "error_uri": f"https://docs.github.com/apps/troubleshooting#{error}"}
+
+
+def _app(github: FakeGitHub) -> Flask:
+    app = Flask("hub_github.fake")
+
+    @app.before_request
+    def misbehave() -> Any:
+        endpoint = _endpoint(request.path)
+        if endpoint is None:
+            return None
+        github.requests[endpoint] += 1
+        slow = github.take("slow", endpoint)
+        if slow is not None:
+            time.sleep(float(slow.get("seconds", 1)))
+        failure = github.take("http_error", endpoint)
+        if failure is not None:
+            return "<html><body>Unicorn! GitHub is having trouble.</body></html>", int(failure.get("status", 502))
+        return None
+
+    @app.get("/login/oauth/authorize")
+    def authorize() -> Any:
+        args = request.args.to_dict()
+        if args.get("client_id") != github.client_id:
+            return "<h1>404: unknown OAuth app</h1>", 404
+        if "code_challenge" in args and args.get("code_challenge_method") != "S256":
+            return "<h1>PKCE: only S256 is supported</h1>", 400
+        failure = github.take("authorize_error")
+        if failure is not None:
+            return _back(args, {"error": failure.get("error", "access_denied"), "error_description": "The user has denied your application access."})
+        if github.auto_sign_in:
+            return _back(args, {"code": github.issue_code(github.user_by_login(github.auto_sign_in), args)})
+        buttons = "".join(
+            f'<form method="post" action="/login/oauth/authorize/approve?{escape(urlencode(args))}">'
+            f'<input type="hidden" name="user" value="{user.id}"><button>Authorize as {escape(user.name or user.login)}</button></form>'
+            for user in github.users.values()
+        )
+        return f"<!doctype html><title>Authorize application</title><h1>Authorize the hub</h1>{buttons}"
+
+    @app.post("/login/oauth/authorize/approve")
+    def approve() -> Any:
+        args = request.args.to_dict()
+        user = github.users.get(int(request.form.get("user", "0")))
+        if user is None:
+            return "<h1>unknown user</h1>", 400
+        return _back(args, {"code": github.issue_code(user, args)})
+
+    @app.post("/login/oauth/access_token")
+    def token() -> Response:
+        form = {**request.args.to_dict(), **request.form.to_dict()}
+        failure = github.take("token_error")
+        if failure is not None:
+            body = _error(failure.get("error", "bad_verification_code"), "A misbehaviour asked for this error.")
+            status = int(failure.get("status", 200))
+        else:
+            body, status = github.redeem(form), 200
+        if "application/json" in request.headers.get("Accept", ""):
+            response = jsonify(body)
+        else:  # GitHub's default: form-encoded
+            response = Response(urlencode(body), mimetype="application/x-www-form-urlencoded")
+        response.status_code = status
+        return response
+
+    @app.get("/api/user")
+    def user() -> Any:
+        found = github.user_for(request.headers.get("Authorization"))
+        if found is None:
+            return _bad_credentials()
+        return jsonify({"login": found.login, "id": found.id, "node_id": f"U_{found.id}", "name": found.name,
+                        "email": None, "type": "User", "html_url": f"{github.base_url}/{found.login}",
+                        "avatar_url": f"{github.base_url}/avatars/{found.id}"})  # fmt: skip
+
+    @app.get("/api/user/emails")
+    def emails() -> Any:
+        found = github.user_for(request.headers.get("Authorization"))
+        if found is None:
+            return _bad_credentials()
+        return jsonify(list(found.emails))
+
+    @app.delete("/api/applications/<client_id>/token")
+    def revoke_token(client_id: str) -> Any:
+        token = (request.get_json(silent=True) or {}).get("access_token", "")
+        with github._lock:
+            github._access.pop(token, None)
+        return "", 204
+
+    @app.get("/api/meta")
+    def meta() -> Any:
+        return jsonify({"verifiable_password_authentication": False})
+
+    return app
+
+
+def _endpoint(path: str) -> str | None:
+    return {
+        "/login/oauth/authorize": "authorize",
+        "/login/oauth/access_token": "token",
+        "/api/user": "user",
+        "/api/user/emails": "emails",
+    }.get(path)
+
+
+def _back(args: dict[str, str], params: dict[str, str]) -> Any:
+    if "state" in args:
+        params["state"] = args["state"]
+    target = args.get("redirect_uri") or "/"
+    separator = "&" if "?" in target else "?"
+    return redirect(f"{target}{separator}{urlencode(params)}", code=302)
+
+
+def _bad_credentials() -> Any:
+    return jsonify({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"}), 401
