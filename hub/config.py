@@ -210,13 +210,12 @@ def _providers(
 
 
 def check_provider_table(provider_id: str, table: Mapping[str, Any]) -> None:
-    """The part of a provider's settings the core owns: id, type, name, redirect_uri."""
+    """The id and redirect URI of a provider table. Its type is checked by hub.registry, once
+    providers that plugins offer are merged with tables that only overlay them."""
     if not provider_id.replace("-", "").replace("_", "").isalnum() or len(provider_id) > 64:
         raise ConfigError(
             f"providers.{provider_id}: expected an id of letters, digits, - and _ (at most 64)"
         )
-    if not isinstance(table.get("type"), str) or not table["type"]:
-        raise ConfigError(f"providers.{provider_id}.type: expected a provider type such as \"entra\"")
     redirect = table.get("redirect_uri")
     if redirect is not None:
         parts = urlsplit(str(redirect))

@@ -60,16 +60,20 @@ def provider_types(plugins: Plugins) -> dict[str, type[ProviderType]]:
 
 
 def provider_tables(settings: Settings, plugins: Plugins) -> dict[str, dict[str, Any]]:
-    """The configured provider tables; plugins may offer defaults when none are configured."""
-    if settings.providers:
-        return settings.providers
-    tables: dict[str, dict[str, Any]] = {}
-    for offered in plugins.hook.hub_default_providers(environ=settings.environ):
-        for table in offered or []:
-            table = dict(table)
-            provider_id = str(table.pop("id", ""))
-            check_provider_table(provider_id, table)
-            tables[provider_id] = table
+    """The configured provider tables. When none names a type, plugins may offer providers from
+    conventional variables (the Entra tutorial's .env); a table without a type then overlays
+    the offered provider of the same id (for example HUB_PROVIDERS__ENTRA__AUTHORITY_HOST)."""
+    tables = {provider_id: dict(table) for provider_id, table in settings.providers.items()}
+    if not any("type" in table for table in tables.values()):
+        for offered in plugins.hook.hub_default_providers(environ=settings.environ):
+            for table in offered or []:
+                table = dict(table)
+                provider_id = str(table.pop("id", ""))
+                tables[provider_id] = {**table, **tables.get(provider_id, {})}
+    for provider_id, table in tables.items():
+        if not isinstance(table.get("type"), str) or not table["type"]:
+            raise ConfigError(f"providers.{provider_id}.type: expected a provider type such as \"entra\"")
+        check_provider_table(provider_id, table)
     return tables
 
 

@@ -278,3 +278,33 @@ def test_no_secret_reaches_the_database_or_logs_end_to_end(hub_factory, emulator
         assert secret and secret not in dump
         assert secret not in caplog.text
         assert secret not in page
+
+
+def test_tutorial_env_works_unchanged_and_answers_at_its_callback_path(tmp_path, database_url, emulator):
+    """TENANT_ID, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI and no hub.toml: one provider `entra`,
+    answering at /callback as the tutorial registers. Only the authority points at the emulator."""
+    settings_of = emulator.provider_settings(CONTOSO_TENANT_ID)
+
+    def make_app(base_url: str) -> Any:
+        emulator.add_redirect_uri(f"{base_url}/callback")
+        environ = {
+            "TENANT_ID": CONTOSO_TENANT_ID,
+            "CLIENT_ID": settings_of["client_id"],
+            "CLIENT_SECRET": settings_of["client_secret"],
+            "REDIRECT_URI": f"{base_url}/callback",
+            "HUB_PROVIDERS__ENTRA__AUTHORITY_HOST": emulator.base_url,
+            "HUB_PROVIDERS__ENTRA__GRAPH_BASE_URL": emulator.graph_url,
+            "HUB_INSTANCE_PATH": str(tmp_path / "tutorial"),
+            "HUB_DATABASE_URL": database_url,
+            "HUB_BASE_URL": base_url,
+            "HUB_DOTENV": str(tmp_path / "none.env"),
+        }
+        return create_app(settings=load_settings(environ=environ), plugins=load_plugins(("entra",)))
+
+    with serve(make_app) as (base_url, app):
+        assert list(hub_rt(app).providers) == ["entra"]
+        emulator.auto_sign_in = BOB
+        browser = requests.Session()
+        response = sign_in(base_url, "entra", browser)
+        assert response.url == f"{base_url}/account" and "Bob Brown" in response.text
+        assert any(r.url.startswith(f"{base_url}/callback?") for r in response.history)

@@ -165,3 +165,23 @@ def test_failing_audit_observer_never_breaks_a_sign_in(app, client, idp, plugins
 
     plugins.register(Broken(), "broken")
     assert sign_in(client, idp, "alice").status_code == 302
+
+
+def test_provider_without_a_type_is_refused_naming_the_setting(tmp_path, plugins):
+    settings = load_settings(environ={"HUB_PROVIDERS__BAD__NAME": "x"}, overrides={"instance_path": str(tmp_path)})
+    with pytest.raises(ConfigError, match='providers.bad.type: expected a provider type such as "entra"'):
+        build_registry(settings, plugins)
+
+
+def test_environment_overlays_a_provider_a_plugin_offers(tmp_path, plugins):
+    class Defaults:
+        hub_api_version = 1
+
+        @hookimpl
+        def hub_default_providers(self, environ):
+            return [{"id": "fromenv", "type": "fake", "client_id": "hub", "client_secret": "z"}]
+
+    plugins.register(Defaults(), "defaults")
+    settings = load_settings(environ={"HUB_PROVIDERS__FROMENV__CLIENT_SECRET": "overridden"}, overrides={"instance_path": str(tmp_path)})
+    provider = build_registry(settings, plugins).providers["fromenv"]
+    assert provider.settings == {"client_id": "hub", "client_secret": "overridden"}
