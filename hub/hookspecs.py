@@ -36,9 +36,10 @@ def hub_provider_types() -> list[type[ProviderType]]:
 def hub_default_providers(environ: Mapping[str, str]) -> list[dict[str, Any]]:
     """Offer providers configured from conventional environment variables.
 
-    Called only when the configuration defines no provider at all, so that a tutorial's
-    `.env` (for example `TENANT_ID`, `CLIENT_ID`, `CLIENT_SECRET`, `REDIRECT_URI`) works
-    without a hub.toml.
+    Called only when no configured provider names a `type`, so that a tutorial's `.env`
+    (for example `TENANT_ID`, `CLIENT_ID`, `CLIENT_SECRET`, `REDIRECT_URI`) works without a
+    hub.toml. Configured tables without a type (such as `HUB_PROVIDERS__<ID>__<SETTING>`
+    variables) are laid over the offered provider of the same id.
 
     :param environ: the process environment merged with the `.env` file.
     :returns: provider settings dicts, each with at least `id` and `type`, in the same shape
