@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, make_response, redirect, request
+from flask import Blueprint, current_app, g, make_response, redirect, request
 from werkzeug.wrappers import Response
 
 from hub import callback, security, sessions, signin
@@ -113,9 +113,3 @@ def set_session_cookie(response: Response, token: str) -> None:
         samesite="Lax",
         path="/",
     )
-
-
-@bp.get("/auth/<provider_id>/start")
-def start_by_get(provider_id: str) -> Response:
-    """Starting a sign-in changes state, so only POST does it; GET explains."""
-    abort(405)

@@ -102,10 +102,12 @@ def demo_command(port: int, emulator_port: int, seed: int) -> None:
 
 
 def _seed(app: Any, count: int) -> None:
-    from hub import seed
+    from hub.commands import ProgressBar
+    from hub.seed import seed
 
-    rt = app.extensions["hub"]
-    seed.seed_cli(rt, count)
+    with ProgressBar(f"Seeding {count:,} linked accounts") as progress:
+        report = seed(app.extensions["hub"], count, progress=progress)
+    click.echo(f"added {report.users:,} users and {report.linked_accounts:,} linked accounts in {report.seconds:.1f} s")
 
 
 def _banner(base_url: str, emulator: EntraEmulator) -> None:
