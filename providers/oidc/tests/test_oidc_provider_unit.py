@@ -9,12 +9,29 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+from hub_oidc import OidcProvider, hub_api_version, hub_provider_types
+from hub_oidc.testing import (
+    CODE,
+    ISSUER,
+    NONCE,
+    SECRET,
+    SUB,
+    VERIFIER,
+    FakeOpenIdProvider,
+    callback,
+    make_provider,
+)
 
-from hub.errors import ConfigError, ProviderDenied, ProviderMisconfigured, ProviderUnavailable, RefreshRejected, TokenRejected
+from hub.errors import (
+    ConfigError,
+    ProviderDenied,
+    ProviderMisconfigured,
+    ProviderUnavailable,
+    RefreshRejected,
+    TokenRejected,
+)
 from hub.oidc import BACKCHANNEL_LOGOUT_EVENT
 from hub.provider import AuthorizationRequest, Identity
-from hub_oidc import OidcProvider, hub_api_version, hub_provider_types
-from hub_oidc.testing import CODE, ISSUER, NONCE, SECRET, SUB, VERIFIER, FakeOpenIdProvider, callback, make_provider
 
 
 @pytest.fixture
