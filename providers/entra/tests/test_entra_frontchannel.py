@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from hub.errors import SignInError
 from hub_entra.emulator import EntraEmulator
 from hub_entra.testing import HOST, OTHER_TENANT, TENANT, emulator_provider, sign_in
+
+from hub.errors import SignInError
 
 
 def test_the_sid_is_returned_as_entra_sends_it(make_provider: Any) -> None:
