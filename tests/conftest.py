@@ -144,3 +144,38 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def demo(tmp_path) -> Iterator[str]:
+    """`hub demo` (the README's first command) on free ports; yields the address it prints."""
+    import re
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from hub.cli import main; main()", "demo", "--port", "0", "--emulator-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "HUB_INSTANCE_PATH": str(tmp_path / "instance")},
+    )
+    output = []
+    try:
+        deadline = time.monotonic() + 60
+        url = None
+        while time.monotonic() < deadline and url is None:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            match = re.search(r"open (http://127\.0\.0\.1:\d+)/", line)
+            url = match.group(1) if match else None
+        assert url, "hub demo printed no address:\n" + "".join(output)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()

@@ -3,49 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def demo(tmp_path) -> Iterator[str]:
-    """Run `hub demo` on free ports; yield the address it prints."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from hub.cli import main; main()", "demo", "--port", "0", "--emulator-port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=tmp_path,
-        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "HUB_INSTANCE_PATH": str(tmp_path / "instance")},
-    )
-    output = []
-    try:
-        deadline = time.monotonic() + 60
-        url = None
-        while time.monotonic() < deadline and url is None:
-            line = process.stdout.readline()
-            if not line:
-                break
-            output.append(line)
-            match = re.search(r"open (http://127\.0\.0\.1:\d+)/", line)
-            url = match.group(1) if match else None
-        assert url, "hub demo printed no address:\n" + "".join(output)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stdout.close()
-
 
 def test_demo_prints_the_people_to_sign_in_as(demo, tmp_path):
     assert (tmp_path / "instance" / "demo.sqlite3").exists()  # migrated by itself

@@ -1,0 +1,73 @@
+"""The admin console in headless Chromium, through `hub demo` and its Entra emulator."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(page, base: str, person: str, provider_button: str = "Sign in with Microsoft") -> None:
+    page.goto(f"{base}/login")
+    page.get_by_role("button", name=provider_button).click()
+    page.get_by_role("button", name=person).click()
+    page.get_by_role("button", name="Accept").click()
+    page.wait_for_url(f"{base}/account")
+
+
+def link_fabrikam(page, base: str, person: str) -> None:
+    page.get_by_role("button", name="Link a Fabrikam account").click()
+    page.get_by_role("button", name=person).click()
+    page.get_by_role("button", name="Accept").click()
+    page.wait_for_url(f"{base}/account")
+
+
+def test_admin_searches_opens_a_user_unlinks_and_sees_the_audit_event(demo, browser):
+    bob = browser.new_context().new_page()
+    sign_in(bob, demo, "Bob Brown")
+    link_fabrikam(bob, demo, "Mallory Moss")  # Bob now has two linked accounts
+    assert bob.get_by_role("button", name="Unlink").count() == 2
+
+    admin = browser.new_context().new_page()
+    sign_in(admin, demo, "Alice Adams")
+    admin.get_by_role("link", name="Admin").click()
+    assert admin.get_by_role("heading", name="Overview").is_visible()
+    assert admin.locator("svg").first.is_visible()  # the sign-ins chart, drawn server-side
+
+    admin.goto(f"{demo}/admin/accounts")
+    admin.get_by_label("Search").fill("bob")
+    admin.get_by_role("button", name="Apply").click()
+    admin.get_by_role("link", name="Bob Brown").first.click()
+    assert admin.get_by_role("heading", name=re.compile("Bob Brown")).is_visible()
+
+    admin.get_by_role("button", name=re.compile(r"^Unlink Fabrikam account")).click()
+    admin.get_by_role("button", name="Yes, unlink").click()
+    assert admin.get_by_role("status").is_visible()
+    assert admin.get_by_role("button", name=re.compile(r"^Unlink ")).count() == 0  # the last account stays
+    assert admin.get_by_text("admin.unlink").first.is_visible()
+
+    bob.goto(f"{demo}/account")
+    assert "Fabrikam" not in bob.locator("table").inner_text()
+
+
+def test_non_admin_gets_403(demo, page):
+    sign_in(page, demo, "Bob Brown")
+    response = page.goto(f"{demo}/admin")
+    assert response.status == 403
+    assert page.get_by_role("heading", name="You do not have access to this page").is_visible()
+
+
+def test_forged_post_without_csrf_token_is_refused_and_changes_nothing(demo, browser):
+    bob = browser.new_context().new_page()
+    sign_in(bob, demo, "Bob Brown")
+    admin = browser.new_context().new_page()
+    sign_in(admin, demo, "Alice Adams")
+    admin.goto(f"{demo}/admin/accounts")
+    admin.get_by_role("link", name="Bob Brown").first.click()
+    user_url = admin.url
+    forged = admin.request.post(f"{user_url}/signout_everywhere", form={"confirm": "yes"})
+    assert forged.status == 400
+    bob.goto(f"{demo}/account")
+    assert bob.url == f"{demo}/account"  # Bob is still signed in: nothing changed
