@@ -6,7 +6,7 @@ rather than the minutes that ORM objects one by one would. Token sets hold real 
 ciphertext (sealed by the vault's key ring, bound to their rows) of made-up tokens, so the
 vault can read them; audit events are chained with the audit key exactly like hub.audit
 writes them, so `hub audit verify` passes afterwards. The generator is seeded: the same N
-gives the same data.
+gives the same data. Run it on an idle database: ids are taken from max(id) at the start.
 """
 
 from __future__ import annotations
@@ -107,6 +107,7 @@ def seed(
             if tokens:
                 session.execute(insert(TokenSet.__table__), tokens)
         advance(2 * len(plan.accounts[start : start + BATCH]))
+    _advance_sequences(rt)
     events = _append_events(rt, plan.events, advance, count)
     return SeedReport(
         users=len(plan.users),
@@ -276,6 +277,21 @@ def _append_events(rt: Runtime, events: list[dict[str, Any]], advance: Callable[
             advance(len(batch))
         rt.audit.record(session, "admin.seed", "success", details={"linked_accounts": count, "events": len(events)})
     return len(events) + 1
+
+
+def _advance_sequences(rt: Runtime) -> None:
+    """Rows went in with explicit ids (to bind token ciphertext to them without a round trip),
+    so PostgreSQL's id sequences must be moved past them, or the next sign-in collides."""
+    if rt.db.is_sqlite:
+        return  # SQLite's rowid allocation follows max(id) by itself
+    with write_transaction(rt.db) as session:
+        for table in ("users", "linked_accounts", "token_sets"):
+            session.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
+                )
+            )
 
 
 def _lock_audit(session: Session) -> None:

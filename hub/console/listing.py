@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from hub.errors import HubError
-from hub.models import LinkedAccount, TokenSet, User, utcnow
+from hub.models import LinkedAccount, TokenSet, User, UTCDateTime, utcnow
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -136,13 +136,12 @@ class Cursor:
 def _parse_key(key: Any, value: Any) -> Any:
     if value is None:
         return None
-    python_type = key.type.python_type
-    if python_type is datetime:
+    if isinstance(key.type, UTCDateTime):
         parsed = datetime.fromisoformat(value)
         if parsed.tzinfo is None:
             raise ValueError("naive time in cursor")
         return parsed
-    if not isinstance(value, python_type):
+    if not isinstance(value, int | str) or isinstance(value, bool):
         raise ValueError("cursor key of the wrong type")
     return value
 

@@ -126,7 +126,8 @@ def accounts() -> tuple[str, int]:
     after = request.args.get("after") or None
     page = listing.list_page(db_session(), filters, after, _page_size())
     query = {k: v for k, v in {"q": filters.search, "provider": filters.provider_id, "state": filters.state, "sort": filters.sort}.items() if v}
-    next_url = f"/admin/accounts?{urlencode({**query, 'after': page.next_cursor})}" if page.next_cursor else None
+    page_query = {**query, "size": str(_page_size())} if "size" in request.args else query
+    next_url = f"/admin/accounts?{urlencode({**page_query, 'after': page.next_cursor})}" if page.next_cursor else None
     return render(
         "admin/accounts.html",
         page=page,
@@ -136,7 +137,7 @@ def accounts() -> tuple[str, int]:
         states=listing.TOKEN_STATES,
         sorts=listing.SORTS,
         next_url=next_url,
-        first_url=f"/admin/accounts?{urlencode(query)}" if after else None,
+        first_url=f"/admin/accounts?{urlencode(page_query)}" if after else None,
         csv_url=f"/admin/accounts.csv?{urlencode(query)}",
         nav="accounts",
     )
