@@ -72,8 +72,8 @@ def link(session: Session, user_id: int, provider_id: str, result: SignInResult)
     return user, account
 
 
-def unlink(session: Session, account: LinkedAccount) -> None:
-    """Remove a linked account and its tokens. Never the user's last way to sign in."""
+def check_unlinkable(session: Session, account: LinkedAccount) -> None:
+    """Refuse to remove the user's last way to sign in."""
     remaining = session.scalar(
         select(func.count()).select_from(LinkedAccount).where(LinkedAccount.user_id == account.user_id)
     )
@@ -82,6 +82,11 @@ def unlink(session: Session, account: LinkedAccount) -> None:
             "This is the last account this user can sign in with, so it cannot be unlinked.",
             hint="Link another account first.",
         )
+
+
+def unlink(session: Session, account: LinkedAccount) -> None:
+    """Remove a linked account and its tokens. Never the user's last way to sign in."""
+    check_unlinkable(session, account)
     session.delete(account)
     session.flush()
 

@@ -103,6 +103,15 @@ class FakeProvider(ProviderType):
             raise RefreshRejected("The provider no longer accepts this account's refresh token.")
         return RefreshResult(tokens=_tokens(_json(response)))
 
+    def revoke(self, tokens: Tokens) -> None:
+        response = self.context.http.post(
+            f"{self.settings.get('idp', IDP)}/revoke",
+            data={"token": tokens.refresh_token or tokens.access_token},
+            auth=(self.settings["client_id"], self.settings["client_secret"]),
+        )
+        if response.status_code != 200:
+            raise ProviderUnavailable("The test provider did not revoke the token.")
+
     def end_session_url(self, post_logout_redirect_uri: str) -> str | None:
         return f"{self.settings.get('idp', IDP)}/logout?{urlencode({'post_logout_redirect_uri': post_logout_redirect_uri})}"
 
@@ -167,9 +176,12 @@ class FakeIdP:
         self.me_status = 200
         self.token_status = 200
         self.wrong_nonce = False
+        self.revoked: list[str] = []
+        self.revoke_status = 200
         self._lock = threading.Lock()
         mock.add_callback(responses.POST, f"{base}/token", callback=self._token)
         mock.add_callback(responses.GET, f"{base}/me", callback=self._me)
+        mock.add_callback(responses.POST, f"{base}/revoke", callback=self._revoke)
 
     def authorize(self, authorization_url: str, user: str = "alice") -> str:
         """Play the browser at the provider: returns the callback URL the provider redirects to."""
@@ -212,6 +224,14 @@ class FakeIdP:
         self.access[access] = user
         self.refresh_tokens[refresh] = user
         return {"access_token": access, "refresh_token": refresh, "expires_in": 3600, "nonce": nonce, "scope": "openid profile", "sid": f"sid-{user.sub}"}
+
+    def _revoke(self, request: Any) -> tuple[int, dict[str, str], str]:
+        if self.revoke_status != 200:
+            return self.revoke_status, {}, "{}"
+        token = parse_qs(request.body)["token"][0]
+        self.revoked.append(token)
+        self.refresh_tokens.pop(token, None)
+        return 200, {}, "{}"
 
     def _me(self, request: Any) -> tuple[int, dict[str, str], str]:
         if self.me_status != 200:

@@ -75,7 +75,20 @@ def test_unlink_keeps_the_user_and_removes_the_account(client, idp, app):
     response = client.post(f"/account/linked/{account_id}/unlink", data={"csrf_token": csrf_of(client, "/account")})
     assert response.status_code == 303
     assert [r.provider_id for r in accounts_of(app)] == ["fake"]
-    assert last_event(app).type == "unlink"
+    event = last_event(app)
+    assert event.type == "unlink" and event.details["provider_revocation"] == "revoked at the provider"
+    assert len(idp.revoked) == 1 and idp.revoked[0] in idp.secrets_issued  # bob's refresh token
+
+
+def test_unlink_succeeds_when_the_provider_cannot_revoke(client, idp, app):
+    sign_in(client, idp, "alice")
+    link(client, idp, "fake2", "bob")
+    idp.revoke_status = 503
+    account_id = app.extensions["hub"].db.sessions().scalar(select(LinkedAccount.id).where(LinkedAccount.provider_id == "fake2"))
+    response = client.post(f"/account/linked/{account_id}/unlink", data={"csrf_token": csrf_of(client, "/account")})
+    assert response.status_code == 303
+    assert [r.provider_id for r in accounts_of(app)] == ["fake"]
+    assert last_event(app).details["provider_revocation"] == "provider revocation failed (provider_unavailable)"
 
 
 def test_last_account_cannot_be_unlinked(client, idp, app):
@@ -84,6 +97,7 @@ def test_last_account_cannot_be_unlinked(client, idp, app):
     response = client.post(f"/account/linked/{account_id}/unlink", data={"csrf_token": csrf_of(client, "/account")})
     assert response.status_code == 409
     assert len(accounts_of(app)) == 1
+    assert idp.revoked == []  # refused before anything was revoked at the provider
     event = last_event(app)
     assert (event.outcome, event.details["reason"]) == ("failure", "unlink_refused")
 

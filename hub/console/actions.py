@@ -21,6 +21,7 @@ from hub.audit import RequestContext, clean_text
 from hub.db import write_transaction
 from hub.errors import HubError, NotFound
 from hub.models import LinkedAccount, TokenSet, User, utcnow
+from hub.revocation import revoke_at_provider
 from hub.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -130,32 +131,6 @@ def _account(session: Session, user_id: int, account_id: int) -> LinkedAccount:
 # --- linked accounts ----------------------------------------------------------------------------
 
 
-def _revoke_at_provider(rt: Runtime, account_id: int, provider_id: str) -> str:
-    """Ask the provider to revoke the account's stored tokens; the answer, never the tokens.
-
-    Best effort by design: the hub deletes its copy whatever the provider says, and a provider
-    that is down must not stop an administrator from cutting access here.
-    """
-    provider = rt.registry.get(provider_id)
-    if provider is None:
-        return "provider not installed"
-    with rt.db.session() as session:
-        token_set = session.scalar(select(TokenSet).where(TokenSet.linked_account_id == account_id))
-        if token_set is None:
-            return "no tokens stored"
-        try:
-            tokens = rt.vault.read(token_set)
-        except HubError as error:
-            return f"stored tokens unreadable ({error.code})"
-    try:
-        provider.revoke(tokens)
-    except Exception as error:  # a provider failure is reported, never fatal
-        log.warning("provider %s did not revoke tokens of linked account %s: %s", provider_id, account_id, type(error).__name__)
-        code = error.code if isinstance(error, HubError) else type(error).__name__
-        return f"provider revocation failed ({code})"
-    return "revoked at the provider"
-
-
 def _unlink(rt: Runtime, actor: Actor, user_id: int, account_id: int | None) -> tuple[str | None, str]:
     assert account_id is not None
     with rt.db.session() as session:
@@ -166,7 +141,7 @@ def _unlink(rt: Runtime, actor: Actor, user_id: int, account_id: int | None) -> 
                 "This is the user's last linked account, so it cannot be unlinked: they could never sign in again.",
                 hint="Disable the user instead, or wait until they link another account.",
             )
-    revocation = _revoke_at_provider(rt, account_id, provider_id)
+    revocation = revoke_at_provider(rt, account_id, provider_id)
     with write_transaction(rt.db) as session:
         account = _account(session, user_id, account_id)
         accounts.unlink(session, account)
@@ -180,7 +155,7 @@ def _revoke_tokens(rt: Runtime, actor: Actor, user_id: int, account_id: int | No
         provider_id = _account(session, user_id, account_id).provider_id
         if session.scalar(select(TokenSet.id).where(TokenSet.linked_account_id == account_id)) is None:
             raise ActionRefused("This linked account has no stored tokens to revoke.")
-    revocation = _revoke_at_provider(rt, account_id, provider_id)
+    revocation = revoke_at_provider(rt, account_id, provider_id)
     with write_transaction(rt.db) as session:
         _account(session, user_id, account_id)
         token_set = session.scalar(select(TokenSet).where(TokenSet.linked_account_id == account_id))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from hub import accounts
 from hub.db import write_transaction
 from hub.errors import NotFound
 from hub.models import LinkedAccount
+from hub.revocation import revoke_at_provider
 from hub.web import audit_context, current_session, db_session, login_required, render, runtime
 
 bp = Blueprint("account", __name__)
@@ -40,18 +42,28 @@ def account() -> tuple[str, int]:
     )
 
 
+def _own_account(session: Session, user_id: int, account_id: int) -> LinkedAccount:
+    account = session.get(LinkedAccount, account_id)
+    if account is None or account.user_id != user_id:
+        raise NotFound("You have no linked account with that number.")
+    return account
+
+
 @bp.post("/account/linked/<int:account_id>/unlink")
 @login_required
 def unlink(account_id: int) -> Response:
+    """Unlink: refuse the last account first, then revoke at the provider (network, no
+    transaction open), then delete account and tokens with the audit event."""
     current = current_session()
     assert current is not None
     rt = runtime()
-    with write_transaction(rt.db) as session:
-        account = session.get(LinkedAccount, account_id)
-        if account is None or account.user_id != current.user.id:
-            raise NotFound("You have no linked account with that number.")
+    with rt.db.session() as session:
+        account = _own_account(session, current.user.id, account_id)
+        accounts.check_unlinkable(session, account)
         provider_id = account.provider_id
-        accounts.unlink(session, account)
+    revocation = revoke_at_provider(rt, account_id, provider_id)
+    with write_transaction(rt.db) as session:
+        accounts.unlink(session, _own_account(session, current.user.id, account_id))
         rt.audit.record(
             session,
             "unlink",
@@ -60,6 +72,6 @@ def unlink(account_id: int) -> Response:
             subject_user_id=current.user.id,
             provider_id=provider_id,
             context=audit_context(),
-            details={"linked_account_id": account_id},
+            details={"linked_account_id": account_id, "provider_revocation": revocation},
         )
     return redirect("/account", code=303)
