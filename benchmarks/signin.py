@@ -152,11 +152,11 @@ def through_emulator(database: str, database_url: str, signins: int, workers: in
 
 def hub_side(iterations: int) -> tuple[dict[str, float], str]:
     import responses
+    from hub_entra import testing as entra_testing
 
     from hub.app import create_app
     from hub.config import load_settings
     from hub.plugins import load_plugins
-    from hub_entra import testing as entra_testing
 
     with tempfile.TemporaryDirectory() as workdir, responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         fake = entra_testing.FakeEntra(mock, entra_testing.Clock(time.time()))

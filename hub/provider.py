@@ -17,6 +17,10 @@ from typing import Any, ClassVar
 
 import requests
 
+CORE_SETTINGS = frozenset({"id", "type", "name", "button_label", "redirect_uri"})
+"""Keys of a provider's configuration that the core owns; a provider type accepts them beside
+its own (and never needs to validate them)."""
+
 
 @dataclass(frozen=True)
 class ProviderContext:

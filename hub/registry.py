@@ -17,11 +17,12 @@ from hub.config import Settings, check_provider_table
 from hub.errors import ConfigError
 from hub.http import ProviderSession
 from hub.plugins import Plugins
-from hub.provider import ProviderContext, ProviderType
+from hub.provider import CORE_SETTINGS, ProviderContext, ProviderType
 
 log = logging.getLogger(__name__)
 
-CORE_KEYS = frozenset({"id", "type", "name", "redirect_uri"})
+CORE_KEYS = CORE_SETTINGS - {"button_label"}
+"""Passed to the provider by other means; `button_label` stays in its settings."""
 
 
 @dataclass

@@ -160,7 +160,7 @@ class FakeIdP:
     """The provider's side, served through `responses`. Records every secret it hands out so
     tests can search the database and logs for them."""
 
-    def __init__(self, mock: responses.RequestsMock, base: str = IDP, client_secret: str = "fake-client-secret") -> None:
+    def __init__(self, mock: responses.RequestsMock, base: str = IDP, client_secret: str = "fake-client-secret") -> None:  # noqa: S107 - a test value
         self.base = base
         self.client_secret = client_secret
         self.users = {

@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select, text, update
 
 from hub.models import Base, LinkedAccount, TokenSet, utcnow
-from tests.conftest import csrf_of, sign_in, start_signin, callback_path
+from tests.conftest import callback_path, csrf_of, sign_in, start_signin
 
 
 def database_dump(app) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from hub.errors import ConfigError
 from hub.oidc import DEFAULT_CLOCK_SKEW, base_url_setting, is_guid
+from hub.provider import CORE_SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +46,8 @@ KNOWN_KEYS = frozenset(
         "role_map",
         "clock_skew_seconds",
         "discovery_ttl_seconds",
-        # the core's own keys, shared by every provider type
-        "id",
-        "type",
-        "name",
-        "button_label",
-        "redirect_uri",
-        "enabled",
     }
-)
+) | CORE_SETTINGS
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 from hub.errors import ConfigError
 from hub.oidc import base_url_setting
+from hub.provider import CORE_SETTINGS
 
 DEFAULT_API_BASE_URL = "https://api.github.com"
 DEFAULT_WEB_BASE_URL = "https://github.com"
@@ -23,15 +24,8 @@ KNOWN_KEYS = frozenset(
         "api_base_url",
         "web_base_url",
         "allow_signup",
-        # the core's own keys, shared by every provider type
-        "id",
-        "type",
-        "name",
-        "button_label",
-        "redirect_uri",
-        "enabled",
     }
-)
+) | CORE_SETTINGS
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 from hub.errors import ConfigError
 from hub.oidc import DEFAULT_CLOCK_SKEW, base_url_setting
+from hub.provider import CORE_SETTINGS
 
 DEFAULT_SCOPES = ("openid", "profile", "email")
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
@@ -28,15 +29,8 @@ KNOWN_KEYS = frozenset(
         "clock_skew_seconds",
         "discovery_ttl_seconds",
         "authorize_params",
-        # the core's own keys, shared by every provider type
-        "id",
-        "type",
-        "name",
-        "button_label",
-        "redirect_uri",
-        "enabled",
     }
-)
+) | CORE_SETTINGS
 
 
 @dataclass(frozen=True)
