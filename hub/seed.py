@@ -288,7 +288,7 @@ def _advance_sequences(rt: Runtime) -> None:
         for table in ("users", "linked_accounts", "token_sets"):
             session.execute(
                 text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 - table names are the constants above
                     f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
                 )
             )

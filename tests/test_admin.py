@@ -201,7 +201,7 @@ def test_signout_everywhere_ends_the_users_sessions(app, people):
     response = post_action(alice, "signout_everywhere")
     assert response.status_code == 303 and response.headers["Location"] == "/admin/users/2?done=signout_everywhere"
     assert bob.get("/account").status_code == 302
-    assert_audited(app, "signout_everywhere").details["sessions_ended"] == 1
+    assert assert_audited(app, "signout_everywhere").details["sessions_ended"] == 1
     assert "All the user" in alice.get(response.headers["Location"]).get_data(as_text=True)
 
 
