@@ -83,7 +83,10 @@ def load_settings(
     dotenv_path: Path | None = None,
 ) -> Settings:
     """Read and validate the configuration. Raises ConfigError naming the first bad setting."""
-    env = _merged_environ(dict(os.environ if environ is None else environ), dotenv_path)
+    if environ is None:  # the real process: its environment, filled in from .env
+        env = _merged_environ(dict(os.environ), dotenv_path)
+    else:  # an explicit environment is the whole environment (tests, tools)
+        env = _merged_environ(dict(environ), dotenv_path) if dotenv_path else dict(environ)
     overrides = dict(overrides or {})
     instance_path = Path(
         overrides.pop("instance_path", None) or env.get("HUB_INSTANCE_PATH") or "instance"

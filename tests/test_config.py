@@ -130,3 +130,11 @@ def test_production_accepts_a_proper_configuration(tmp_path):
         }
     )
     assert production_problems(settings, {"entra": "https://hub.example.test/callback"}, set()) == []
+
+
+def test_an_explicit_environment_ignores_the_working_directorys_env_file(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("HUB_LOG_FORMAT=json\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(environ={"HUB_INSTANCE_PATH": str(tmp_path)}).log_format == "text"
+    monkeypatch.setattr("os.environ", {"HUB_INSTANCE_PATH": str(tmp_path)})
+    assert load_settings().log_format == "json"  # the real process environment is filled from .env
