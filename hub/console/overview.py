@@ -184,7 +184,8 @@ def chart_svg(series: ProviderSeries, provider_name: str) -> Markup:
                 f'<rect class="bar {css}" x="{x + offset:.1f}" y="{base_y - height:.1f}" width="{bar:.1f}" '
                 f'height="{height:.1f}" data-day="{day.day.isoformat()}" data-value="{value}"><title>{escape(label)}</title></rect>'
             )
-        if index % 7 == 0 or index == len(series.days) - 1:
+        last = len(series.days) - 1
+        if index % 7 == 0 or (index == last and last % 7 >= 3):  # no last label on top of a weekly one
             parts.append(f'<text class="axis" x="{x + slot / 2:.1f}" y="{HEIGHT - 6}" text-anchor="middle">{day.day:%d %b}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - built here from numbers and escape()d labels

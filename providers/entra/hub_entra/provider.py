@@ -48,6 +48,7 @@ from hub.provider import (
     ProviderType,
     RefreshResult,
     SignInResult,
+    Tokens,
 )
 from hub_entra.graph import GraphClient, profile_from_me
 from hub_entra.settings import CONSUMERS_TENANT_ID, EntraSettings, parse_settings
@@ -175,19 +176,24 @@ class EntraProvider(ProviderType):
                 "profile id does not equal oid).",
                 code="subject_mismatch",
             )
-        return SignInResult(
-            identity, profile_from_me(me, identity.tenant or ""), response.to_tokens(self.clock())
-        )
+        return SignInResult(identity, profile_from_me(me, identity.tenant or ""), self._tokens(response))
 
     def refresh(self, refresh_token: str, previous: Identity) -> RefreshResult:
         """Redeem the refresh token; a new ID token must name the same issuer, tenant and
         person. Entra rotates refresh tokens; if none comes back the old one is kept."""
         response = self.token_client.refresh(refresh_token, self.config.scopes)
         identity = self._refreshed_identity(response, previous)
-        tokens = response.to_tokens(self.clock())
+        tokens = self._tokens(response)
         if tokens.refresh_token is None:
             tokens = dataclasses.replace(tokens, refresh_token=refresh_token)
         return RefreshResult(tokens=tokens, identity=identity)
+
+    def _tokens(self, response: TokenResponse) -> Tokens:
+        """Tokens with the granted scopes in the form they were requested, so the console can
+        compare them: Entra answers Graph scopes as `https://graph.microsoft.com/User.Read` and
+        never echoes `offline_access` (a refresh token is the proof it was granted)."""
+        tokens = response.to_tokens(self.clock())
+        return dataclasses.replace(tokens, scopes=granted_scopes(tokens.scopes, tokens.refresh_token is not None))
 
     def end_session_url(self, post_logout_redirect_uri: str) -> str | None:
         query = urlencode({"post_logout_redirect_uri": post_logout_redirect_uri})
@@ -421,3 +427,14 @@ def _check_signing_key_issuer(validated: ValidatedIdToken) -> None:
             "The ID token is signed with a key that Entra publishes for another issuer.",
             code="bad_signature",
         )
+
+
+GRAPH_RESOURCE = "https://graph.microsoft.com/"
+
+
+def granted_scopes(scopes: tuple[str, ...], refresh_token_issued: bool) -> tuple[str, ...]:
+    """Entra's granted-scope list in the short form the hub requests (see EntraProvider._tokens)."""
+    short = [scope.removeprefix(GRAPH_RESOURCE) for scope in scopes]
+    if refresh_token_issued and "offline_access" not in short:
+        short.append("offline_access")
+    return tuple(dict.fromkeys(short))

@@ -435,3 +435,13 @@ def test_provider_repr_hides_the_secret(make_provider: Any) -> None:
     assert SECRET not in repr(provider)
     assert SECRET not in repr(provider.config)
     assert SECRET not in repr(provider.token_client.client_auth)
+
+
+def test_granted_scopes_are_reported_in_the_form_they_were_requested() -> None:
+    """Entra echoes Graph scopes with their resource and never echoes offline_access; the
+    console compares granted with requested, so both must use the same form."""
+    from hub_entra.provider import granted_scopes
+
+    answered = ("openid", "profile", "https://graph.microsoft.com/User.Read")
+    assert granted_scopes(answered, refresh_token_issued=True) == ("openid", "profile", "User.Read", "offline_access")
+    assert "offline_access" not in granted_scopes(answered, refresh_token_issued=False)
