@@ -139,6 +139,21 @@ def db_current(ctx: click.Context) -> None:
         sys.exit(1)
 
 
+@db.command("purge")
+@click.pass_context
+def db_purge(ctx: click.Context) -> None:
+    """Delete expired sessions and pending sign-ins (run it daily, e.g. from cron)."""
+    from hub import sessions, signin
+    from hub.callback import session_policy
+    from hub.db import write_transaction
+
+    rt = runtime_of(ctx)
+    with write_transaction(rt.db) as session:
+        ended = sessions.purge_expired(session, session_policy(rt))
+        pending = signin.purge_expired(session)
+    click.echo(f"deleted {ended} expired sessions and {pending} expired pending sign-ins")
+
+
 @cli.command("providers")
 @click.pass_context
 def providers_command(ctx: click.Context) -> None:

@@ -76,6 +76,7 @@ def start(
         raise SignInError(f"Unknown sign-in intent {intent!r}.", code="bad_intent")
     if intent == "link" and user_id is None:
         raise SignInError("Sign in before linking another account.", code="link_needs_signin")
+    purge_expired(session)  # keeps the table to the sign-ins under way; indexed on expires_at
     state = secrets.token_urlsafe(32)
     now = utcnow()
     session.add(

@@ -87,3 +87,10 @@ def test_admin_grant_and_revoke_by_email(env, tmp_path):
     with database.session() as session:
         assert session.query(User).one().is_admin is True
     database.dispose()
+
+
+def test_db_purge(env):
+    assert hub("db", "upgrade", env=env).returncode == 0
+    result = hub("db", "purge", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "deleted 0 expired sessions and 0 expired pending sign-ins"

@@ -190,3 +190,34 @@ def test_errors_as_json_for_api_clients(client):
     response = client.get("/nowhere", headers={"Accept": "application/json"})
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "http_404"
+
+
+def test_expired_pending_signins_are_purged_when_a_sign_in_starts(client, app):
+    from hub.models import PendingSignin
+    from tests.conftest import start_signin
+
+    start_signin(client)
+    with app.extensions["hub"].db.session() as session, session.begin():
+        session.execute(update(PendingSignin).values(expires_at=utcnow() - timedelta(seconds=1)))
+    start_signin(client)
+    with app.extensions["hub"].db.session() as session:
+        assert session.scalar(select(func.count()).select_from(PendingSignin)) == 1
+
+
+def test_purge_deletes_expired_and_idle_sessions_only(client, idp, app):
+    from hub import sessions
+    from hub.callback import session_policy
+    from hub.db import write_transaction
+
+    sign_in(client, idp, "alice")
+    sign_in(app.test_client(), idp, "bob")
+    sign_in(app.test_client(), idp, "mallory")
+    rt = app.extensions["hub"]
+    with rt.db.session() as session, session.begin():
+        rows = session.scalars(select(WebSession).order_by(WebSession.created_at)).all()
+        rows[1].expires_at = utcnow() - timedelta(seconds=1)
+        rows[2].last_seen_at = utcnow() - timedelta(minutes=61)
+    with write_transaction(rt.db) as session:
+        assert sessions.purge_expired(session, session_policy(rt)) == 2
+    assert sessions_count(app) == 1
+    assert client.get("/account").status_code == 200  # alice's live session stays
