@@ -388,6 +388,10 @@ class TokenVault:
             error.__cause__ = exc
             return self._fail(session, account, token_set, audit, context, error, reauth=False)
         tokens = self._replace_after_refresh(token_set, stored, result)
+        if result.identity is not None:
+            # A refreshed ID token carries the roles as they are now (the provider has checked
+            # it names the same person); sessions pick them up at the next sign-in.
+            account.roles = {"roles": sorted(result.identity.roles)}
         audit.record(
             session,
             "token_refresh",

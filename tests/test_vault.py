@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -581,3 +582,27 @@ def test_keys_rotate_in_production_prints_the_ring_then_reencrypt_finishes(
     assert KeyRing.parse(retired.stdout.strip()).key_ids == (KeyRing.parse(new_ring).newest_id,)
 
 
+
+
+def test_roles_from_a_refreshed_identity_are_written_to_the_account(
+    db: Database, vault: TokenVault, audit: AuditLog, provider: CountingProvider
+) -> None:
+    account_id = seed(db, vault, timedelta(minutes=-1))
+    original = provider.refresh
+
+    def refresh_with_identity(refresh_token: str, previous: Identity) -> RefreshResult:
+        result = original(refresh_token, previous)
+        return RefreshResult(result.tokens, replace(previous, roles=frozenset({"admin"})))
+
+    provider.refresh = refresh_with_identity  # type: ignore[method-assign]
+    vault.access_token(db, account_id, {"contoso": provider}, audit)
+    assert account_of(db, account_id).roles == {"roles": ["admin"]}
+
+
+def test_a_refresh_without_an_identity_keeps_the_roles(
+    db: Database, vault: TokenVault, audit: AuditLog, provider: CountingProvider
+) -> None:
+    account_id = seed(db, vault, timedelta(minutes=-1))
+    before = account_of(db, account_id).roles
+    vault.access_token(db, account_id, {"contoso": provider}, audit)
+    assert account_of(db, account_id).roles == before
