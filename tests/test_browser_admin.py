@@ -71,3 +71,18 @@ def test_forged_post_without_csrf_token_is_refused_and_changes_nothing(demo, bro
     assert forged.status == 400
     bob.goto(f"{demo}/account")
     assert bob.url == f"{demo}/account"  # Bob is still signed in: nothing changed
+
+
+def test_times_are_shown_in_the_viewers_time_zone_with_utc_on_hover(demo, browser):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    admin = browser.new_context(timezone_id="Asia/Tokyo", locale="en-US").new_page()
+    sign_in(admin, demo, "Alice Adams")
+    admin.goto(f"{demo}/admin/accounts")
+    first = admin.locator("time.local").first
+    utc = datetime.fromisoformat(first.get_attribute("datetime"))
+    tokyo = utc.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert f"{tokyo.hour % 12 or 12}:{tokyo.minute:02d}" in first.inner_text()
+    assert "UTC" not in first.inner_text()
+    assert first.get_attribute("title").endswith(" UTC")
