@@ -97,11 +97,18 @@ def _gunicorn(app: Any, host: str, port: int, workers: int) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", None)  # hub.access logs paths without query strings
+            self.cfg.set("post_fork", _forget_inherited_connections)
 
         def load(self) -> Any:
             return app
 
     HubGunicorn().run()
+
+
+def _forget_inherited_connections(server: Any, worker: Any) -> None:
+    """The app was built before the fork: each worker starts its own connection pool rather
+    than share the master's sockets (SQLAlchemy's advice for forking servers)."""
+    worker.app.load().extensions["hub"].db.engine.dispose(close=False)
 
 
 def _redacted(url: str) -> str:

@@ -94,3 +94,48 @@ def test_db_purge(env):
     result = hub("db", "purge", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "deleted 0 expired sessions and 0 expired pending sign-ins"
+
+
+def test_serve_production_runs_gunicorn_workers_on_postgresql(env, tmp_path):
+    """Every worker answers /readyz against PostgreSQL with proper secrets and https."""
+    import socket
+    import time
+
+    import requests
+
+    database_url = os.environ.get("HUB_TEST_DATABASE_URL")
+    if not database_url:
+        pytest.skip("runs in the PostgreSQL pass (HUB_TEST_DATABASE_URL)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    production = {
+        **env,
+        "HUB_DATABASE_URL": database_url,
+        "HUB_BASE_URL": "https://hub.example.test",
+        "HUB_SECRET_KEY": "s" * 48,
+        "HUB_AUDIT_KEY": "a" * 48,
+        "HUB_TOKEN_KEYS": "k1:" + "A" * 43 + "=",
+    }
+    assert hub("db", "upgrade", env=production).returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from hub.cli import main; main()", "serve", "--production", "--port", str(port), "--workers", "2"],
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **{k: v for k, v in production.items() if k != "CWD"}},
+        cwd=str(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        answers = []
+        deadline = time.monotonic() + 30
+        while len(answers) < 20 and time.monotonic() < deadline:
+            try:
+                answers.append(requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5))
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        assert len(answers) == 20 and all(a.status_code == 200 for a in answers)
+        assert answers[0].headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        process.stderr.close()
