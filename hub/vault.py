@@ -491,7 +491,16 @@ def _load(
     return account, token_set
 
 
+class UserDisabled(HubError):
+    code = "user_disabled"
+    status = 403
+    title = "This user is disabled"
+    hint = "An administrator disabled the user; no tokens are handed out until they are enabled."
+
+
 def _refuse_if_flagged(account: LinkedAccount, token_set: TokenSet) -> None:
+    if account.user.disabled_at is not None:
+        raise UserDisabled(f"the user of linked account {account.id} is disabled")
     if account.needs_reauth:
         raise RefreshRejected(
             f"linked account {account.id} needs its user to sign in again with provider "

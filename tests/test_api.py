@@ -121,3 +121,16 @@ def test_lookup_by_provider_and_subject_and_by_email(app, client, idp, api_key, 
 def test_api_is_not_reachable_by_a_browser_session_alone(app, client, idp, account_id):
     response = client.post(f"/api/v1/accounts/{account_id}/access-token")  # signed-in cookie, no key
     assert response.status_code == 401
+
+
+def test_no_tokens_for_a_disabled_user(app, idp, api_key, account_id):
+    from hub.models import User
+
+    with app.extensions["hub"].db.session() as session, session.begin():
+        session.execute(update(User).values(disabled_at=utcnow()))
+    expire_tokens(app)
+    response = app.test_client().post(f"/api/v1/accounts/{account_id}/access-token", headers={"Authorization": f"Bearer {api_key}"})
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "user_disabled"
+    assert idp.token_calls == 1  # the sign-in's only: no refresh for a disabled user
+    assert (events(app)[-1].outcome, events(app)[-1].details["reason"]) == ("failure", "user_disabled")

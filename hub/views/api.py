@@ -2,7 +2,7 @@
 
 Authenticated by API keys (hub.apikeys), each use audited. Errors are JSON with stable codes
 (hub.views.errors renders every /api/ error as JSON): `api_key_invalid` 401, `not_found` 404,
-`ambiguous` 409, `reauth_required` 409, `provider_unavailable` 503.
+`ambiguous` 409, `reauth_required` 409, `user_disabled` 403, `provider_unavailable` 503.
 """
 
 from __future__ import annotations
