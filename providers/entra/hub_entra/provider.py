@@ -95,7 +95,6 @@ class EntraProvider(ProviderType):
     allow-list). Discovery and keys are fetched lazily and cached; `__init__` does no I/O."""
 
     type_name: ClassVar[str] = "entra"
-    default_button_label: ClassVar[str] = "Sign in with {name}"
 
     def __init__(
         self,

@@ -51,7 +51,6 @@ class GitHubProvider(ProviderType):
     """One configured GitHub OAuth app."""
 
     type_name: ClassVar[str] = "github"
-    default_button_label: ClassVar[str] = "Sign in with {name}"
 
     def __init__(
         self,

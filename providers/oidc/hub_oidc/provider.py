@@ -64,7 +64,6 @@ class OidcProvider(ProviderType):
     cached; `__init__` does no I/O."""
 
     type_name: ClassVar[str] = "oidc"
-    default_button_label: ClassVar[str] = "Sign in with {name}"
 
     def __init__(
         self,
