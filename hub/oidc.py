@@ -44,7 +44,7 @@ from hub.errors import (
     RefreshRejected,
     TokenRejected,
 )
-from hub.provider import Tokens
+from hub.provider import HealthCheck, Identity, Tokens
 
 log = logging.getLogger(__name__)
 
@@ -1117,3 +1117,39 @@ __all__ = [
     "read_json",
     "redact",
 ]
+
+
+# --- pieces every OpenID Connect provider type shares -------------------------------------------
+
+
+def secret_client_auth(client_id: str, client_secret: str, method: str) -> ClientAuth:
+    """`client_secret_basic` (the default) or `client_secret_post`."""
+    if method == "client_secret_post":
+        return ClientSecretPost(client_id, client_secret)
+    return ClientSecretBasic(client_id, client_secret)
+
+
+def check_same_person(refreshed: Identity, previous: Identity, provider_label: str) -> None:
+    """A refreshed ID token must name the issuer, tenant and subject the account was linked
+    with (OIDC Core 12.2); otherwise nothing of the answer may be stored."""
+    if (refreshed.issuer, refreshed.tenant, refreshed.subject) != (previous.issuer, previous.tenant, previous.subject):
+        raise TokenRejected(
+            f"{provider_label}'s refreshed ID token names a different issuer, tenant or person "
+            "than the stored account; the stored tokens were left unchanged.",
+            code="subject_mismatch",
+        )
+
+
+def discovery_health(discovery: DiscoveryCache, jwks: JwksCache) -> list[HealthCheck]:
+    """Live checks for the admin console: the OpenID configuration and the signing keys,
+    fetched now (not from the caches)."""
+    try:
+        metadata = discovery.download()
+    except HubError as exc:
+        return [HealthCheck("OpenID configuration", False, exc.message)]
+    checks = [HealthCheck("OpenID configuration", True, f"issuer {metadata.issuer}")]
+    try:
+        keys = jwks.download()
+    except HubError as exc:
+        return [*checks, HealthCheck("Signing keys", False, exc.message)]
+    return [*checks, HealthCheck("Signing keys", bool(keys), f"{len(keys)} RSA signing key(s) at {metadata.jwks_uri}")]

@@ -25,8 +25,6 @@ from hub.errors import (
 )
 from hub.oidc import (
     ClientAuth,
-    ClientSecretBasic,
-    ClientSecretPost,
     Clock,
     DiscoveryCache,
     IdTokenValidator,
@@ -37,7 +35,10 @@ from hub.oidc import (
     TokenResponse,
     ValidatedIdToken,
     authorization_url,
+    check_same_person,
+    discovery_health,
     is_guid,
+    secret_client_auth,
 )
 from hub.provider import (
     AuthorizationRequest,
@@ -199,17 +200,7 @@ class EntraProvider(ProviderType):
         return f"{self.config.authority}/oauth2/v2.0/logout?{query}"
 
     def health(self) -> list[HealthCheck]:
-        try:
-            metadata = self.discovery.download()
-        except HubError as exc:
-            return [HealthCheck("OpenID configuration", False, exc.message)]
-        checks = [HealthCheck("OpenID configuration", True, f"issuer {metadata.issuer}")]
-        try:
-            keys = self.jwks.download()
-        except HubError as exc:
-            return [*checks, HealthCheck("Signing keys", False, exc.message)]
-        detail = f"{len(keys)} RSA signing key(s) at {metadata.jwks_uri}"
-        return [*checks, HealthCheck("Signing keys", bool(keys), detail)]
+        return discovery_health(self.discovery, self.jwks)
 
     # --- front-channel logout ---------------------------------------------------------------
 
@@ -347,16 +338,7 @@ class EntraProvider(ProviderType):
         if not response.id_token:
             return None
         identity = self._identity(self.validator.validate_refreshed(response.id_token))
-        if (identity.issuer, identity.tenant, identity.subject) != (
-            previous.issuer,
-            previous.tenant,
-            previous.subject,
-        ):
-            raise TokenRejected(
-                "The refreshed ID token names a different issuer, tenant or person than the "
-                "stored account; the stored tokens were left unchanged.",
-                code="subject_mismatch",
-            )
+        check_same_person(identity, previous, "Microsoft")
         return identity
 
     def _client_auth(self) -> ClientAuth:
@@ -374,9 +356,7 @@ class EntraProvider(ProviderType):
             except ValueError as exc:
                 raise ConfigError(f"providers.{self.id}.certificate_key: {exc}.") from None
         assert config.client_secret is not None
-        if config.client_auth_method == "client_secret_post":
-            return ClientSecretPost(config.client_id, config.client_secret)
-        return ClientSecretBasic(config.client_id, config.client_secret)
+        return secret_client_auth(config.client_id, config.client_secret, config.client_auth_method)
 
 
 def aadsts_code(description: str | None) -> str | None:

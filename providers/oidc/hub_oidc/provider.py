@@ -16,8 +16,6 @@ from urllib.parse import urlsplit
 from hub.errors import HubError, ProviderDenied, SignInError, TokenRejected
 from hub.oidc import (
     ClientAuth,
-    ClientSecretBasic,
-    ClientSecretPost,
     Clock,
     DiscoveryCache,
     IdTokenValidator,
@@ -28,9 +26,12 @@ from hub.oidc import (
     add_query,
     authorization_url,
     check_authorization_response_issuer,
+    check_same_person,
     check_userinfo_subject,
+    discovery_health,
     exact_issuer,
     fetch_userinfo,
+    secret_client_auth,
 )
 from hub.provider import (
     AuthorizationRequest,
@@ -153,11 +154,7 @@ class OidcProvider(ProviderType):
         if response.id_token:
             validated = self.validator.validate_refreshed(response.id_token)
             identity = self._identity(validated, validated.claims)
-            if (identity.issuer, identity.subject) != (previous.issuer, previous.subject):
-                raise TokenRejected(
-                    f"{self.name}'s refreshed ID token names a different issuer or person than the stored account; the stored tokens were left unchanged.",
-                    code="subject_mismatch",
-                )
+            check_same_person(identity, previous, self.name)
         tokens = response.to_tokens(self.clock())
         if tokens.refresh_token is None:
             tokens = dataclasses.replace(tokens, refresh_token=refresh_token)
@@ -194,16 +191,7 @@ class OidcProvider(ProviderType):
         return (f"{parts.scheme}://{parts.netloc}",)
 
     def health(self) -> list[HealthCheck]:
-        try:
-            metadata = self.discovery.download()
-        except HubError as exc:
-            return [HealthCheck("OpenID configuration", False, exc.message)]
-        checks = [HealthCheck("OpenID configuration", True, f"issuer {metadata.issuer}")]
-        try:
-            keys = self.jwks.download()
-        except HubError as exc:
-            return [*checks, HealthCheck("Signing keys", False, exc.message)]
-        return [*checks, HealthCheck("Signing keys", bool(keys), f"{len(keys)} RSA signing key(s)")]
+        return discovery_health(self.discovery, self.jwks)
 
     def describe_authorization_error(self, error: str, description: str) -> HubError:
         """A sentence a person can act on for an `error=` callback; the provider's own text
@@ -246,9 +234,7 @@ class OidcProvider(ProviderType):
         return frozenset(role_map[value] for value in values if isinstance(value, str) and value in role_map)
 
     def _client_auth(self) -> ClientAuth:
-        if self.config.client_auth_method == "client_secret_post":
-            return ClientSecretPost(self.config.client_id, self.config.client_secret)
-        return ClientSecretBasic(self.config.client_id, self.config.client_secret)
+        return secret_client_auth(self.config.client_id, self.config.client_secret, self.config.client_auth_method)
 
 
 def profile_from_claims(claims: Mapping[str, Any]) -> Profile:

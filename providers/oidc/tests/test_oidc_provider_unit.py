@@ -267,3 +267,15 @@ def test_frontchannel_logout_needs_a_sid_and_the_right_issuer() -> None:
 
 def test_nonce_constant_matches_the_callback() -> None:
     assert callback().nonce == NONCE
+
+
+def test_health_reports_discovery_and_keys(op: FakeOpenIdProvider) -> None:
+    checks = make_provider().health()
+    assert [(c.name, c.ok) for c in checks] == [("OpenID configuration", True), ("Signing keys", True)]
+    assert "1 RSA signing key(s)" in checks[1].detail
+
+
+def test_health_reports_unreachable_keys_without_raising(op: FakeOpenIdProvider) -> None:
+    op.rsps.replace(responses.GET, f"{ISSUER}/jwks", status=503)
+    checks = make_provider().health()
+    assert [(c.name, c.ok) for c in checks] == [("OpenID configuration", True), ("Signing keys", False)]
