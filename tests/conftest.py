@@ -63,6 +63,15 @@ def database_url(_template_database: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """The test's fresh, migrated database as a hub Database (pool sized for the
+    many-thread refresh and audit tests)."""
+    database = Database(database_url, pool_size=10, max_overflow=60)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
 def plugins() -> Plugins:
     manager = load_plugins(discover=False)
     manager.register(fakeidp, "fake", "tests-fake-provider", "0")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +12,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, select, text, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from hub import audit as audit_module
@@ -33,47 +30,12 @@ from hub.audit import (
 )
 from hub.commands import audit_group
 from hub.db import Database, write_transaction
-from hub.migrate import upgrade
 from hub.models import AuditEvent, AuditRetentionGate, utcnow
 
 KEY = b"k" * 48
-PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
-PG_DATABASE = "hub_test_audit"
-"""A database of our own, so these tests never race the core's tests sharing `test`."""
 
 
 # --- fixtures --------------------------------------------------------------------------------
-
-
-def _pg_database_url() -> str:
-    assert PG_URL
-    admin = Database(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.engine.connect() as connection:
-        exists = connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": PG_DATABASE}
-        )
-        if not exists:
-            connection.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
-    admin.dispose()
-    return make_url(PG_URL).set(database=PG_DATABASE).render_as_string(hide_password=False)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    """A freshly migrated database (0001 + 0002 with its triggers) for one test."""
-    if PG_URL:
-        url = _pg_database_url()
-        reset = Database(url)
-        with reset.engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        reset.dispose()
-    else:
-        url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
-    database = Database(url)
-    upgrade(database)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
@@ -18,14 +17,12 @@ import pytest
 import requests
 from click.testing import CliRunner
 from sqlalchemy import select, text, update
-from sqlalchemy.engine import make_url
 
 from hub.audit import AuditLog, AuditRecord, verify
 from hub.commands import keys_group
 from hub.db import Database, write_transaction
 from hub.errors import ConfigError, NotFound, ProviderUnavailable, RefreshRejected
 from hub.keys import new_token_key
-from hub.migrate import upgrade
 from hub.models import AuditEvent, LinkedAccount, TokenSet, User, utcnow
 from hub.provider import (
     AuthorizationRequest,
@@ -50,44 +47,10 @@ from hub.vault import (
 )
 
 AUDIT_KEY = b"a" * 48
-PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
-PG_DATABASE = "hub_test_vault"
-"""A database of our own, so these tests never race the core's tests sharing `test`."""
 RING = new_token_key()
 
 
 # --- fixtures --------------------------------------------------------------------------------
-
-
-def _pg_database_url() -> str:
-    assert PG_URL
-    admin = Database(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.engine.connect() as connection:
-        exists = connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": PG_DATABASE}
-        )
-        if not exists:
-            connection.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
-    admin.dispose()
-    return make_url(PG_URL).set(database=PG_DATABASE).render_as_string(hide_password=False)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    """A freshly migrated database for one test (SQLite, or PostgreSQL when configured)."""
-    if PG_URL:
-        url = _pg_database_url()
-        reset = Database(url)
-        with reset.engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        reset.dispose()
-    else:
-        url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
-    database = Database(url, pool_size=10, max_overflow=60)
-    upgrade(database)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture
