@@ -80,13 +80,11 @@ def serve(ctx: click.Context, host: str, port: int, production: bool, workers: i
     if production:
         _gunicorn(app, host, port, workers)
     else:
-        from werkzeug.serving import WSGIRequestHandler, run_simple
+        from werkzeug.serving import run_simple
 
-        class QuietHandler(WSGIRequestHandler):
-            def log_request(self, *args: Any, **kwargs: Any) -> None:
-                """hub.access logs requests without their query strings (codes live there)."""
+        from hub.serving import QuietRequestHandler
 
-        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False, request_handler=QuietHandler)
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False, request_handler=QuietRequestHandler)
 
 
 def _gunicorn(app: Any, host: str, port: int, workers: int) -> None:

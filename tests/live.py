@@ -4,14 +4,14 @@ headless Chromium with Playwright."""
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
+
+from hub.serving import LoopbackServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -25,27 +25,17 @@ CHROMIUM_ARGS = [
 ]
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
 @contextmanager
 def serve(make_app: Callable[[str], Any]) -> Iterator[tuple[str, Any]]:
     """Bind a free loopback port first, then build the app for that base URL and serve it."""
-    holder: dict[str, Any] = {}
-    server = make_server("127.0.0.1", 0, lambda env, start: holder["app"](env, start), threaded=True, request_handler=_Quiet)
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    holder["app"] = make_app(base_url)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = LoopbackServer(name="test-hub")
+    server.app = make_app(server.base_url)
+    server.start()
     try:
-        yield base_url, holder["app"]
+        yield server.base_url, server.app
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        runtime = getattr(holder["app"], "extensions", {}).get("hub")
+        server.stop()
+        runtime = getattr(server.app, "extensions", {}).get("hub")
         if runtime is not None:
             runtime.close()  # return the database connections before the next test
 

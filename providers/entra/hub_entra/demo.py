@@ -7,12 +7,11 @@ type side by side; the demo database is a file of its own in the instance folder
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import click
-from werkzeug.serving import WSGIRequestHandler, make_server
 
+from hub.serving import LoopbackServer
 from hub_entra.emulator.directory import (
     CONTOSO_TENANT_ID,
     DEMO_REDIRECT_URIS,
@@ -20,13 +19,6 @@ from hub_entra.emulator.directory import (
     demo_clients,
 )
 from hub_entra.emulator.server import EntraEmulator
-
-HOST = "127.0.0.1"
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        """The hub logs its own requests without query strings (hub.access)."""
 
 
 def demo_providers(emulator: EntraEmulator, base_url: str) -> dict[str, dict[str, Any]]:
@@ -66,15 +58,8 @@ def demo_command(port: int, emulator_port: int, seed: int) -> None:
     from hub.config import load_settings
     from hub.plugins import load_plugins
 
-    holder: dict[str, Any] = {}
-    server = make_server(
-        HOST,
-        port,
-        lambda environ, start: holder["app"](environ, start),
-        threaded=True,
-        request_handler=_QuietHandler,
-    )
-    base_url = f"http://{HOST}:{server.server_port}"
+    server = LoopbackServer(port=port, name="hub-demo")  # bound first: the URLs need the port
+    base_url = server.base_url
     redirect_uris = (*DEMO_REDIRECT_URIS, f"{base_url}/callback", f"{base_url}/auth/fabrikam/callback")
     emulator = EntraEmulator(clients=demo_clients(redirect_uris), port=emulator_port).start()
     try:
@@ -87,17 +72,15 @@ def demo_command(port: int, emulator_port: int, seed: int) -> None:
             }
         )
         app = create_app(settings=settings, plugins=load_plugins(settings.plugins), migrate_database=True)
-        holder["app"] = app
+        server.app = app
         if seed:
             _seed(app, seed)
         _banner(base_url, emulator)
-        thread = threading.Thread(target=server.serve_forever, name="hub-demo", daemon=True)
-        thread.start()
-        thread.join()
+        server.serve_forever()
     except KeyboardInterrupt:
         click.echo("stopping", err=True)
     finally:
-        server.shutdown()
+        server.stop()
         emulator.stop()
 
 

@@ -29,7 +29,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, redirect, request
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from hub.serving import LoopbackServer
 
 CLIENT_ID = "Ov23liFakeHubClient01"
 CLIENT_SECRET = "fake-github-client-secret-0123456789abcdef"
@@ -87,11 +88,6 @@ class _Misbehaviour:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
 class FakeGitHub:
     """GitHub's OAuth web flow and `/user`, `/user/emails`, token revocation, on 127.0.0.1."""
 
@@ -112,26 +108,19 @@ class FakeGitHub:
         self._access: dict[str, tuple[int, float]] = {}
         self._refresh: dict[str, tuple[int, str, float]] = {}
         self._misbehaviours: list[_Misbehaviour] = []
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> FakeGitHub:
         if self._server is None:
-            self._server = make_server("127.0.0.1", 0, _app(self), threaded=True, request_handler=_Quiet)
-            server = self._server
-            self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05), daemon=True)
-            self._thread.start()
+            self._server = LoopbackServer(_app(self), name="fake-github").start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
+            self._server.stop()
+        self._server = None
 
     def __enter__(self) -> FakeGitHub:
         return self.start()
@@ -142,7 +131,7 @@ class FakeGitHub:
     @property
     def base_url(self) -> str:
         assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return self._server.base_url
 
     def provider_settings(self, **overrides: Any) -> dict[str, Any]:
         """Settings for a `github` provider pointed at this fake (web and API on one host)."""

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from joserfc import jwt
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from hub.serving import LoopbackServer
 from hub_entra.emulator.directory import (
     CONSUMERS_TENANT_ID,
     Client,
@@ -59,13 +59,6 @@ MISBEHAVIOURS = frozenset(
     }
 )
 ENDPOINTS = frozenset({"discovery", "keys", "authorize", "token", "graph", "logout"})
-
-
-class QuietRequestHandler(WSGIRequestHandler):
-    """Keeps test output clean; run the standalone emulator with --verbose to see requests."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return None
 
 
 @dataclass
@@ -182,8 +175,7 @@ class EntraEmulator:
         self.clock = clock
         self.public_host = public_host
         self._port = port
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
         self.signing_keys: list[CertifiedKey] = [CertifiedKey.generate()]
         """Published keys; the last one signs."""
         self._auto_sign_in: str | None = None
@@ -204,33 +196,16 @@ class EntraEmulator:
     def start(self) -> EntraEmulator:
         from hub_entra.emulator.app import create_app
 
-        if self._server is not None:
-            return self
-        self._server = make_server(
-            "127.0.0.1",
-            self._port,
-            create_app(self),
-            threaded=True,
-            request_handler=WSGIRequestHandler if self.verbose else QuietRequestHandler,
-        )
-        self._port = self._server.server_port
-        server = self._server
-        self._thread = threading.Thread(
-            target=lambda: server.serve_forever(poll_interval=0.05),  # a quick stop() in tests
-            name="entra-emulator",
-            daemon=True,
-        )
-        self._thread.start()
+        if self._server is None:
+            self._server = LoopbackServer(create_app(self), self._port, name="entra-emulator", quiet=not self.verbose)
+            self._port = self._server.port
+            self._server.start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._server.stop()
         self._server = None
-        self._thread = None
 
     def __enter__(self) -> EntraEmulator:
         return self.start()
