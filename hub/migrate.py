@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -23,7 +25,16 @@ def upgrade(database: Database, revision: str = "head") -> None:
 
 
 def head_revisions(database: Database) -> set[str]:
-    return set(ScriptDirectory.from_config(alembic_config(database)).get_heads())
+    return set(_script_heads(str(migrations_dir())))
+
+
+@functools.cache
+def _script_heads(location: str) -> frozenset[str]:
+    """The migrations shipped with this process cannot change while it runs, so /readyz reads
+    them once rather than at every probe."""
+    config = Config()
+    config.set_main_option("script_location", location)
+    return frozenset(ScriptDirectory.from_config(config).get_heads())
 
 
 def current_revisions(database: Database) -> set[str]:
