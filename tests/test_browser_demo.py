@@ -9,7 +9,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-def test_demo_prints_the_people_to_sign_in_as(demo, tmp_path):
+def test_demo_migrates_its_own_database(demo, tmp_path):
     assert (tmp_path / "instance" / "demo.sqlite3").exists()  # migrated by itself
 
 

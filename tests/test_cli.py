@@ -139,3 +139,68 @@ def test_serve_production_runs_gunicorn_workers_on_postgresql(env, tmp_path):
         process.terminate()
         process.wait(timeout=20)
         process.stderr.close()
+
+
+def test_demo_prints_the_address_and_the_people_with_their_roles(env, tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from hub.cli import main; main()", "demo", "--port", "0", "--emulator-port", "0"],
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "HUB_INSTANCE_PATH": env["HUB_INSTANCE_PATH"]},
+        cwd=str(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    import threading
+
+    lines: list[str] = []
+    last_person = threading.Event()
+
+    def read() -> None:
+        for line in process.stdout:
+            lines.append(line)
+            if "mallory@fabrikam.example" in line:
+                last_person.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        last_person.wait(timeout=60)  # a missing line fails below instead of hanging here
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        reader.join(timeout=5)
+        process.stdout.close()
+    text = "".join(lines)
+    assert "Identity Hub demo: open http://127.0.0.1:" in text
+    assert "Alice Adams" in text and "alice@contoso.example" in text and "admin (app role Hub.Admin)" in text
+    assert "Bob Brown" in text and "Carol Chen" in text
+
+
+def test_serve_answers_on_the_given_host_and_port(env, tmp_path):
+    import socket
+    import time
+
+    import requests
+
+    assert hub("db", "upgrade", env=env).returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from hub.cli import main; main()", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "HUB_INSTANCE_PATH": env["HUB_INSTANCE_PATH"], "HUB_DOTENV": env["HUB_DOTENV"]},
+        cwd=str(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline, answer = time.monotonic() + 30, None
+        while answer is None and time.monotonic() < deadline:
+            try:
+                answer = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        assert answer is not None and answer.json() == {"status": "ready"}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
