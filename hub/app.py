@@ -11,7 +11,7 @@ from flask import Flask, current_app, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from hub import logs, migrate, security, sessions
+from hub import logs, migrate, routes, security, sessions
 from hub.callback import session_policy
 from hub.config import Settings, load_settings
 from hub.db import write_transaction
@@ -74,6 +74,11 @@ def create_app(
         app.register_blueprint(blueprint)
     errors.register(app)
     _add_callback_routes(app, rt)
+    try:
+        routes.mount(app, rt.plugins)
+    except ConfigError:
+        rt.close()
+        raise
     return app
 
 
@@ -105,6 +110,7 @@ def _before_request() -> None:
         request.method not in security.SAFE_METHODS
         and not request.path.startswith("/api/")
         and request.endpoint != provider_logout.BACKCHANNEL_ENDPOINT  # server to server, no browser
+        and not routes.is_server_to_server(request.endpoint)
     ):
         security.check_csrf(current_app)
 

@@ -15,6 +15,7 @@ from hub import hookspec
 
 if TYPE_CHECKING:
     import click
+    import flask
 
     from hub.audit import AuditRecord
     from hub.provider import Identity, Profile, ProviderType
@@ -78,6 +79,26 @@ def hub_audit_event(event: AuditRecord) -> None:
     logged and swallowed: an observer can never break a sign-in.
 
     :param event: the committed event; its details never contain secrets.
+    """
+
+
+# --- web routes ------------------------------------------------------------------------------
+
+
+@hookspec
+def hub_register_routes() -> flask.Blueprint | None:
+    """Contribute web pages or endpoints: a Flask blueprint the hub mounts under
+    `/plugins/<plugin name>/` (the entry point's name).
+
+    The mounted routes get what the hub's own pages get: the CSRF check on every POST, PUT,
+    PATCH and DELETE (mark a server-to-server view with `hub.routes.server_to_server` and
+    authenticate the caller yourself), the security headers, the error pages and JSON errors
+    for `hub.errors` exceptions (a refused change is audited), and the signed-in person's
+    session. `hub.routes` has the helpers a view needs (`login_required`, `admin_required`,
+    `current_user_id`, `render`, `record_event`, `audit_context`).
+
+    :returns: one `flask.Blueprint` (nest others in it with `register_blueprint`), or None.
+        Its own `url_prefix` is ignored: the prefix is the plugin's.
     """
 
 
