@@ -88,7 +88,12 @@ class FakeProvider(ProviderType):
                 roles=frozenset(me.get("roles", [])),
                 session_id=body.get("sid"),
             ),
-            profile=Profile(display_name=me.get("name"), email=me.get("email"), job_title=me.get("job")),
+            profile=Profile(
+                display_name=me.get("name"),
+                email=me.get("email"),
+                email_verified=me.get("email_verified") is True,
+                job_title=me.get("job"),
+            ),
             tokens=_tokens(body),
         )
 
@@ -146,6 +151,7 @@ class FakeUser:
     email: str
     roles: list[str] = field(default_factory=list)
     job: str | None = None
+    email_verified: bool = False
 
 
 @dataclass
@@ -240,4 +246,4 @@ class FakeIdP:
         user = self.access.get(token)
         if user is None:
             return 401, {}, json.dumps({"error": "invalid_token"})
-        return 200, {}, json.dumps({"sub": user.sub, "name": user.name, "email": user.email, "roles": user.roles, "job": user.job})
+        return 200, {}, json.dumps({"sub": user.sub, "name": user.name, "email": user.email, "email_verified": user.email_verified, "roles": user.roles, "job": user.job})

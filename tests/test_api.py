@@ -99,19 +99,20 @@ def test_key_is_stored_only_as_a_hash(app, api_key):
     assert all(secret not in "".join(map(str, row)) for row in rows)
 
 
-def test_lookup_by_provider_and_subject_and_by_email(app, client, idp, api_key, account_id):
+def test_lookup_by_provider_and_subject_and_by_verified_email(app, client, idp, api_key, account_id):
     api = app.test_client()
     headers = {"Authorization": f"Bearer {api_key}"}
     by_subject = api.post("/api/v1/access-token", json={"provider_id": "fake", "subject": "sub-alice"}, headers=headers)
     assert by_subject.status_code == 200 and by_subject.get_json()["linked_account_id"] == account_id
-    by_email = api.post("/api/v1/access-token", json={"email": "alice@example.test"}, headers=headers)
-    assert by_email.status_code == 200
+    unverified = api.post("/api/v1/access-token", json={"email": "alice@example.test", "provider_id": "fake"}, headers=headers)
+    assert unverified.status_code == 404  # the fake provider did not verify alice's address
+    idp.users["bob"].email_verified = True
     url = start_signin(client, "fake2", intent="link")
     client.get(callback_path(idp.authorize(url, "bob")))
-    ambiguous = api.post("/api/v1/access-token", json={"email": "alice@example.test"}, headers=headers)
-    assert ambiguous.status_code == 409 and ambiguous.get_json()["error"]["code"] == "ambiguous"
-    chosen = api.post("/api/v1/access-token", json={"email": "alice@example.test", "provider_id": "fake2"}, headers=headers)
+    chosen = api.post("/api/v1/access-token", json={"email": "bob@example.test", "provider_id": "fake2"}, headers=headers)
     assert chosen.status_code == 200 and chosen.get_json()["subject"] == "sub-bob"
+    elsewhere = api.post("/api/v1/access-token", json={"email": "bob@example.test", "provider_id": "fake"}, headers=headers)
+    assert elsewhere.status_code == 404
     missing = api.post("/api/v1/access-token", json={"provider_id": "fake", "subject": "nobody"}, headers=headers)
     assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "not_found"
     bad = api.post("/api/v1/access-token", json={"colour": "blue"}, headers=headers)

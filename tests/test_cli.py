@@ -68,7 +68,7 @@ def test_serve_production_refuses_dev_secrets_and_sqlite(env):
     assert "database_url: SQLite is for development" in result.stderr
 
 
-def test_admin_grant_and_revoke_by_email(env, tmp_path):
+def test_admin_grant_by_id_and_never_by_email(env, tmp_path):
     assert hub("db", "upgrade", env=env).returncode == 0
     from hub.config import load_settings
     from hub.db import Database
@@ -78,12 +78,14 @@ def test_admin_grant_and_revoke_by_email(env, tmp_path):
     database = Database(settings.database_url)
     with database.session() as session, session.begin():
         session.add(User(display_name="Carol", email="carol@example.test"))
-    granted = hub("admin", "grant", "carol@example.test", env=env)
+    by_email = hub("admin", "grant", "carol@example.test", env=env)
+    assert by_email.returncode == 2 and "never selects a person" in by_email.stderr
+    granted = hub("admin", "grant", "1", env=env)
     assert granted.returncode == 0, granted.stderr
     assert "is now an administrator" in granted.stdout
-    assert "carol@example.test" in hub("admin", "list", env=env).stdout
-    missing = hub("admin", "grant", "nobody@example.test", env=env)
-    assert missing.returncode == 2 and "No user 'nobody@example.test'" in missing.stderr
+    assert "carol@example.test (unverified)" in hub("admin", "list", env=env).stdout
+    missing = hub("admin", "grant", "7", env=env)
+    assert missing.returncode == 2 and "There is no user 7" in missing.stderr
     with database.session() as session:
         assert session.query(User).one().is_admin is True
     database.dispose()

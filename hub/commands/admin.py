@@ -8,23 +8,9 @@ import click
 from sqlalchemy import select
 
 from hub.db import write_transaction
-from hub.errors import NotFound
 from hub.models import User
+from hub.people import find_user, user_email_verified
 from hub.runtime import Runtime
-
-
-def find_user(session, who: str) -> User:  # type: ignore[no-untyped-def]
-    """A user by numeric id or by email (email is fine for an operator's lookup, never for linking)."""
-    if who.isdigit():
-        user = session.get(User, int(who))
-    else:
-        users = session.scalars(select(User).where(User.email == who)).all()
-        if len(users) > 1:
-            raise NotFound(f"{len(users)} users have the email {who}; give the user id instead.")
-        user = users[0] if users else None
-    if user is None:
-        raise NotFound(f"No user {who!r}; `hub admin list` shows the administrators.")
-    return user
 
 
 def set_admin(rt: Runtime, who: str, value: bool) -> User:
@@ -48,17 +34,22 @@ def attach(group: click.Group) -> None:
     @click.argument("who")
     @click.pass_context
     def grant(ctx: click.Context, who: str) -> None:
-        """Make WHO (a user id or email) an administrator."""
+        """Make WHO (a user id, or PROVIDER_ID:SUBJECT) an administrator.
+
+        Given an email address it changes nothing and lists every account showing that
+        address, with whether its provider verified it, so you can pick the user id."""
         user = set_admin(runtime_of(ctx), who, True)
-        click.echo(f"user {user.id} ({user.email or user.display_name}) is now an administrator")
+        click.echo(f"user {user.id} ({user.display_name or 'no name'}) is now an administrator")
 
     @group.command("revoke")
     @click.argument("who")
     @click.pass_context
     def revoke(ctx: click.Context, who: str) -> None:
-        """Take the admin role granted with `grant` from WHO (a provider's role mapping still applies)."""
+        """Take the admin role granted with `grant` from WHO (a user id, or PROVIDER_ID:SUBJECT).
+
+        A provider's role mapping still applies."""
         user = set_admin(runtime_of(ctx), who, False)
-        click.echo(f"user {user.id} ({user.email or user.display_name}) is no longer an administrator")
+        click.echo(f"user {user.id} ({user.display_name or 'no name'}) is no longer an administrator")
 
     @group.command("seed")
     @click.argument("count", type=click.IntRange(min=1))
@@ -93,4 +84,7 @@ def attach(group: click.Group) -> None:
         rt = runtime_of(ctx)
         with rt.db.session() as session:
             for user in session.scalars(select(User).where(User.is_admin.is_(True)).order_by(User.id)):
-                click.echo(f"{user.id}\t{user.email or ''}\t{user.display_name or ''}")
+                email = user.email or ""
+                if email and not user_email_verified(user):
+                    email += " (unverified)"
+                click.echo(f"{user.id}\t{email}\t{user.display_name or ''}")

@@ -176,6 +176,8 @@ class AccountRow:
     provider_id: str
     subject: str
     email: str | None
+    email_verified: bool
+    """Whether the provider verified `email`; the console marks unverified addresses."""
     display_name: str | None
     linked_at: datetime
     last_sign_in_at: datetime | None
@@ -209,6 +211,7 @@ COLUMNS = (
     LinkedAccount.provider_id,
     LinkedAccount.subject,
     LinkedAccount.email,
+    LinkedAccount.email_verified,
     LinkedAccount.display_name,
     LinkedAccount.linked_at,
     LinkedAccount.last_sign_in_at,
@@ -354,6 +357,7 @@ def _row(row: Any, sort: Sort, now: datetime) -> AccountRow:
         provider_id=row.provider_id,
         subject=row.subject,
         email=row.email,
+        email_verified=bool(row.email_verified),
         display_name=row.display_name,
         linked_at=row.linked_at,
         last_sign_in_at=row.last_sign_in_at,
@@ -383,7 +387,7 @@ def accounts_of_user(session: Session, user_id: int, now: datetime | None = None
 
 CSV_COLUMNS = (
     "linked_account_id", "user_id", "user_name", "user_email", "user_disabled", "provider_id",
-    "subject", "email", "display_name", "linked_at", "last_sign_in_at", "token_state",
+    "subject", "email", "email_verified", "display_name", "linked_at", "last_sign_in_at", "token_state",
     "access_expires_at", "last_refresh_at", "scopes_granted", "scopes_requested",
     "refresh_failures",
 )
@@ -414,7 +418,7 @@ def csv_line(cells: Sequence[str]) -> str:
 def csv_record(row: AccountRow) -> list[str]:
     values: Sequence[Any] = (
         row.id, row.user_id, row.user_display_name, row.user_email, row.user_disabled,
-        row.provider_id, row.subject, row.email, row.display_name, row.linked_at,
+        row.provider_id, row.subject, row.email, row.email_verified, row.display_name, row.linked_at,
         row.last_sign_in_at, row.state, row.access_expires_at, row.last_refresh_at,
         row.scopes_granted, row.scopes_requested, row.refresh_failures,
     )

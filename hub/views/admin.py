@@ -26,6 +26,7 @@ from hub.console.overview import OverviewCache, chart_svg
 from hub.console.providers import check_all
 from hub.errors import Forbidden, HubError, NotFound
 from hub.models import LinkedAccount, User, WebSession
+from hub.people import user_email_verified
 from hub.web import audit_context, current_session, db_session, render, runtime
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -185,6 +186,7 @@ def user_detail(user_id: int) -> tuple[str, int]:
     return render(
         "admin/user.html",
         user=user,
+        user_email_verified=user_email_verified(user),
         linked=listing.accounts_of_user(session, user_id),
         web_sessions=web_sessions,
         events=recent_for_user(session, user_id),

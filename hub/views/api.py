@@ -1,8 +1,10 @@
 """The token API for back-end services: a valid access token for a linked account, on demand.
 
 Authenticated by API keys (hub.apikeys), each use audited. Errors are JSON with stable codes
-(hub.views.errors renders every /api/ error as JSON): `api_key_invalid` 401, `not_found` 404,
-`ambiguous` 409, `reauth_required` 409, `user_disabled` 403, `provider_unavailable` 503.
+(hub.views.errors renders every /api/ error as JSON): `bad_request` 400, `api_key_invalid` 401,
+`not_found` 404, `ambiguous` 409, `reauth_required` 409, `user_disabled` 403,
+`provider_unavailable` 503 (the provider is down, or its plugin is not installed).
+A person is chosen by (provider id, subject), never by an email address alone.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from hub import apikeys
 from hub.db import write_transaction
 from hub.errors import HubError, NotFound
-from hub.models import ApiKey, LinkedAccount, User, utcnow
+from hub.models import ApiKey, LinkedAccount, utcnow
+from hub.parsing import json_object
 from hub.web import audit_context, runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -26,7 +29,7 @@ class Ambiguous(HubError):
     code = "ambiguous"
     status = 409
     title = "More than one account matches"
-    hint = "Name the provider (`provider_id`), or ask by linked account id."
+    hint = "Ask by provider_id and subject, or by linked account id."
 
 
 def _authenticated_key() -> ApiKey:
@@ -86,31 +89,51 @@ def access_token_by_id(account_id: int) -> Response:
 
 @bp.post("/access-token")
 def access_token_by_lookup() -> Response:
-    """Body: {"provider_id", "subject"} or {"email"[, "provider_id"]} (the user's email)."""
+    """Body: {"provider_id", "subject"}, or {"provider_id", "email"} matching only an address
+    that provider verified (see _lookup)."""
     key = _authenticated_key()
-    body: dict[str, Any] = request.get_json(silent=True) or {}
+    body = json_object(request.get_json(silent=True))
     with runtime().db.session() as session:
         account = _lookup(session, body)
     return _access_token_response(key, account)
 
 
+LOOKUP_FORMS = (
+    'Send a JSON object with "provider_id" and "subject" (the account\'s immutable id at that '
+    'provider), or with "provider_id" and "email" to match an address that provider verified.'
+)
+
+
 def _lookup(session: Any, body: dict[str, Any]) -> LinkedAccount:
+    """The account named by (provider, subject), or by an address its provider verified.
+
+    An email never selects a person on its own: profile addresses are mostly unverified (any
+    Entra tenant can give anyone Alice's `mail`), so `{"email"}` alone once returned whoever
+    signed in first with the address. With an email, `provider_id` is required and only the
+    account's own address, verified by that provider, matches.
+    """
     provider_id, subject, email = body.get("provider_id"), body.get("subject"), body.get("email")
-    query = select(LinkedAccount)
-    if isinstance(provider_id, str) and isinstance(subject, str):
-        query = query.where(LinkedAccount.provider_id == provider_id, LinkedAccount.subject == subject)
-    elif isinstance(email, str):
-        query = query.join(User).where(User.email == email)
-        if isinstance(provider_id, str):
-            query = query.where(LinkedAccount.provider_id == provider_id)
-    else:
+    if not isinstance(provider_id, str) or not provider_id:
         raise HubError(
-            "Send JSON with provider_id and subject, or with email (and provider_id).",
-            code="bad_request", status=400, hint="See the README's API section.",
+            f"provider_id is required. {LOOKUP_FORMS}",
+            code="bad_request", status=400, hint="See the README's token API section.",
         )
-    accounts = session.scalars(query.limit(2)).all()
+    query = select(LinkedAccount).where(LinkedAccount.provider_id == provider_id)
+    if isinstance(subject, str):
+        query = query.where(LinkedAccount.subject == subject)
+    elif isinstance(email, str):
+        query = query.where(
+            func.lower(LinkedAccount.email) == email.strip().lower(), LinkedAccount.email_verified.is_(True)
+        )
+    else:
+        raise HubError(LOOKUP_FORMS, code="bad_request", status=400, hint="See the README's token API section.")
+    accounts = session.scalars(query.order_by(LinkedAccount.id).limit(2)).all()
     if not accounts:
-        raise NotFound("No linked account matches.")
+        unverified = (
+            " An address counts only when the provider verified it; ask by subject instead."
+            if isinstance(email, str) and not isinstance(subject, str) else ""
+        )
+        raise NotFound(f"No linked account matches.{unverified}")
     if len(accounts) > 1:
-        raise Ambiguous("This user has accounts at more than one provider.")
+        raise Ambiguous("More than one account at this provider has this verified address; ask by subject.")
     return accounts[0]
