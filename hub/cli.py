@@ -151,12 +151,17 @@ def db_purge(ctx: click.Context) -> None:
     from hub import sessions, signin
     from hub.callback import session_policy
     from hub.db import write_transaction
+    from hub.issuer import tokens
 
     rt = runtime_of(ctx)
     with write_transaction(rt.db) as session:
         ended = sessions.purge_expired(session, session_policy(rt))
         pending = signin.purge_expired(session)
-    click.echo(f"deleted {ended} expired sessions and {pending} expired pending sign-ins")
+        issued = tokens.purge_expired(session)
+    click.echo(
+        f"deleted {ended} expired sessions, {pending} expired pending sign-ins "
+        f"and {issued} expired codes and token families"
+    )
 
 
 @cli.command("providers")
@@ -200,13 +205,17 @@ def build_cli(plugins: Plugins) -> click.Group:
 def _attach_core_commands() -> None:
     from hub.commands import admin as admin_commands
     from hub.commands.apikeys import api_keys_group
+    from hub.commands.apps import apps_group
     from hub.commands.audit import audit_group
     from hub.commands.keys import keys_group
+    from hub.commands.signing_keys import signing_keys_group
 
     admin_commands.attach(admin)
     cli.add_command(audit_group, "audit")
     cli.add_command(keys_group, "keys")
     cli.add_command(api_keys_group, "api-keys")
+    cli.add_command(apps_group, "apps")
+    cli.add_command(signing_keys_group, "signing-keys")
 
 
 def main() -> None:

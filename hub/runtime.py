@@ -10,6 +10,7 @@ from sqlalchemy import event
 from hub.audit import AuditLog, AuditRecord
 from hub.config import Settings
 from hub.db import Database
+from hub.issuer.signing import SigningKeys
 from hub.keys import HubKeys, load_keys
 from hub.plugins import Plugins, load_plugins
 from hub.provider import ProviderType
@@ -26,6 +27,8 @@ class Runtime:
     registry: Registry
     audit: AuditLog
     vault: TokenVault
+    signing_keys: SigningKeys
+    """The issuer side's signing keys (hub.issuer.signing), shared through the database."""
 
     @classmethod
     def load(cls, settings: Settings, plugins: Plugins | None = None) -> Runtime:
@@ -36,6 +39,7 @@ class Runtime:
         audit = AuditLog(keys.audit_key, notify=lambda record: _relay(plugins, record))
         event.listen(db.sessions, "after_commit", audit.committed)
         event.listen(db.sessions, "after_rollback", audit.rolled_back)
+        vault = TokenVault(KeyRing.parse(keys.token_keys))
         return cls(
             settings=settings,
             keys=keys,
@@ -43,7 +47,8 @@ class Runtime:
             plugins=plugins,
             registry=build_registry(settings, plugins),
             audit=audit,
-            vault=TokenVault(KeyRing.parse(keys.token_keys)),
+            vault=vault,
+            signing_keys=SigningKeys(db, vault.keyring),
         )
 
     @property

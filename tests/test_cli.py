@@ -95,7 +95,9 @@ def test_db_purge(env):
     assert hub("db", "upgrade", env=env).returncode == 0
     result = hub("db", "purge", env=env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "deleted 0 expired sessions and 0 expired pending sign-ins"
+    assert result.stdout.strip() == (
+        "deleted 0 expired sessions, 0 expired pending sign-ins and 0 expired codes and token families"
+    )
 
 
 def test_serve_production_runs_gunicorn_workers_on_postgresql(env, tmp_path):

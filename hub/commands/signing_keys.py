@@ -1,0 +1,63 @@
+"""`hub signing-keys rotate|retire|status`: the keys the hub signs ID and access tokens with."""
+
+from __future__ import annotations
+
+import click
+
+from hub.db import write_transaction
+from hub.issuer import signing
+
+
+def _runtime(ctx: click.Context):
+    from hub.cli import runtime_of
+
+    return runtime_of(ctx)
+
+
+@click.group("signing-keys")
+def signing_keys_group() -> None:
+    """The issuer's signing keys: published next/current/previous, rotated without restart."""
+
+
+@signing_keys_group.command("rotate")
+@click.option(
+    "--alg", type=click.Choice(list(signing.ALGORITHMS)), default=signing.DEFAULT_ALG, show_default=True
+)
+@click.pass_context
+def rotate_command(ctx: click.Context, alg: str) -> None:
+    """Promote the published next key to current; the old current stays published as previous."""
+    rt = _runtime(ctx)
+    with write_transaction(rt.db) as session:
+        promoted = signing.rotate(session, rt.vault.keyring, alg)
+        rt.audit.record(session, "signing_key.rotate", "success", details={"kid": promoted.kid, "alg": alg})
+    click.echo(f"{alg}: {promoted.kid} signs now (every process within {int(signing.CACHE_SECONDS)} s)")
+
+
+@signing_keys_group.command("retire")
+@click.option("--kid", help="Retire this previous key only (default: every previous key).")
+@click.pass_context
+def retire_command(ctx: click.Context, kid: str | None) -> None:
+    """Stop publishing previous keys once the grace period is over (tokens they signed stop verifying)."""
+    rt = _runtime(ctx)
+    with write_transaction(rt.db) as session:
+        retired = signing.retire(session, kid)
+        rt.audit.record(
+            session, "signing_key.retire", "success", details={"kids": [row.kid for row in retired]}
+        )
+    click.echo(f"retired {len(retired)} key(s): {', '.join(row.kid for row in retired) or 'none'}")
+
+
+@signing_keys_group.command("status")
+@click.pass_context
+def status_command(ctx: click.Context) -> None:
+    """List the keys with their state and age (never private material)."""
+    rt = _runtime(ctx)
+    with rt.db.session() as session:
+        rows = signing.status(session)
+    if not rows:
+        click.echo("no signing keys yet (created on first use or by `hub signing-keys rotate`)")
+    for row in rows:
+        since = row.activated_at or row.created_at
+        click.echo(
+            f"{row.alg}\t{row.kid}\t{row.status}\tsince {since:%Y-%m-%d %H:%M}\tsealed with {row.ring_key_id}"
+        )

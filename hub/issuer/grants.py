@@ -1,0 +1,78 @@
+"""Consent: what each user allowed each application, remembered per user, application and scopes.
+
+A grant covers a request when every requested scope was consented to before; consenting again
+adds the new scopes. Removing access deletes the grant, and with it (database cascade) every
+refresh-token family issued under it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.models import Application, Grant, utcnow
+
+SCOPE_WORDS = {
+    "openid": "know that it is you (a stable identifier for your hub account)",
+    "profile": "see your name",
+    "email": "see your email address, and whether it was verified",
+    "roles": "see your roles in this organisation",
+    "offline_access": "stay signed in and act for you after you sign out of the hub",
+    "provider_tokens": "call the services you signed in with (for example Microsoft Graph) on your behalf",
+}
+"""What a person reads on the consent page for each scope."""
+
+
+def find(session: Session, user_id: int, application_id: int) -> Grant | None:
+    return session.scalar(
+        select(Grant).where(Grant.user_id == user_id, Grant.application_id == application_id)
+    )
+
+
+def covers(grant: Grant | None, scopes: list[str]) -> bool:
+    """Whether the remembered decision already allows every requested scope."""
+    if grant is None:
+        return False
+    return set(scopes) <= set(grant.scopes.split())
+
+
+def remember(session: Session, user_id: int, application_id: int, scopes: list[str]) -> Grant:
+    """Record consent (or, for first-party applications, the implicit grant) to `scopes`."""
+    grant = find(session, user_id, application_id)
+    now = utcnow()
+    if grant is None:
+        grant = Grant(user_id=user_id, application_id=application_id, scopes="", created_at=now)
+        session.add(grant)
+    merged = list(dict.fromkeys(grant.scopes.split() + list(scopes)))
+    grant.scopes = " ".join(merged)
+    grant.updated_at = now
+    grant.last_used_at = now
+    session.flush()
+    return grant
+
+
+def remove(session: Session, user_id: int, application_id: int) -> Grant | None:
+    """ "Remove access": the grant and every refresh-token family under it end now."""
+    from hub.issuer import tokens
+
+    grant = find(session, user_id, application_id)
+    tokens.revoke_user_application(session, user_id, application_id, reason="access_removed")
+    if grant is not None:
+        session.delete(grant)
+        session.flush()
+    return grant
+
+
+def for_user(session: Session, user_id: int) -> list[tuple[Grant, Application]]:
+    """A user's connected applications with what each may see (for "Connected applications")."""
+    rows = session.execute(
+        select(Grant, Application)
+        .join(Application, Application.id == Grant.application_id)
+        .where(Grant.user_id == user_id)
+        .order_by(Application.name)
+    ).all()
+    return [(grant, application) for grant, application in rows]
+
+
+def describe_scopes(scopes: list[str]) -> list[str]:
+    return [SCOPE_WORDS[scope] for scope in scopes if scope in SCOPE_WORDS]

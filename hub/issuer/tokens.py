@@ -1,0 +1,243 @@
+"""Authorization codes and refresh-token families, stored only as hashes.
+
+Codes are single use and short-lived; a used code is kept until it expires so that a replay is
+recognised and the tokens issued from it revoked (RFC 6749 §4.1.2). Refresh tokens are opaque,
+rotated on every use, and grouped in families: presenting a rotated-out token revokes the whole
+family (reuse detection, RFC 9700 §4.14). A family is bound to its hub session unless the grant
+included `offline_access`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from hub.models import AuthorizationCode, ClientAssertion, RefreshToken, TokenFamily, utcnow
+
+CODE_LIFETIME = timedelta(minutes=2)
+ACCESS_TOKEN_SECONDS = 300
+ID_TOKEN_SECONDS = 300
+REFRESH_LIFETIME = timedelta(days=30)
+"""Absolute lifetime of a family; a session-bound family also ends with its session."""
+
+
+def token_hash(value: str) -> str:
+    """What the database keeps of a code or token: SHA-256 (the values are 256+ random bits)."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CodeClaim:
+    """The outcome of presenting a code: the row when it may be redeemed, else why not."""
+
+    code: AuthorizationCode | None
+    problem: str | None = None
+    revoked_families: int = 0
+
+
+def save_code(session: Session, code: str, **columns: object) -> AuthorizationCode:
+    now = utcnow()
+    row = AuthorizationCode(
+        code_hash=token_hash(code), created_at=now, expires_at=now + CODE_LIFETIME, **columns
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def claim_code(session: Session, code: str | None, application_id: int) -> CodeClaim:
+    """Redeem a code once. A second presentation revokes what the first one issued."""
+    if not code or len(code) > 256:
+        return CodeClaim(None, "code_unknown")
+    digest = token_hash(code)
+    now = utcnow()
+    row = session.get(AuthorizationCode, digest)
+    if row is None or row.application_id != application_id:
+        return CodeClaim(None, "code_unknown")
+    if row.expires_at <= now:
+        return CodeClaim(None, "code_expired")
+    claimed = session.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.code_hash == digest, AuthorizationCode.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if not claimed.rowcount:
+        revoked = revoke_families(session, TokenFamily.code_hash == digest, reason="code_replayed")
+        return CodeClaim(None, "code_replayed", revoked)
+    row.used_at = now
+    return CodeClaim(row)
+
+
+def nonce_used(session: Session, application_id: int, nonce: str) -> bool:
+    """Whether an unexpired code of this application already carries this nonce (replay)."""
+    return (
+        session.scalar(
+            select(AuthorizationCode.code_hash)
+            .where(
+                AuthorizationCode.application_id == application_id,
+                AuthorizationCode.nonce == nonce,
+                AuthorizationCode.expires_at > utcnow(),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+@dataclass(frozen=True)
+class IssuedRefresh:
+    family: TokenFamily
+    refresh_token: str = field(repr=False)
+
+
+def start_family(
+    session: Session,
+    *,
+    application_id: int,
+    user_id: int,
+    grant_id: int | None,
+    sid: str | None,
+    code_hash: str | None,
+    scope: str,
+    auth_time: datetime,
+    provider_id: str | None,
+) -> TokenFamily:
+    """A new family (first token of an authorization code). `sid` None means offline."""
+    now = utcnow()
+    family = TokenFamily(
+        public_id=secrets.token_urlsafe(16),
+        application_id=application_id,
+        user_id=user_id,
+        grant_id=grant_id,
+        sid=sid,
+        code_hash=code_hash,
+        scope=scope,
+        auth_time=auth_time,
+        provider_id=provider_id,
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + REFRESH_LIFETIME,
+    )
+    session.add(family)
+    session.flush()
+    return family
+
+
+def add_refresh_token(session: Session, family: TokenFamily, refresh_token: str) -> None:
+    session.add(RefreshToken(token_hash=token_hash(refresh_token), family_id=family.id, created_at=utcnow()))
+    family.last_used_at = utcnow()
+
+
+@dataclass(frozen=True)
+class RefreshClaim:
+    token: RefreshToken | None
+    family: TokenFamily | None
+    problem: str | None = None
+
+
+def find_refresh(session: Session, refresh_token: str | None, application_id: int) -> RefreshClaim:
+    """The live refresh token and its family. A rotated-out token revokes its family."""
+    if not refresh_token or len(refresh_token) > 256:
+        return RefreshClaim(None, None, "refresh_unknown")
+    row = session.get(RefreshToken, token_hash(refresh_token))
+    family = session.get(TokenFamily, row.family_id) if row is not None else None
+    if row is None or family is None or family.application_id != application_id:
+        return RefreshClaim(None, None, "refresh_unknown")
+    if family.revoked_at is not None:
+        return RefreshClaim(None, family, "family_revoked")
+    if family.expires_at <= utcnow():
+        return RefreshClaim(None, family, "refresh_expired")
+    if row.used_at is not None:
+        revoke_family(session, family, "refresh_reused")
+        return RefreshClaim(None, family, "refresh_reused")
+    return RefreshClaim(row, family)
+
+
+def spend_refresh(session: Session, token: RefreshToken, family: TokenFamily) -> bool:
+    """Mark a refresh token used; False when another request spent it first (then the family
+    is revoked: two holders of one token is what reuse detection is for)."""
+    spent = session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.token_hash == token.token_hash, RefreshToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    if not spent.rowcount:
+        revoke_family(session, family, "refresh_reused")
+        return False
+    return True
+
+
+def revoke_family(session: Session, family: TokenFamily, reason: str) -> None:
+    if family.revoked_at is None:
+        family.revoked_at = utcnow()
+        family.revoked_reason = reason
+
+
+def revoke_families(session: Session, condition: object, reason: str) -> int:
+    result = session.execute(
+        update(TokenFamily)
+        .where(condition, TokenFamily.revoked_at.is_(None))  # type: ignore[arg-type]
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def revoke_application(session: Session, application_id: int, reason: str) -> int:
+    return revoke_families(session, TokenFamily.application_id == application_id, reason)
+
+
+def revoke_user_application(session: Session, user_id: int, application_id: int, reason: str) -> int:
+    return revoke_families(
+        session,
+        (TokenFamily.user_id == user_id) & (TokenFamily.application_id == application_id),
+        reason,
+    )
+
+
+def revoke_user(session: Session, user_id: int, reason: str) -> int:
+    """Every family of a user (a disabled user keeps no application signed in)."""
+    return revoke_families(session, TokenFamily.user_id == user_id, reason)
+
+
+def family_by_public_id(session: Session, public_id: str | None) -> TokenFamily | None:
+    if not public_id or len(public_id) > 32:
+        return None
+    return session.scalar(select(TokenFamily).where(TokenFamily.public_id == public_id))
+
+
+def family_active(family: TokenFamily | None) -> bool:
+    return family is not None and family.revoked_at is None and family.expires_at > utcnow()
+
+
+def remember_assertion(session: Session, jti: str, expires_at: datetime) -> bool:
+    """Accept a private_key_jwt assertion's jti once; False when it was seen before."""
+    digest = token_hash(jti)
+    if session.get(ClientAssertion, digest) is not None:
+        return False
+    session.add(ClientAssertion(jti_hash=digest, expires_at=expires_at))
+    session.flush()
+    return True
+
+
+def purge_expired(session: Session) -> int:
+    """Delete expired codes, assertion jtis, and families past their end (run by hub db purge)."""
+    now = utcnow()
+    count = (
+        session.execute(delete(AuthorizationCode).where(AuthorizationCode.expires_at <= now)).rowcount or 0
+    )
+    count += session.execute(delete(ClientAssertion).where(ClientAssertion.expires_at <= now)).rowcount or 0
+    count += (
+        session.execute(
+            delete(TokenFamily).where(
+                (TokenFamily.expires_at <= now) | (TokenFamily.revoked_at <= now - REFRESH_LIFETIME)
+            )
+        ).rowcount
+        or 0
+    )
+    return count
