@@ -23,9 +23,12 @@ def hub_cli(hub_config, plugins, app):
     group = build_cli(plugins)
 
     def run(*args: str, input: str | None = None):
-        runner = CliRunner()
-        result = runner.invoke(group, list(args), obj=LazyRuntime(plugins, settings), input=input)
-        return result
+        lazy = LazyRuntime(plugins, settings)
+        try:
+            return CliRunner().invoke(group, list(args), obj=lazy, input=input)
+        finally:
+            if lazy._runtime is not None:
+                lazy._runtime.close()
 
     return run
 
