@@ -19,7 +19,7 @@ from hub.errors import ConfigError
 from hub.plugins import Plugins
 from hub.resources import static_dir, templates_dir
 from hub.runtime import Runtime
-from hub.views import account, admin, api, auth, errors, health, provider_logout
+from hub.views import account, admin, api, auth, errors, health, metrics, provider_logout
 from hub.web import close_db_session, runtime
 
 MAX_REQUEST_BYTES = 1 * 1024 * 1024
@@ -70,7 +70,7 @@ def create_app(
     app.after_request(partial(security.apply_headers, app))
     app.after_request(_access_log)
     app.teardown_appcontext(close_db_session)
-    for blueprint in (auth.bp, account.bp, health.bp, admin.bp, provider_logout.bp, api.bp):
+    for blueprint in (auth.bp, account.bp, health.bp, admin.bp, provider_logout.bp, api.bp, metrics.bp):
         app.register_blueprint(blueprint)
     errors.register(app)
     _add_callback_routes(app, rt)
@@ -103,7 +103,7 @@ def _access_log(response: Response) -> Response:
 def _before_request() -> None:
     g.started = time.perf_counter()
     logs.assign_request_id()
-    if request.endpoint in {"static", "health.healthz", "health.readyz"}:
+    if request.endpoint in {"static", "health.healthz", "health.readyz", "metrics.scrape"}:
         return
     g.current_session = _current_session()
     if (

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from hub import accounts, sessions, signin
+from hub import accounts, metrics, sessions, signin
 from hub.audit import RequestContext
 from hub.db import write_transaction
 from hub.errors import AccessDenied, HubError, ProviderDenied, SignInError
@@ -42,7 +42,24 @@ def complete(
     previous_session_token: str | None,
     context: RequestContext,
 ) -> Completed:
-    """Run the callback. Raises a HubError (already audited) on any failure."""
+    """Run the callback. Raises a HubError (already audited and counted) on any failure."""
+    with metrics.callback_timer(provider.id):
+        return _complete(
+            rt, provider, params, browser_token=browser_token, current=current,
+            previous_session_token=previous_session_token, context=context,
+        )
+
+
+def _complete(
+    rt: Runtime,
+    provider: ProviderType,
+    params: dict[str, str],
+    *,
+    browser_token: str | None,
+    current: sessions.CurrentSession | None,
+    previous_session_token: str | None,
+    context: RequestContext,
+) -> Completed:
     with write_transaction(rt.db) as session:
         pending = signin.claim(session, params.get("state"))
     intent = pending.intent if pending is not None else "signin"
@@ -57,14 +74,18 @@ def complete(
                 code="link_other_user",
             )
         result = _provider_result(rt, provider, consumed)
-        return _write(rt, provider, consumed, result, current, previous_session_token, context)
+        completed = _write(rt, provider, consumed, result, current, previous_session_token, context)
     except HubError as error:
         _audit_failure(rt, provider.id, intent, user_id, error.code, context)
+        metrics.signin_failed(provider.id, intent, error.code)
         raise
     except Exception:
         log.exception("sign-in callback for provider %s failed unexpectedly", provider.id)
         _audit_failure(rt, provider.id, intent, user_id, "internal_error", context)
+        metrics.signin_failed(provider.id, intent, "internal_error")
         raise
+    metrics.signin_succeeded(provider.id, completed.intent)
+    return completed
 
 
 def _provider_result(

@@ -88,7 +88,21 @@ def serve(ctx: click.Context, host: str, port: int, production: bool, workers: i
 
 
 def _gunicorn(app: Any, host: str, port: int, workers: int) -> None:
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
     from gunicorn.app.base import BaseApplication
+
+    from hub import metrics
+
+    # Workers add their metrics up through files in one directory: the operator's
+    # PROMETHEUS_MULTIPROC_DIR, or a private one removed at exit. Emptied at start either way.
+    given = metrics.multiprocess_directory()
+    directory = given or Path(tempfile.mkdtemp(prefix="hub-metrics-"))
+    metrics.use_directory(directory)
+    master = os.getpid()
 
     class HubGunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -100,7 +114,11 @@ def _gunicorn(app: Any, host: str, port: int, workers: int) -> None:
         def load(self) -> Any:
             return app
 
-    HubGunicorn().run()
+    try:
+        HubGunicorn().run()
+    finally:
+        if given is None and os.getpid() == master:  # workers leave through here too
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _forget_inherited_connections(server: Any, worker: Any) -> None:

@@ -7,6 +7,7 @@ as one ConfigError line that names the setting and what is expected.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from dotenv import dotenv_values
 from hub.errors import ConfigError
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+METRICS_TOKEN_MIN = 32
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,10 @@ class Settings:
     session_absolute_hours: int = 12
     trusted_proxies: int = 0
     audit_retention_days: int = 365
+    metrics_allow: tuple[str, ...] = ()
+    """Client networks that may read /metrics (e.g. 127.0.0.1/32, 10.0.0.0/8)."""
+    metrics_token: str | None = field(default=None, repr=False)
+    """A bearer token /metrics requires. With neither setting, /metrics answers 404."""
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The environment merged with .env, for hooks that read conventional variables."""
@@ -73,6 +79,8 @@ _SCALARS: dict[str, tuple[str, Any]] = {
     "session_absolute_hours": ("int", 12),
     "trusted_proxies": ("int", 0),
     "audit_retention_days": ("int", 365),
+    "metrics_allow": ("list", ()),
+    "metrics_token": ("str", None),
 }
 
 
@@ -240,6 +248,14 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"log_format: expected text or json, got {settings.log_format!r}")
     if settings.session_idle_minutes < 1 or settings.session_absolute_hours < 1:
         raise ConfigError("session_idle_minutes and session_absolute_hours: expected at least 1")
+    for entry in settings.metrics_allow:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"metrics_allow: expected IP addresses or networks such as 127.0.0.1 or 10.0.0.0/8, "
+                f"got {entry!r}"
+            ) from None
 
 
 def is_loopback_http(url: str) -> bool:
@@ -255,6 +271,8 @@ def production_problems(settings: Settings, redirect_uris: Mapping[str, str], ge
         problems.append("database_url: SQLite is for development; set HUB_DATABASE_URL to PostgreSQL")
     if not is_loopback_http(settings.base_url):
         problems.append(f"base_url: expected https in production, got {settings.base_url}")
+    if settings.metrics_token is not None and len(settings.metrics_token) < METRICS_TOKEN_MIN:
+        problems.append(f"metrics_token: expected at least {METRICS_TOKEN_MIN} random characters")
     for provider_id, uri in sorted(redirect_uris.items()):
         if not is_loopback_http(uri):
             problems.append(f"providers.{provider_id}.redirect_uri: expected https, got {uri}")

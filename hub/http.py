@@ -1,4 +1,5 @@
-"""Outbound HTTP for providers: every call has a timeout and at most one bounded retry.
+"""Outbound HTTP for providers: every call has a timeout and at most one bounded retry, and is
+measured (hub.metrics) by provider and endpoint.
 
 Providers use the session from ProviderContext.http for every request so that unit tests
 can mock at the HTTP layer (`responses`) and nothing ever waits without a limit.
@@ -6,6 +7,7 @@ can mock at the HTTP layer (`responses`) and nothing ever waits without a limit.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
@@ -13,6 +15,7 @@ from typing import Any
 
 import requests
 
+from hub import metrics
 from hub.errors import ProviderUnavailable
 
 RETRY_STATUSES = frozenset({429, 503})
@@ -31,8 +34,11 @@ class ProviderSession(requests.Session):
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         max_retry_after: float = MAX_RETRY_AFTER,
         sleep: Callable[[float], None] = time.sleep,
+        provider_id: str = "unknown",
     ) -> None:
         super().__init__()
+        self.provider_id = provider_id
+        """The provider this session calls for, the label of its metrics."""
         self.timeout = timeout
         self.max_retry_after = max_retry_after
         self._sleep = sleep
@@ -40,6 +46,8 @@ class ProviderSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", self.timeout)
+        endpoint = endpoint_name(method, url)
+        started = time.perf_counter()
         try:
             response = super().request(method, url, *args, **kwargs)
             if response.status_code in RETRY_STATUSES:
@@ -48,10 +56,40 @@ class ProviderSession(requests.Session):
                     self._sleep(delay)
                     response = super().request(method, url, *args, **kwargs)
         except requests.Timeout as exc:
+            metrics.provider_call(self.provider_id, endpoint, time.perf_counter() - started, "timeout")
             raise ProviderUnavailable(f"The identity provider did not answer in time ({_host(url)}).") from exc
         except requests.ConnectionError as exc:
+            metrics.provider_call(self.provider_id, endpoint, time.perf_counter() - started, "unreachable")
             raise ProviderUnavailable(f"The identity provider could not be reached ({_host(url)}).") from exc
+        status = response.status_code
+        error = "http_5xx" if status >= 500 else "http_4xx" if status >= 400 else None
+        metrics.provider_call(self.provider_id, endpoint, time.perf_counter() - started, error)
         return response
+
+
+_ENDPOINTS = (
+    ("discovery", re.compile(r"/\.well-known/")),
+    ("revocation", re.compile(r"revoke|revocation")),
+    ("token", re.compile(r"/(access_)?token$")),
+    ("jwks", re.compile(r"(keys|jwks|jwks\.json|certs)$")),
+    ("userinfo", re.compile(r"userinfo$")),
+    ("profile", re.compile(r"/(me|user|user/emails)$")),
+)
+
+
+def endpoint_name(method: str | bytes, url: str | bytes) -> str:
+    """A metrics label for an outbound call: one of a few fixed names (discovery, jwks, token,
+    revocation, userinfo, profile, other), from the URL's path only, so that no query, host or
+    identifier in a path ever becomes a label. A DELETE is a revocation (GitHub's grant API)."""
+    verb = method.decode() if isinstance(method, bytes) else method
+    if verb.upper() == "DELETE":
+        return "revocation"
+    text = url.decode() if isinstance(url, bytes) else url
+    path = requests.utils.urlparse(text).path.lower().rstrip("/")
+    for name, pattern in _ENDPOINTS:
+        if pattern.search(path):
+            return name
+    return "other"
 
 
 def retry_delay(response: requests.Response, bound: float) -> float | None:

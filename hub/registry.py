@@ -107,7 +107,7 @@ def _instantiate(
     cls: type[ProviderType], provider_id: str, table: Mapping[str, Any], settings: Settings
 ) -> ProviderType:
     redirect_uri = str(table.get("redirect_uri") or f"{settings.base_url.rstrip('/')}/auth/{provider_id}/callback")
-    context = ProviderContext(redirect_uri=redirect_uri, http=ProviderSession(), production=settings.production)
+    context = ProviderContext(redirect_uri=redirect_uri, http=ProviderSession(provider_id=provider_id), production=settings.production)
     name = str(table.get("name") or provider_id)
     own_settings = {k: v for k, v in table.items() if k not in CORE_KEYS}
     return cls(provider_id, name, own_settings, context)

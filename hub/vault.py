@@ -27,6 +27,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from hub import metrics
 from hub.audit import AuditLog, RequestContext
 from hub.db import Database, write_transaction
 from hub.errors import ConfigError, HubError, NotFound, ProviderUnavailable, RefreshRejected
@@ -329,19 +330,25 @@ class TokenVault:
         The audit head lock is taken only after the call, so other audit writers never wait
         on a provider.
         """
-        outcome: AccessToken | BaseException
+        outcome: AccessToken | HubError
         with _refresh_transaction(db) as session:
             account, token_set = _load(session, linked_account_id, lock=True)
+            provider_id = account.provider_id
             _refuse_if_flagged(account, token_set)
             if self._fresh(token_set):
                 try:
-                    return _access_of(self.read(token_set))  # someone refreshed while we waited
+                    fresh = _access_of(self.read(token_set))  # someone refreshed while we waited
                 except TokenUnreadable:
                     pass
+                else:
+                    metrics.token_refresh_waited(provider_id)
+                    return fresh
             outcome = self._refresh_locked(session, account, token_set, providers, audit, context)
         audit.committed(session)
-        if isinstance(outcome, BaseException):
+        if isinstance(outcome, HubError):
+            metrics.token_refresh_failed(provider_id, getattr(outcome, "reason", outcome.code))
             raise outcome
+        metrics.token_refreshed(provider_id)
         return outcome
 
     def _refresh_locked(
@@ -352,7 +359,7 @@ class TokenVault:
         providers: Mapping[str, ProviderType],
         audit: AuditLog,
         context: RequestContext | None,
-    ) -> AccessToken | BaseException:
+    ) -> AccessToken | HubError:
         """Do the refresh inside the locked transaction; failures are returned to be raised
         after the commit, so that their bookkeeping and audit event persist."""
         provider = providers.get(account.provider_id)

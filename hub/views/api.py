@@ -9,13 +9,15 @@ A person is chosen by (provider id, subject), never by an email address alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from hub import apikeys
+from hub import apikeys, metrics
 from hub.db import write_transaction
 from hub.errors import HubError, NotFound
 from hub.models import ApiKey, LinkedAccount, utcnow
@@ -30,6 +32,25 @@ class Ambiguous(HubError):
     status = 409
     title = "More than one account matches"
     hint = "Ask by provider_id and subject, or by linked account id."
+
+
+def _counted(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Count each call in hub_token_api_requests by its outcome: success or the error code."""
+
+    @wraps(view)
+    def counted(*args: Any, **kwargs: Any) -> Response:
+        try:
+            response = view(*args, **kwargs)
+        except HubError as error:
+            metrics.token_api_call(error.code)
+            raise
+        except Exception:
+            metrics.token_api_call("internal_error")
+            raise
+        metrics.token_api_call("success")
+        return response
+
+    return counted
 
 
 def _authenticated_key() -> ApiKey:
@@ -78,6 +99,7 @@ def _access_token_response(key: ApiKey, account: LinkedAccount) -> Response:
 
 
 @bp.post("/accounts/<int:account_id>/access-token")
+@_counted
 def access_token_by_id(account_id: int) -> Response:
     key = _authenticated_key()
     with runtime().db.session() as session:
@@ -88,6 +110,7 @@ def access_token_by_id(account_id: int) -> Response:
 
 
 @bp.post("/access-token")
+@_counted
 def access_token_by_lookup() -> Response:
     """Body: {"provider_id", "subject"}, or {"provider_id", "email"} matching only an address
     that provider verified (see _lookup)."""
