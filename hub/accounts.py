@@ -9,9 +9,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.errors import AccessDenied, HubError
-from hub.models import LinkedAccount, User, utcnow
-from hub.provider import SignInResult
+from hub import sessions
+from hub.errors import AccessDenied, HubError, TokenRejected
+from hub.models import LinkedAccount, User, clip, column_length, utcnow
+from hub.provider import Identity, SignInResult
 
 
 class CannotUnlink(HubError):
@@ -30,9 +31,13 @@ def find_account(session: Session, provider_id: str, subject: str) -> LinkedAcco
 
 def sign_in(session: Session, provider_id: str, result: SignInResult) -> tuple[User, LinkedAccount]:
     """The user behind this identity, created at the first sign-in; profile refreshed after."""
+    check_identity_fits(result.identity)
     account = find_account(session, provider_id, result.identity.subject)
     if account is None:
-        user = User(display_name=result.profile.display_name, email=result.profile.email)
+        user = User(
+            display_name=clip(User.display_name, result.profile.display_name),
+            email=_address(User.email, result.profile.email),
+        )
         session.add(user)
         account = _new_account(user, provider_id, result)
         session.add(account)
@@ -41,8 +46,8 @@ def sign_in(session: Session, provider_id: str, result: SignInResult) -> tuple[U
         if user.disabled_at is not None:
             raise AccessDenied("This user has been disabled.", code="user_disabled")
         _refresh_account(account, result)
-        user.display_name = user.display_name or result.profile.display_name
-        user.email = user.email or result.profile.email
+        user.display_name = user.display_name or clip(User.display_name, result.profile.display_name)
+        user.email = user.email or _address(User.email, result.profile.email)
     now = utcnow()
     user.last_sign_in_at = account.last_sign_in_at = now
     session.flush()
@@ -51,6 +56,7 @@ def sign_in(session: Session, provider_id: str, result: SignInResult) -> tuple[U
 
 def link(session: Session, user_id: int, provider_id: str, result: SignInResult) -> tuple[User, LinkedAccount]:
     """Attach this identity to the user who started the link; refuse one owned by someone else."""
+    check_identity_fits(result.identity)
     user = session.get(User, user_id)
     if user is None or user.disabled_at is not None:
         raise AccessDenied("The user who started this link no longer exists or is disabled.", code="user_disabled")
@@ -73,7 +79,14 @@ def link(session: Session, user_id: int, provider_id: str, result: SignInResult)
 
 
 def check_unlinkable(session: Session, account: LinkedAccount) -> None:
-    """Refuse to remove the user's last way to sign in."""
+    """Refuse to remove the user's last way to sign in.
+
+    The user's row is locked first (SELECT ... FOR UPDATE; SQLite's write transaction holds
+    the database lock already), so two unlinks of a user's two accounts at once are counted
+    one after the other: without it both counted 2 on PostgreSQL and the user was left with
+    no account at all.
+    """
+    session.execute(select(User.id).where(User.id == account.user_id).with_for_update())
     remaining = session.scalar(
         select(func.count()).select_from(LinkedAccount).where(LinkedAccount.user_id == account.user_id)
     )
@@ -84,11 +97,38 @@ def check_unlinkable(session: Session, account: LinkedAccount) -> None:
         )
 
 
-def unlink(session: Session, account: LinkedAccount) -> None:
-    """Remove a linked account and its tokens. Never the user's last way to sign in."""
+def unlink(session: Session, account: LinkedAccount) -> int:
+    """Remove a linked account and its tokens, and end the sessions that signed in through it
+    (they carry the roles that account gave). Never the user's last way to sign in.
+    Returns how many sessions ended."""
     check_unlinkable(session, account)
+    ended = sessions.end_sessions(session, linked_account_id=account.id, reason="unlink")
     session.delete(account)
     session.flush()
+    return len(ended)
+
+
+def check_identity_fits(identity: Identity) -> None:
+    """Refuse an identity whose subject, issuer or tenant exceeds its column: cutting an
+    identifier could make it another person's, so it is never clipped like display text."""
+    for attribute, value in (
+        (LinkedAccount.subject, identity.subject),
+        (LinkedAccount.issuer, identity.issuer),
+        (LinkedAccount.tenant, identity.tenant),
+    ):
+        length = column_length(attribute)
+        if value is not None and length is not None and len(value) > length:
+            raise TokenRejected(
+                f"The provider's {attribute.key} is {len(value)} characters long; the hub accepts "
+                f"at most {length}, so it cannot keep this account apart from others.",
+                code="identity_too_long",
+            )
+
+
+def _address(attribute: object, value: str | None) -> str | None:
+    """An address that does not fit its column is dropped, not cut: a cut address is another."""
+    length = column_length(attribute)
+    return None if value is None or (length is not None and len(value) > length) else value
 
 
 def _new_account(user: User, provider_id: str, result: SignInResult) -> LinkedAccount:
@@ -105,9 +145,9 @@ def _new_account(user: User, provider_id: str, result: SignInResult) -> LinkedAc
 
 def _refresh_account(account: LinkedAccount, result: SignInResult) -> None:
     profile = result.profile
-    account.display_name = profile.display_name
-    account.email = profile.email
-    account.email_verified = profile.email_verified
+    account.display_name = clip(LinkedAccount.display_name, profile.display_name)
+    account.email = _address(LinkedAccount.email, profile.email)
+    account.email_verified = profile.email_verified and account.email is not None
     account.roles = {"roles": sorted(result.identity.roles)}
     account.profile = {
         key: value

@@ -44,6 +44,8 @@ def create_app(
         rt.close()
         raise ConfigError(f"database_url: {problem}")
 
+    _end_sessions_of_absent_providers(rt)
+
     app = Flask(
         "hub",
         template_folder=str(templates_dir()),
@@ -92,6 +94,24 @@ def _add_callback_routes(app: Flask, rt: Runtime) -> None:
                 endpoint=f"auth.callback_{provider_id}",
                 view_func=partial(auth.callback_view, provider_id),
                 methods=["GET"],
+            )
+
+
+def _end_sessions_of_absent_providers(rt: Runtime) -> None:
+    """A provider that stopped running (plugin uninstalled, configuration removed) takes its
+    sessions with it, audited once per provider by the first process that finds them."""
+    with write_transaction(rt.db) as session:
+        ended = sessions.end_sessions_of_absent_providers(session, set(rt.providers))
+        for provider_id, count in sorted(ended.items()):
+            rt.audit.record(
+                session,
+                "provider.unavailable",
+                "success",
+                provider_id=provider_id,
+                details={
+                    "sessions_ended": count,
+                    "reason": rt.registry.unavailable.get(provider_id, "no longer configured")[:200],
+                },
             )
 
 

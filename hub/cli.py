@@ -173,7 +173,7 @@ def db_purge(ctx: click.Context) -> None:
 
     rt = runtime_of(ctx)
     with write_transaction(rt.db) as session:
-        ended = sessions.purge_expired(session, session_policy(rt))
+        ended = len(sessions.end_sessions(session, expired_under=session_policy(rt), reason="expired"))
         pending = signin.purge_expired(session)
         issued = tokens.purge_expired(session)
     click.echo(

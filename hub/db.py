@@ -19,7 +19,10 @@ the write lock at once (the SQLite counterpart of SELECT ... FOR UPDATE)."""
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine with the hub's per-backend settings (SQLite: foreign keys, WAL)."""
+    """Create an engine with the hub's per-backend settings (SQLite: foreign keys, WAL).
+
+    `hide_parameters`: a failed statement's error names the SQL, never its values, which are
+    people's names and addresses (and would print in the error log)."""
     try:
         parsed = make_url(url)
     except Exception as exc:  # sqlalchemy raises ArgumentError with a terse message
@@ -30,7 +33,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, **kwargs)
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
     raise ConfigError(f"database_url: expected sqlite or postgresql, got {parsed.drivername}")
 
 
@@ -38,7 +41,7 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+    engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

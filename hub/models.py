@@ -41,6 +41,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def column_length(attribute: Any) -> int | None:
+    """The declared length of a mapped string column (User.email -> 320)."""
+    return getattr(attribute.property.columns[0].type, "length", None)
+
+
+def clip(attribute: Any, value: str | None) -> str | None:
+    """Text from outside (a provider's profile, a browser's User-Agent) cut to its column.
+
+    The one place that does it, driven by the column lengths below: PostgreSQL refuses an
+    over-long value (a 5,000-character displayName made every sign-in of that person a 500),
+    SQLite silently keeps it. Only for display text: identifiers that do not fit are refused
+    (hub.accounts), never cut, since a cut identifier could name someone else.
+    """
+    if value is None:
+        return None
+    length = column_length(attribute)
+    if length is None or len(value) <= length:
+        return value
+    return value[: length - 1] + "…"
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every backend (SQLite forgets the zone)."""
 

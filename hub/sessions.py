@@ -6,6 +6,7 @@ table cannot be replayed as cookies.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,8 +14,10 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from hub.models import User, WebSession, utcnow
+from hub.models import User, WebSession, clip, utcnow
 from hub.signin import digest
+
+log = logging.getLogger(__name__)
 
 TOUCH_INTERVAL = timedelta(minutes=1)
 """last_seen_at is written at most this often, so reading a page does not write every time."""
@@ -56,9 +59,9 @@ def create(
     replaces: str | None = None,
 ) -> str:
     """Insert a session and return the cookie value. `replaces`, the browser's previous session
-    cookie, is deleted: every sign-in gets a new id (no fixation)."""
+    cookie, is ended: every sign-in gets a new id (no fixation)."""
     if replaces:
-        session.execute(delete(WebSession).where(WebSession.id_hash == digest(replaces)))
+        end_sessions(session, token=replaces, reason="replaced")
     token = secrets.token_urlsafe(32)
     now = utcnow()
     session.add(
@@ -67,13 +70,13 @@ def create(
             user_id=user.id,
             provider_id=provider_id,
             linked_account_id=linked_account_id,
-            provider_session_id=provider_session_id,
+            provider_session_id=clip(WebSession.provider_session_id, provider_session_id),
             roles={"roles": sorted(roles)},
             created_at=now,
             last_seen_at=now,
             expires_at=now + policy.absolute,
-            ip=ip,
-            user_agent=(user_agent or "")[:512] or None,
+            ip=clip(WebSession.ip, ip),
+            user_agent=clip(WebSession.user_agent, user_agent) or None,
         )
     )
     return token
@@ -93,6 +96,22 @@ def lookup(session: Session, token: str | None, policy: SessionPolicy) -> Curren
     return CurrentSession(row=row, user=user)
 
 
+def end_sessions_of_absent_providers(session: Session, running: set[str]) -> dict[str, int]:
+    """End the sessions that signed in through a provider this process does not run (its
+    plugin was uninstalled, or it was removed from the configuration): they carry roles
+    that provider gave, and no refresh or provider sign-out can reach them any more.
+    Returns provider id -> sessions ended."""
+    absent = session.scalars(
+        select(WebSession.provider_id).where(WebSession.provider_id.is_not(None)).distinct()
+    ).all()
+    ended = {
+        provider_id: len(end_sessions(session, provider_id=provider_id, reason="provider_unavailable"))
+        for provider_id in absent
+        if provider_id not in running
+    }
+    return {provider_id: count for provider_id, count in ended.items() if count}
+
+
 def needs_touch(current: CurrentSession) -> bool:
     return utcnow() - current.row.last_seen_at >= TOUCH_INTERVAL
 
@@ -104,38 +123,75 @@ def touch(session: Session, current: CurrentSession) -> None:
     current.row.last_seen_at = now
 
 
-def revoke(session: Session, token: str) -> WebSession | None:
-    """Delete the session for a cookie value; returns the deleted row, if any."""
-    row = session.get(WebSession, digest(token))
-    if row is not None:
-        session.delete(row)
-    return row
+@dataclass(frozen=True)
+class EndedSession:
+    """A session end_sessions removed: who it was, and how it had signed in."""
+
+    id_hash: str
+    user_id: int
+    provider_id: str | None
+    linked_account_id: int | None
+    provider_session_id: str | None
 
 
-def revoke_user(session: Session, user_id: int) -> int:
-    """Sign a user out everywhere; returns how many sessions ended."""
-    result = session.execute(delete(WebSession).where(WebSession.user_id == user_id))
-    return result.rowcount or 0
+def end_sessions(
+    session: Session,
+    *,
+    reason: str,
+    token: str | None = None,
+    user_id: int | None = None,
+    linked_account_id: int | None = None,
+    provider_id: str | None = None,
+    provider_session_id: str | None = None,
+    expired_under: SessionPolicy | None = None,
+) -> list[EndedSession]:
+    """End every session matching ALL the given selectors; the one place a session ends.
 
+    Sign-out, sign-out everywhere, disabling a user, unlinking an account or revoking its
+    tokens, a provider's logout, a provider that is no longer running, a replaced session
+    at sign-in, and the purge of expired sessions all come here, inside the caller's
+    transaction, so the ending commits (or rolls back) with the action that caused it.
+    Whatever must follow a session's end (back-channel logout to applications signed in
+    through it) belongs here too, keyed on the returned rows and `reason` (the cause, e.g.
+    "logout", "unlink", "provider_unavailable", "expired").
 
-def revoke_provider_session(session: Session, provider_id: str, provider_session_id: str) -> list[int]:
-    """End the sessions a provider-side sign-out names (by its `sid`); returns their user ids."""
-    rows = session.scalars(
-        select(WebSession).where(
-            WebSession.provider_id == provider_id,
-            WebSession.provider_session_id == provider_session_id,
+    `token` is a cookie value; `expired_under` selects sessions past the policy's idle or
+    absolute limit. At least one selector is required: no call ends every session by
+    accident. Returns what ended (its length is the count audit events report).
+    """
+    conditions = []
+    if token is not None:
+        if not token or len(token) > 128:
+            return []
+        conditions.append(WebSession.id_hash == digest(token))
+    if user_id is not None:
+        conditions.append(WebSession.user_id == user_id)
+    if linked_account_id is not None:
+        conditions.append(WebSession.linked_account_id == linked_account_id)
+    if provider_id is not None:
+        conditions.append(WebSession.provider_id == provider_id)
+    if provider_session_id is not None:
+        conditions.append(WebSession.provider_session_id == clip(WebSession.provider_session_id, provider_session_id))
+    if expired_under is not None:
+        now = utcnow()
+        conditions.append(
+            (WebSession.expires_at <= now) | (WebSession.last_seen_at <= now - expired_under.idle)
         )
+    if not conditions:
+        raise ValueError("end_sessions needs at least one selector")
+    rows = session.execute(
+        delete(WebSession)
+        .where(*conditions)
+        .returning(
+            WebSession.id_hash,
+            WebSession.user_id,
+            WebSession.provider_id,
+            WebSession.linked_account_id,
+            WebSession.provider_session_id,
+        ),
+        execution_options={"synchronize_session": False},
     ).all()
-    for row in rows:
-        session.delete(row)
-    return [row.user_id for row in rows]
-
-
-def purge_expired(session: Session, policy: SessionPolicy) -> int:
-    now = utcnow()
-    result = session.execute(
-        delete(WebSession).where(
-            (WebSession.expires_at <= now) | (WebSession.last_seen_at <= now - policy.idle)
-        )
-    )
-    return result.rowcount or 0
+    ended = [EndedSession(*row) for row in rows]
+    if ended:
+        log.info("ended %d session(s): %s", len(ended), reason)
+    return ended

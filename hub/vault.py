@@ -87,6 +87,16 @@ class TokenKeyMissing(HubError):
 # --- the key ring ------------------------------------------------------------------------------
 
 
+def provider_not_running(provider_id: str, linked_account_id: int) -> ProviderUnavailable:
+    """The error for an account whose provider is not running (its plugin is uninstalled or its
+    configuration removed): 503 `provider_unavailable`, as documented for the token API."""
+    return ProviderUnavailable(
+        f"The provider {provider_id!r} of linked account {linked_account_id} is not running on "
+        "this hub (its plugin is not installed, or it is no longer configured).",
+        hint="An administrator can check `hub providers`; the account works again once its provider does.",
+    )
+
+
 @dataclass(frozen=True)
 class KeyRing:
     """Token encryption keys by id, newest last. The newest encrypts; every key decrypts."""
@@ -364,10 +374,7 @@ class TokenVault:
         after the commit, so that their bookkeeping and audit event persist."""
         provider = providers.get(account.provider_id)
         if provider is None:
-            raise ConfigError(
-                f"providers.{account.provider_id}: not configured, so linked account "
-                f"{account.id} cannot refresh its tokens"
-            )
+            raise provider_not_running(account.provider_id, account.id)
         try:
             stored = self.read(token_set)
         except TokenUnreadable as error:

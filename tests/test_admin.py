@@ -239,7 +239,7 @@ def test_unlink_removes_the_account_and_its_tokens(app, people, monkeypatch):
         assert session.get(LinkedAccount, account) is None
         assert session.scalar(select(TokenSet).where(TokenSet.linked_account_id == account)) is None
     assert revoked == [("fake2", True)]
-    assert assert_audited(app, "unlink", "fake2").details == {"linked_account_id": account, "provider_revocation": "revoked at the provider"}
+    assert assert_audited(app, "unlink", "fake2").details == {"linked_account_id": account, "provider_revocation": "revoked at the provider", "sessions_ended": 0}
 
 
 def test_unlink_refuses_the_last_account_audits_and_changes_nothing(app, people):

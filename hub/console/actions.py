@@ -144,9 +144,12 @@ def _unlink(rt: Runtime, actor: Actor, user_id: int, account_id: int | None) -> 
     revocation = revoke_at_provider(rt, account_id, provider_id)
     with write_transaction(rt.db) as session:
         account = _account(session, user_id, account_id)
-        accounts.unlink(session, account)
-        _record(rt, session, "unlink", actor, user_id, provider_id, linked_account_id=account_id, provider_revocation=revocation)
-    return provider_id, f"The {provider_id} account was unlinked and its tokens deleted ({revocation})."
+        ended = accounts.unlink(session, account)
+        _record(
+            rt, session, "unlink", actor, user_id, provider_id,
+            linked_account_id=account_id, provider_revocation=revocation, sessions_ended=ended,
+        )
+    return provider_id, f"The {provider_id} account was unlinked, its tokens deleted ({revocation}) and {ended} session(s) through it ended."
 
 
 def _revoke_tokens(rt: Runtime, actor: Actor, user_id: int, account_id: int | None) -> tuple[str | None, str]:
@@ -161,8 +164,15 @@ def _revoke_tokens(rt: Runtime, actor: Actor, user_id: int, account_id: int | No
         token_set = session.scalar(select(TokenSet).where(TokenSet.linked_account_id == account_id))
         if token_set is not None:
             session.delete(token_set)
-        _record(rt, session, "revoke_tokens", actor, user_id, provider_id, linked_account_id=account_id, provider_revocation=revocation)
-    return provider_id, f"The stored tokens of the {provider_id} account were deleted ({revocation}). The user signs in again to store new ones."
+        ended = len(sessions.end_sessions(session, linked_account_id=account_id, reason="revoke_tokens"))
+        _record(
+            rt, session, "revoke_tokens", actor, user_id, provider_id,
+            linked_account_id=account_id, provider_revocation=revocation, sessions_ended=ended,
+        )
+    return provider_id, (
+        f"The stored tokens of the {provider_id} account were deleted ({revocation}) and {ended} session(s) "
+        "through it ended. The user signs in again to store new ones."
+    )
 
 
 # --- the user ------------------------------------------------------------------------------------
@@ -183,7 +193,7 @@ def _disable(rt: Runtime, actor: Actor, user_id: int, _account_id: int | None) -
         if user.disabled_at is not None:
             raise ActionRefused("This user is already disabled.")
         user.disabled_at = utcnow()
-        ended = sessions.revoke_user(session, user_id)
+        ended = len(sessions.end_sessions(session, user_id=user_id, reason="user_disabled"))
         _record(rt, session, "disable_user", actor, user_id, sessions_ended=ended)
     return None, f"The user was disabled and {ended} session(s) ended. They cannot sign in until enabled."
 
@@ -201,7 +211,7 @@ def _enable(rt: Runtime, actor: Actor, user_id: int, _account_id: int | None) ->
 def _signout(rt: Runtime, actor: Actor, user_id: int, _account_id: int | None) -> tuple[str | None, str]:
     with write_transaction(rt.db) as session:
         _user(session, user_id)
-        ended = sessions.revoke_user(session, user_id)
+        ended = len(sessions.end_sessions(session, user_id=user_id, reason="signout_everywhere"))
         _record(rt, session, "signout_everywhere", actor, user_id, sessions_ended=ended)
     suffix = " You signed yourself out too." if actor.user_id == user_id else ""
     return None, f"{ended} session(s) ended.{suffix}"

@@ -63,7 +63,7 @@ def unlink(account_id: int) -> Response:
         provider_id = account.provider_id
     revocation = revoke_at_provider(rt, account_id, provider_id)
     with write_transaction(rt.db) as session:
-        accounts.unlink(session, _own_account(session, current.user.id, account_id))
+        ended = accounts.unlink(session, _own_account(session, current.user.id, account_id))
         rt.audit.record(
             session,
             "unlink",
@@ -72,6 +72,6 @@ def unlink(account_id: int) -> Response:
             subject_user_id=current.user.id,
             provider_id=provider_id,
             context=audit_context(),
-            details={"linked_account_id": account_id, "provider_revocation": revocation},
+            details={"linked_account_id": account_id, "provider_revocation": revocation, "sessions_ended": ended},
         )
     return redirect("/account", code=303)

@@ -22,6 +22,7 @@ from hub.db import write_transaction
 from hub.errors import HubError, NotFound
 from hub.models import ApiKey, LinkedAccount, utcnow
 from hub.parsing import json_object
+from hub.vault import provider_not_running
 from hub.web import audit_context, runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -74,6 +75,8 @@ def _access_token_response(key: ApiKey, account: LinkedAccount) -> Response:
     context = audit_context()
     details = {"api_key_id": key.id, "api_key_name": key.name, "linked_account_id": account.id}
     try:
+        if account.provider_id not in rt.providers:
+            raise provider_not_running(account.provider_id, account.id)
         token = rt.vault.access_token(rt.db, account.id, rt.providers, rt.audit, context)
     except HubError as error:
         g.failure_audited = True

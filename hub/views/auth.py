@@ -85,7 +85,7 @@ def logout() -> Response:
     if current is not None:
         provider = rt.registry.get(current.row.provider_id or "")
         with write_transaction(rt.db) as session:
-            sessions.revoke(session, request.cookies.get(cookie, ""))
+            sessions.end_sessions(session, token=request.cookies.get(cookie, ""), reason="logout")
             rt.audit.record(
                 session,
                 "logout",

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from hub import sessions
 from hub.db import write_transaction
 from hub.errors import HubError, NotFound
-from hub.models import LinkedAccount, WebSession
+from hub.models import LinkedAccount
 from hub.provider import LogoutRequest, ProviderType
 from hub.web import audit_context, runtime
 
@@ -96,19 +96,24 @@ def _end_sessions(provider_id: str, logout: LogoutRequest, via: str) -> None:
 def _revoke(session: Session, provider_id: str, logout: LogoutRequest) -> list[int]:
     """By sid when the provider names one (narrowed to the subject when both are sent),
     otherwise every session signed in through that person's linked account."""
-    if logout.sid is not None and logout.subject is None:
-        return sessions.revoke_provider_session(session, provider_id, logout.sid)
-    query = (
-        select(WebSession)
-        .join(LinkedAccount, LinkedAccount.id == WebSession.linked_account_id)
-        .where(WebSession.provider_id == provider_id, LinkedAccount.subject == logout.subject)
+    if logout.subject is None:
+        if logout.sid is None:
+            return []
+        ended = sessions.end_sessions(session, provider_id=provider_id, provider_session_id=logout.sid, reason="provider_logout")
+        return [row.user_id for row in ended]
+    account_id = session.scalar(
+        select(LinkedAccount.id).where(LinkedAccount.provider_id == provider_id, LinkedAccount.subject == logout.subject)
     )
-    if logout.sid is not None:
-        query = query.where(WebSession.provider_session_id == logout.sid)
-    rows = session.scalars(query).all()
-    for row in rows:
-        session.delete(row)
-    return [row.user_id for row in rows]
+    if account_id is None:
+        return []
+    ended = sessions.end_sessions(
+        session,
+        provider_id=provider_id,
+        linked_account_id=account_id,
+        provider_session_id=logout.sid,
+        reason="provider_logout",
+    )
+    return [row.user_id for row in ended]
 
 
 def _audit_failure(provider_id: str, via: str, reason: str) -> None:
