@@ -18,6 +18,7 @@ from hub import accounts, metrics, sessions, signin
 from hub.audit import RequestContext
 from hub.db import write_transaction
 from hub.errors import AccessDenied, HubError, ProviderDenied, SignInError
+from hub.oidc.authorization import check_callback_issuer
 from hub.provider import ProviderType, SignInResult
 from hub.runtime import Runtime
 
@@ -92,6 +93,7 @@ def _provider_result(
     rt: Runtime, provider: ProviderType, consumed: signin.ConsumedSignin
 ) -> SignInResult:
     params = consumed.callback.params
+    check_callback_issuer(provider, params)  # RFC 9207, before any code is redeemed
     result = provider.complete_sign_in(consumed.callback)
     if "error" in params:  # a provider type that ignored the error answer must not sign anyone in
         raise ProviderDenied(

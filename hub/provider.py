@@ -10,7 +10,7 @@ database, Flask's request or the session.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -119,6 +119,26 @@ class LogoutRequest:
 
     sid: str | None = None
     subject: str | None = None
+    jti: str | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuthorizationResponseIssuer:
+    """What the core needs to check the `iss` of a provider's authorization responses
+    (RFC 9207) before any code is redeemed."""
+
+    issuer: str
+    """The issuer identifier from the provider's metadata (shown in messages)."""
+    required: bool = False
+    """The metadata says `authorization_response_iss_parameter_supported: true`: a response
+    without `iss` is refused."""
+    matches: Callable[[str], bool] | None = field(default=None, repr=False, compare=False)
+    """For an issuer that is a template (Entra's `{tenantid}`): whether a sent `iss` is one of
+    this provider's. Without it, `iss` must equal `issuer` exactly."""
+
+    def accepts(self, iss: str) -> bool:
+        return self.matches(iss) if self.matches is not None else iss == self.issuer
 
 
 @dataclass(frozen=True)
@@ -192,6 +212,12 @@ class ProviderType(abc.ABC):
     def health(self) -> list[HealthCheck]:
         """Live reachability checks (discovery, keys) for the admin console."""
         return []
+
+    def authorization_response_issuer(self) -> AuthorizationResponseIssuer | None:
+        """The issuer the provider's authorization responses may name in `iss` (RFC 9207),
+        or None when the provider has no issuer identifier. The core checks every callback
+        against it before `complete_sign_in` runs. May fetch the provider's metadata."""
+        return None
 
     # --- provider-initiated sign-out (optional) --------------------------------------------
 

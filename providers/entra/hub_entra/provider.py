@@ -10,47 +10,22 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
-from hub.errors import (
-    AccessDenied,
-    ConfigError,
-    HubError,
-    ProviderDenied,
-    SignInError,
-    TokenRejected,
-)
+from hub.errors import AccessDenied, ConfigError, HubError, ProviderDenied, TokenRejected
 from hub.oidc import (
     ClientAuth,
-    Clock,
-    DiscoveryCache,
-    IdTokenValidator,
-    JwksCache,
     OAuthErrorBody,
+    OpenIdConnectProvider,
     PrivateKeyJwt,
-    TokenClient,
     TokenResponse,
     ValidatedIdToken,
-    authorization_url,
-    check_same_person,
-    discovery_health,
     is_guid,
     secret_client_auth,
 )
-from hub.provider import (
-    AuthorizationRequest,
-    Callback,
-    HealthCheck,
-    Identity,
-    ProviderContext,
-    ProviderType,
-    RefreshResult,
-    SignInResult,
-    Tokens,
-)
+from hub.provider import AuthorizationRequest, Identity, LogoutRequest, Profile, ProviderContext, Tokens
 from hub_entra.graph import GraphClient, profile_from_me
 from hub_entra.settings import CONSUMERS_TENANT_ID, EntraSettings, parse_settings
 
@@ -91,104 +66,46 @@ AADSTS_HINTS: Mapping[str, str] = {
 """AADSTS codes common enough to deserve their own sentence."""
 
 
-class EntraProvider(ProviderType):
+class EntraProvider(OpenIdConnectProvider):
     """One configured Entra ID connection (a tenant, or a multi-tenant app with an
     allow-list). Discovery and keys are fetched lazily and cached; `__init__` does no I/O."""
 
     type_name: ClassVar[str] = "entra"
+    label: ClassVar[str | None] = "Microsoft Entra ID"
+    authorization_errors: ClassVar[Mapping[str, str]] = AUTHORIZATION_ERRORS
+    config: EntraSettings
 
-    def __init__(
-        self,
-        provider_id: str,
-        name: str,
-        settings: Mapping[str, Any],
-        context: ProviderContext,
-        *,
-        clock: Clock = time.time,
-    ) -> None:
-        super().__init__(provider_id, name, settings, context)
-        self.config: EntraSettings = parse_settings(provider_id, settings)
-        self.clock = clock
-        config = self.config
-        self.discovery = DiscoveryCache(
-            context.http,
-            f"{config.authority}/v2.0/.well-known/openid-configuration",
-            accept_issuer=self._accept_discovery_issuer,
-            expected_issuer_text=self._expected_discovery_issuer_text(),
-            ttl=config.discovery_ttl_seconds,
-            clock=clock,
-        )
-        self.jwks = JwksCache(context.http, lambda: self.discovery.get().jwks_uri, clock=clock)
-        self.validator = IdTokenValidator(
-            self.jwks,
-            config.client_id,
-            self._expected_token_issuer,
-            skew_seconds=config.clock_skew_seconds,
-            clock=clock,
-        )
-        self.token_client = _token_client(self, self._client_auth())
-        self.graph = GraphClient(context.http, config.graph_base_url)
+    def __init__(self, provider_id: str, name: str, settings: Mapping[str, Any], context: ProviderContext, **kwargs: Any) -> None:
+        super().__init__(provider_id, name, settings, context, **kwargs)
+        self.graph = GraphClient(context.http, self.config.graph_base_url)
+
+    def load_settings(self, settings: Mapping[str, Any]) -> EntraSettings:
+        return parse_settings(self.id, settings)
 
     def __repr__(self) -> str:
         return f"EntraProvider(id={self.id!r}, tenant={self.config.tenant!r})"
 
-    # --- the contract ---------------------------------------------------------------------
-
     @property
-    def requested_scopes(self) -> tuple[str, ...]:
+    def token_request_scopes(self) -> tuple[str, ...]:
+        """The v2.0 endpoints want the scopes again with the code and refresh requests."""
         return self.config.scopes
 
-    def authorization_url(self, request: AuthorizationRequest) -> str:
-        return authorization_url(
-            self.discovery.get().authorization_endpoint,
-            client_id=self.config.client_id,
-            redirect_uri=self.redirect_uri,
-            scopes=self.config.scopes,
-            state=request.state,
-            nonce=request.nonce,
-            code_challenge=request.code_challenge,
-            prompt=request.prompt,
-            extra={"response_mode": "query"},
-        )
+    def authorization_params(self, request: AuthorizationRequest) -> Mapping[str, str]:
+        return {"response_mode": "query"}
 
-    def complete_sign_in(self, callback: Callback) -> SignInResult:
-        """Exchange the code, validate the ID token (and tenant), then read the profile; no
-        Graph call happens unless the ID token passed every check."""
-        if callback.params.get("error"):
-            raise self.describe_authorization_error(
-                callback.params["error"], callback.params.get("error_description", "")
-            )
-        code = callback.params.get("code")
-        if not code:
-            raise SignInError("Microsoft's answer carried no authorization code.")
-        response = self.token_client.exchange_code(
-            code, self.redirect_uri, callback.code_verifier, self.config.scopes
-        )
-        if not response.id_token:
-            raise TokenRejected("Microsoft returned no ID token; the openid scope may have been removed.")
-        validated = self.validator.validate_sign_in(response.id_token, callback.nonce)
-        identity = self._identity(validated)
-        me = self.graph.me(response.access_token)
-        oid = validated.claims["oid"]
-        if str(me.get("id", "")).lower() != oid.lower():
+    def profile(self, identity: Identity, claims: Mapping[str, Any], access_token: str) -> Profile:
+        """The Graph /me profile, only after the ID token passed every check; it must be the
+        person the ID token names (`id` equals `oid`)."""
+        me = self.graph.me(access_token)
+        if str(me.get("id", "")).lower() != str(claims["oid"]).lower():
             raise TokenRejected(
                 "Microsoft Graph returned a different person than the ID token names (the "
                 "profile id does not equal oid).",
                 code="subject_mismatch",
             )
-        return SignInResult(identity, profile_from_me(me, identity.tenant or ""), self._tokens(response))
+        return profile_from_me(me, identity.tenant or "")
 
-    def refresh(self, refresh_token: str, previous: Identity) -> RefreshResult:
-        """Redeem the refresh token; a new ID token must name the same issuer, tenant and
-        person. Entra rotates refresh tokens; if none comes back the old one is kept."""
-        response = self.token_client.refresh(refresh_token, self.config.scopes)
-        identity = self._refreshed_identity(response, previous)
-        tokens = self._tokens(response)
-        if tokens.refresh_token is None:
-            tokens = dataclasses.replace(tokens, refresh_token=refresh_token)
-        return RefreshResult(tokens=tokens, identity=identity)
-
-    def _tokens(self, response: TokenResponse) -> Tokens:
+    def tokens_from(self, response: TokenResponse) -> Tokens:
         """Tokens with the granted scopes in the form they were requested, so the console can
         compare them: Entra answers Graph scopes as `https://graph.microsoft.com/User.Read` and
         never echoes `offline_access` (a refresh token is the proof it was granted)."""
@@ -199,43 +116,42 @@ class EntraProvider(ProviderType):
         query = urlencode({"post_logout_redirect_uri": post_logout_redirect_uri})
         return f"{self.config.authority}/oauth2/v2.0/logout?{query}"
 
-    def health(self) -> list[HealthCheck]:
-        return discovery_health(self.discovery, self.jwks)
+    def backchannel_logout(self, logout_token: str) -> LogoutRequest | None:
+        """Entra sends no back-channel logout tokens (only front-channel logout): 404."""
+        return None
 
-    # --- front-channel logout ---------------------------------------------------------------
-
-    def frontchannel_logout(self, params: Mapping[str, str]) -> str | None:
-        """Entra's front-channel logout GET carries only `?sid=` (PROTOCOL-REFERENCE A7); an
-        `iss`, when some cloud sends it, must be a v2.0 issuer of a tenant this provider
-        serves."""
-        sid = params.get("sid")
-        if not sid:
-            raise SignInError(
-                "Microsoft's sign-out request names no session (sid).", code="logout_request_invalid"
-            )
-        issuer = params.get("iss")
-        if issuer is not None and not self._serves_issuer(issuer):
-            raise SignInError(
-                "The sign-out request names an issuer this provider does not serve.",
-                code="issuer_mismatch",
-            )
-        return sid
+    # --- issuers ---------------------------------------------------------------------------
 
     @property
     def frontchannel_origins(self) -> tuple[str, ...]:
         parts = urlsplit(self.config.authority_host)
         return (f"{parts.scheme}://{parts.netloc}",)
 
-    def _serves_issuer(self, issuer: str) -> bool:
+    def serves_issuer(self, issuer: str) -> bool:
+        """A v2.0 issuer of a tenant this provider serves (front-channel logout `iss`, RFC
+        9207 `iss`): Entra's front-channel logout GET carries only `?sid=` (PROTOCOL-REFERENCE
+        A7), but a cloud that sends `iss` must name a tenant of ours."""
         tenant = _tenant_of_issuer(issuer, self.config.authority_host)
         if tenant is None:
             return False
         if is_guid(self.config.tenant):
             return tenant == self.config.tenant.lower()
+        if self.config.tenant == "consumers":
+            return tenant == CONSUMERS_TENANT_ID
         allowed = self.config.allowed_tenants
         return allowed is None or not allowed or tenant in allowed
 
+    @property
+    def issuer(self) -> str:
+        return self.expected_discovery_issuer_text
+
     # --- errors ---------------------------------------------------------------------------
+
+    def provider_code(self, error: OAuthErrorBody) -> str | None:
+        code = aadsts_code(error.description)
+        if code is None and error.codes:
+            code = f"AADSTS{error.codes[0]}"
+        return code
 
     def describe_authorization_error(self, error: str, description: str) -> HubError:
         """The error for an `error=` callback: a sentence per error (and for common AADSTS
@@ -248,7 +164,7 @@ class EntraProvider(ProviderType):
 
     # --- Entra rules ----------------------------------------------------------------------
 
-    def _accept_discovery_issuer(self, issuer: str) -> bool:
+    def accept_discovery_issuer(self, issuer: str) -> bool:
         host = self.config.authority_host
         tenant = self.config.tenant
         if self.config.is_multi_tenant:
@@ -259,7 +175,12 @@ class EntraProvider(ProviderType):
             return issuer.lower() == f"{host}/{tenant}/v2.0".lower()
         return _tenant_of_issuer(issuer, host) is not None
 
-    def _expected_discovery_issuer_text(self) -> str:
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.config.authority}/v2.0/.well-known/openid-configuration"
+
+    @property
+    def expected_discovery_issuer_text(self) -> str:
         host = self.config.authority_host
         tenant = self.config.tenant
         if self.config.is_multi_tenant:
@@ -270,7 +191,7 @@ class EntraProvider(ProviderType):
             return f"{host}/{tenant}/v2.0"
         return f"{host}/<tenant GUID>/v2.0"
 
-    def _expected_token_issuer(self, claims: Mapping[str, Any]) -> str:
+    def expected_token_issuer(self, claims: Mapping[str, Any]) -> str:
         """The issuer this token must carry: the discovery issuer, with `{tenantid}` filled
         from `tid` for common/organizations. v1 tokens and non-GUID tids are refused here."""
         issuer = claims.get("iss")
@@ -292,7 +213,8 @@ class EntraProvider(ProviderType):
             )
         return discovered
 
-    def _identity(self, validated: ValidatedIdToken) -> Identity:
+    def identity(self, validated: ValidatedIdToken, claims: Mapping[str, Any]) -> Identity:
+        """`tid:oid` as the subject (an `oid` alone is unique only within its tenant)."""
         claims = validated.claims
         _check_signing_key_issuer(validated)
         if claims.get("ver", "2.0") != "2.0":
@@ -310,7 +232,7 @@ class EntraProvider(ProviderType):
             subject=f"{tid}:{oid.lower()}",
             issuer=claims["iss"],
             tenant=tid,
-            roles=self._roles(claims),
+            roles=self.roles_from(claims),
             session_id=sid if isinstance(sid, str) else None,
         )
 
@@ -325,7 +247,7 @@ class EntraProvider(ProviderType):
             "to add your tenant to the allow-list.",
         )
 
-    def _roles(self, claims: Mapping[str, Any]) -> frozenset[str]:
+    def roles_from(self, claims: Mapping[str, Any]) -> frozenset[str]:
         """Hub roles from the `roles` claim (app roles) only. Groups, and groups overage
         (`_claim_names`), never grant anything: group ids differ per tenant."""
         roles = claims.get("roles")
@@ -334,14 +256,7 @@ class EntraProvider(ProviderType):
         role_map = self.config.role_map
         return frozenset(role_map[role] for role in roles if isinstance(role, str) and role in role_map)
 
-    def _refreshed_identity(self, response: TokenResponse, previous: Identity) -> Identity | None:
-        if not response.id_token:
-            return None
-        identity = self._identity(self.validator.validate_refreshed(response.id_token))
-        check_same_person(identity, previous, "Microsoft")
-        return identity
-
-    def _client_auth(self) -> ClientAuth:
+    def client_auth(self) -> ClientAuth:
         config = self.config
         if config.uses_certificate:
             assert config.certificate_key_pem is not None and config.certificate_pem is not None
@@ -363,23 +278,6 @@ def aadsts_code(description: str | None) -> str | None:
     """The `AADSTSnnnn` code at the start of an Entra error description, if any."""
     match = _AADSTS.search(description or "")
     return match.group(0) if match else None
-
-
-def _entra_provider_code(error: OAuthErrorBody) -> str | None:
-    code = aadsts_code(error.description)
-    if code is None and error.codes:
-        code = f"AADSTS{error.codes[0]}"
-    return code
-
-
-def _token_client(provider: EntraProvider, client_auth: ClientAuth) -> TokenClient:
-    return TokenClient(
-        provider.context.http,
-        lambda: provider.discovery.get().token_endpoint,
-        client_auth,
-        provider_code=_entra_provider_code,
-        provider_label="Microsoft Entra ID",
-    )
 
 
 def _tenant_of_issuer(issuer: str, host: str) -> str | None:

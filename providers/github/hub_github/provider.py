@@ -3,31 +3,20 @@
 GitHub has no ID token: the person is whoever `GET /user` says the new access token belongs
 to, keyed by the numeric `id` (a login can be renamed and reused). The token endpoint's quirks
 (errors with HTTP 200, GitHub's own error names, comma-separated scopes) are handled through
-hub.oidc.TokenClient's aliases, so the error rules stay shared with every other provider.
+hub.oidc's OAuth2Provider hooks (`token_error_aliases`), so the error rules stay shared with
+every other provider.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
-import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from hub.errors import HubError, ProviderDenied, ProviderUnavailable, SignInError, TokenRejected
-from hub.oidc import ClientSecretPost, Clock, OAuthErrorBody, TokenClient, TokenResponse, add_query, read_json
-from hub.provider import (
-    AuthorizationRequest,
-    Callback,
-    HealthCheck,
-    Identity,
-    Profile,
-    ProviderContext,
-    ProviderType,
-    RefreshResult,
-    SignInResult,
-    Tokens,
-)
+from hub.errors import HubError, ProviderUnavailable, TokenRejected
+from hub.oidc import ClientAuth, ClientSecretPost, OAuth2Provider, OAuthErrorBody, TokenResponse, read_json
+from hub.provider import AuthorizationRequest, HealthCheck, Identity, Profile, Tokens
 from hub_github.settings import GitHubSettings, parse_settings
 
 API_VERSION = "2022-11-28"
@@ -47,77 +36,51 @@ AUTHORIZATION_ERRORS: Mapping[str, str] = {
 }
 
 
-class GitHubProvider(ProviderType):
+class GitHubProvider(OAuth2Provider):
     """One configured GitHub OAuth app."""
 
     type_name: ClassVar[str] = "github"
+    label: ClassVar[str | None] = "GitHub"
+    authorization_errors: ClassVar[Mapping[str, str]] = AUTHORIZATION_ERRORS
+    token_error_aliases: ClassVar[Mapping[str, str]] = ERROR_ALIASES
+    config: GitHubSettings
 
-    def __init__(
-        self,
-        provider_id: str,
-        name: str,
-        settings: Mapping[str, Any],
-        context: ProviderContext,
-        *,
-        clock: Clock = time.time,
-    ) -> None:
-        super().__init__(provider_id, name, settings, context)
-        self.config: GitHubSettings = parse_settings(provider_id, settings)
-        self.clock = clock
-        self.token_client = TokenClient(
-            context.http,
-            lambda: f"{self.config.web_base_url}/login/oauth/access_token",
-            ClientSecretPost(self.config.client_id, self.config.client_secret),
-            provider_code=_github_error_name,
-            provider_label="GitHub",
-            error_aliases=ERROR_ALIASES,
-        )
+    def load_settings(self, settings: Mapping[str, Any]) -> GitHubSettings:
+        return parse_settings(self.id, settings)
 
     def __repr__(self) -> str:
         return f"GitHubProvider(id={self.id!r}, web_base_url={self.config.web_base_url!r})"
 
-    @property
-    def requested_scopes(self) -> tuple[str, ...]:
-        return self.config.scopes
+    def authorization_endpoint(self) -> str:
+        return f"{self.config.web_base_url}/login/oauth/authorize"
 
-    def authorization_url(self, request: AuthorizationRequest) -> str:
+    def token_endpoint(self) -> str:
+        return f"{self.config.web_base_url}/login/oauth/access_token"
+
+    def client_auth(self) -> ClientAuth:
+        return ClientSecretPost(self.config.client_id, self.config.client_secret)
+
+    def authorization_params(self, request: AuthorizationRequest) -> Mapping[str, str]:
         """GitHub has no nonce (no ID token); state and PKCE S256 carry the protection."""
-        params = {
-            "client_id": self.config.client_id,
-            "redirect_uri": self.redirect_uri,
-            "scope": " ".join(self.config.scopes),
-            "state": request.state,
-            "code_challenge": request.code_challenge,
-            "code_challenge_method": "S256",
-            "allow_signup": "true" if self.config.allow_signup else "false",
-        }
-        if request.prompt:
-            params["prompt"] = request.prompt
-        return add_query(f"{self.config.web_base_url}/login/oauth/authorize", params)
+        return {"allow_signup": "true" if self.config.allow_signup else "false"}
 
-    def complete_sign_in(self, callback: Callback) -> SignInResult:
-        params = callback.params
-        if params.get("error"):
-            error = params["error"]
-            message = AUTHORIZATION_ERRORS.get(error, f"GitHub did not sign you in ({error[:60]}).")
-            raise ProviderDenied(message, provider_code=error[:60])
-        code = params.get("code")
-        if not code:
-            raise SignInError("GitHub's answer carried no authorization code.")
-        response = self.token_client.exchange_code(code, self.redirect_uri, callback.code_verifier)
-        tokens = _tokens(response, self.clock())
-        user = self._api(tokens.access_token, "/user")
-        identity = self._identity(user)
-        return SignInResult(identity, self._profile(user, tokens.access_token), tokens)
+    def provider_code(self, error: OAuthErrorBody) -> str | None:
+        name = error.raw.get("error")
+        return name[:60] if isinstance(name, str) else None
 
-    def refresh(self, refresh_token: str, previous: Identity) -> RefreshResult:
-        """Expiring user tokens: the refresh token is single-use and GitHub sends a new one
-        each time (the vault stores it in the same transaction). No ID token, so no identity."""
-        response = self.token_client.refresh(refresh_token)
-        tokens = _tokens(response, self.clock())
-        if tokens.refresh_token is None:
-            tokens = dataclasses.replace(tokens, refresh_token=refresh_token)
-        return RefreshResult(tokens=tokens)
+    def tokens_from(self, response: TokenResponse) -> Tokens:
+        """GitHub separates granted scopes with commas."""
+        scope = (response.scope or "").replace(",", " ")
+        return dataclasses.replace(response, scope=scope).to_tokens(self.clock())
+
+    def fetch_profile(self, access_token: str) -> Any:
+        return self._api(access_token, "/user")
+
+    def identity_from_profile(self, profile: Any) -> Identity:
+        user_id = profile.get("id") if isinstance(profile, dict) else None
+        if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id <= 0:
+            raise TokenRejected("GitHub's /user answer has no numeric id.", code="missing_claim")
+        return Identity(subject=str(user_id), issuer=self.config.web_base_url)
 
     def revoke(self, tokens: Tokens) -> None:
         """DELETE /applications/{client_id}/token with the app's Basic credentials."""
@@ -156,13 +119,7 @@ class GitHubProvider(ProviderType):
             raise ProviderUnavailable(f"GitHub's API answered {path} with HTTP {response.status_code}.")
         return read_json(response, f"GitHub API {path}")
 
-    def _identity(self, user: Any) -> Identity:
-        user_id = user.get("id") if isinstance(user, dict) else None
-        if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id <= 0:
-            raise TokenRejected("GitHub's /user answer has no numeric id.", code="missing_claim")
-        return Identity(subject=str(user_id), issuer=self.config.web_base_url)
-
-    def _profile(self, user: Mapping[str, Any], access_token: str) -> Profile:
+    def profile_from(self, user: Any, access_token: str) -> Profile:
         email = self._verified_primary_email(access_token)
         login = user.get("login") if isinstance(user.get("login"), str) else None
         return Profile(
@@ -188,19 +145,8 @@ class GitHubProvider(ProviderType):
         return None
 
 
-def _tokens(response: TokenResponse, now: float) -> Tokens:
-    """GitHub separates granted scopes with commas."""
-    scope = (response.scope or "").replace(",", " ")
-    return dataclasses.replace(response, scope=scope).to_tokens(now)
-
-
 def _api_headers() -> dict[str, str]:
     return {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
-
-
-def _github_error_name(error: OAuthErrorBody) -> str | None:
-    name = error.raw.get("error")
-    return name[:60] if isinstance(name, str) else None
 
 
 def _text(value: Any) -> str | None:

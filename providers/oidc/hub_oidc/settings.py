@@ -12,6 +12,14 @@ from typing import Any
 
 from hub.errors import ConfigError
 from hub.oidc import DEFAULT_CLOCK_SKEW, base_url_setting
+from hub.oidc.settings import (
+    check_known_keys,
+    flag_setting,
+    scopes_setting,
+    seconds_setting,
+    string_map_setting,
+    text_setting,
+)
 from hub.provider import CORE_SETTINGS
 
 DEFAULT_SCOPES = ("openid", "profile", "email")
@@ -67,76 +75,32 @@ def parse_settings(provider_id: str, settings: Mapping[str, Any]) -> OidcSetting
     def key(name: str) -> str:
         return f"providers.{provider_id}.{name}"
 
-    unknown = sorted(set(settings) - KNOWN_KEYS)
-    if unknown:
-        raise ConfigError(f"{key(unknown[0])}: unknown setting for an oidc provider (known: {', '.join(sorted(KNOWN_KEYS - {'id', 'type'}))})")
+    check_known_keys(settings, KNOWN_KEYS, provider_id, "oidc")
     issuer = settings.get("issuer")
     base_url_setting(issuer, key("issuer"))  # https, or http on loopback only
     assert isinstance(issuer, str)
+    method = settings.get("client_auth_method", "client_secret_basic")
+    if method not in CLIENT_AUTH_METHODS:
+        raise ConfigError(f"{key('client_auth_method')}: expected one of {', '.join(CLIENT_AUTH_METHODS)}, got {method!r}.")
+    role_claim = settings.get("role_claim")
     return OidcSettings(
         issuer=issuer,  # kept exactly as written: discovery must name this very string
-        client_id=_text(settings.get("client_id"), key("client_id"), "the client id registered at the provider"),
-        client_secret=_text(settings.get("client_secret"), key("client_secret"), "the client secret (from the environment, not hub.toml)"),
-        client_auth_method=_choice(settings.get("client_auth_method", "client_secret_basic"), key("client_auth_method")),
-        scopes=_scopes(settings.get("scopes", list(DEFAULT_SCOPES)), key("scopes")),
-        userinfo=_flag(settings.get("userinfo", False), key("userinfo")),
-        role_claim=_optional_text(settings.get("role_claim"), key("role_claim")),
-        role_map=_string_map(settings.get("role_map", {}), key("role_map")),
-        clock_skew_seconds=_seconds(settings.get("clock_skew_seconds", DEFAULT_CLOCK_SKEW), key("clock_skew_seconds"), 600),
-        discovery_ttl_seconds=_seconds(settings.get("discovery_ttl_seconds", 24 * 3600), key("discovery_ttl_seconds"), 7 * 86400),
+        client_id=text_setting(settings.get("client_id"), key("client_id"), "the client id registered at the provider"),
+        client_secret=text_setting(settings.get("client_secret"), key("client_secret"), "the client secret (from the environment, not hub.toml)"),
+        client_auth_method=str(method),
+        scopes=scopes_setting(settings.get("scopes", list(DEFAULT_SCOPES)), key("scopes"), '["openid", "profile", "email"]', required=("openid",)),
+        userinfo=flag_setting(settings.get("userinfo", False), key("userinfo")),
+        role_claim=None if role_claim is None else text_setting(role_claim, key("role_claim"), "a claim name such as roles or groups"),
+        role_map=string_map_setting(settings.get("role_map", {}), key("role_map"), '{ "hub-admins" = "admin" }'),
+        clock_skew_seconds=seconds_setting(settings.get("clock_skew_seconds", DEFAULT_CLOCK_SKEW), key("clock_skew_seconds"), 600),
+        discovery_ttl_seconds=seconds_setting(settings.get("discovery_ttl_seconds", 24 * 3600), key("discovery_ttl_seconds"), 7 * 86400),
         authorize_params=_authorize_params(settings.get("authorize_params", {}), key("authorize_params")),
     )
 
 
-def _text(value: Any, name: str, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{name}: required; expected {what}.")
-    return value.strip()
-
-
-def _optional_text(value: Any, name: str) -> str | None:
-    if value is None:
-        return None
-    return _text(value, name, "a claim name such as roles or groups")
-
-
-def _choice(value: Any, name: str) -> str:
-    if value not in CLIENT_AUTH_METHODS:
-        raise ConfigError(f"{name}: expected one of {', '.join(CLIENT_AUTH_METHODS)}, got {value!r}.")
-    return str(value)
-
-
-def _scopes(value: Any, name: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = value.split()
-    if not isinstance(value, list | tuple) or not all(isinstance(s, str) and s and " " not in s for s in value):
-        raise ConfigError(f"{name}: expected a list of scope names such as [\"openid\", \"profile\", \"email\"].")
-    if "openid" not in value:
-        raise ConfigError(f"{name}: must include \"openid\"; without it the provider sends no ID token.")
-    return tuple(dict.fromkeys(value))
-
-
-def _flag(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{name}: expected true or false, got {value!r}.")
-    return value
-
-
-def _string_map(value: Any, name: str) -> Mapping[str, str]:
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise ConfigError(f"{name}: expected a table of provider role -> hub role, such as {{ \"hub-admins\" = \"admin\" }}.")
-    return dict(value)
-
-
 def _authorize_params(value: Any, name: str) -> Mapping[str, str]:
-    params = _string_map(value, name)
+    params = string_map_setting(value, name, '{ access_type = "offline" }')
     reserved = sorted(set(params) & RESERVED_AUTHORIZE_PARAMS)
     if reserved:
         raise ConfigError(f"{name}: {reserved[0]} is set by the hub and cannot be overridden.")
     return params
-
-
-def _seconds(value: Any, name: str, maximum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= maximum:
-        raise ConfigError(f"{name}: expected a whole number of seconds from 0 to {maximum}, got {value!r}.")
-    return value

@@ -30,8 +30,8 @@ from hub.errors import (
     RefreshRejected,
     TokenRejected,
 )
-from hub.oidc import BACKCHANNEL_LOGOUT_EVENT
-from hub.provider import AuthorizationRequest, Identity
+from hub.oidc import BACKCHANNEL_LOGOUT_EVENT, check_callback_issuer
+from hub.provider import AuthorizationRequest, Callback, Identity, SignInResult
 
 
 @pytest.fixture
@@ -137,14 +137,21 @@ def test_rfc9207_iss_is_required_when_advertised_and_checked_before_redeeming(op
     op.document["authorization_response_iss_parameter_supported"] = True
     params = {"code": CODE, "state": "s1", **({"iss": sent} if sent else {})}
     with pytest.raises(TokenRejected) as caught:
-        make_provider().complete_sign_in(callback(**params))
+        as_the_core_does(make_provider(), callback(**params))
     assert caught.value.code == "issuer_mismatch" and op.token_requests == []
 
 
 def test_rfc9207_a_correct_iss_is_accepted_and_a_wrong_one_refused_even_unadvertised(op: FakeOpenIdProvider) -> None:
-    assert make_provider().complete_sign_in(callback(code=CODE, state="s", iss=ISSUER)).identity.subject == SUB
+    assert as_the_core_does(make_provider(), callback(code=CODE, state="s", iss=ISSUER)).identity.subject == SUB
     with pytest.raises(TokenRejected):
-        make_provider().complete_sign_in(callback(code=CODE, state="s", iss="https://other.example"))
+        as_the_core_does(make_provider(), callback(code=CODE, state="s", iss="https://other.example"))
+    assert len(op.token_requests) == 1
+
+
+def as_the_core_does(provider: OidcProvider, answer: Callback) -> SignInResult:
+    """hub.callback's order: the RFC 9207 check, then the provider."""
+    check_callback_issuer(provider, answer.params)
+    return provider.complete_sign_in(answer)
 
 
 def test_userinfo_is_merged_when_configured(op: FakeOpenIdProvider) -> None:

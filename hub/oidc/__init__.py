@@ -1,0 +1,127 @@
+"""The relying-party toolkit for provider plugins: OAuth 2.0 and OpenID Connect, by spec.
+
+Each module implements one specification; this package re-exports every name plugins
+import, so `from hub.oidc import TokenClient` keeps working for plugins written against
+hub_api_version 1 (tests/test_oidc_public_names.py imports each documented name).
+
+| module | implements |
+| --- | --- |
+| `hub.oidc.discovery` | OpenID Connect Discovery 1.0 / RFC 8414 metadata, cached |
+| `hub.oidc.keys` | JWKS (RFC 7517) cache and key-rotation refetch budgets |
+| `hub.oidc.id_token` | ID token validation (OIDC Core 3.1.3.7) with joserfc |
+| `hub.oidc.client_auth` | client authentication (RFC 6749 2.3, RFC 7523) on Authlib |
+| `hub.oidc.token_endpoint` | code, refresh and revocation requests (RFC 6749, RFC 7009) on Authlib |
+| `hub.oidc.authorization` | the authorization request with PKCE (RFC 7636) and response `iss` (RFC 9207) |
+| `hub.oidc.userinfo` | UserInfo (OIDC Core 5.3) and other protected JSON resources |
+| `hub.oidc.logout_token` | back-channel logout tokens (OIDC Back-Channel Logout 1.0) |
+| `hub.oidc.settings` | checks for provider settings |
+| `hub.oidc.oauth2_provider` | `OAuth2Provider`, the base class of plain OAuth 2.0 provider types |
+| `hub.oidc.openid_provider` | `OpenIdConnectProvider`, the base class of OpenID Connect provider types |
+
+Nothing here knows a provider by name; quirks (Entra's `{tenantid}` issuer, AADSTS codes,
+GitHub's error names) come in through hooks and small callables. Every outbound call goes
+through the provider's `requests.Session` (the hub's ProviderSession), and time comes from an
+injectable `clock`.
+"""
+
+from hub.oidc.authorization import (
+    ISS_PARAMETER_SUPPORTED,
+    authorization_url,
+    check_authorization_response_issuer,
+    check_callback_issuer,
+    s256_code_challenge,
+)
+from hub.oidc.client_auth import (
+    ASSERTION_LIFETIME,
+    CLIENT_ASSERTION_TYPE,
+    ClientAuth,
+    ClientSecretBasic,
+    ClientSecretPost,
+    PrivateKeyJwt,
+    secret_client_auth,
+)
+from hub.oidc.common import DEFAULT_CLOCK_SKEW, Clock, add_query, b64url, read_json, redact
+from hub.oidc.discovery import DEFAULT_DISCOVERY_TTL, DiscoveryCache, ProviderMetadata, exact_issuer
+from hub.oidc.id_token import ALLOWED_ALGORITHMS, IdTokenValidator, ValidatedIdToken
+from hub.oidc.keys import DEFAULT_JWKS_COOLDOWN, DEFAULT_JWKS_TTL, JwksCache, SigningKey, parse_jwks
+from hub.oidc.logout_token import (
+    BACKCHANNEL_LOGOUT_EVENT,
+    LOGOUT_TOKEN_TYPE,
+    JtiCache,
+    LogoutTokenValidator,
+    ValidatedLogoutToken,
+)
+from hub.oidc.oauth2_provider import AUTHORIZATION_ERRORS, OAuth2Provider, subject_from
+from hub.oidc.openid_provider import (
+    OpenIdConnectProvider,
+    check_same_person,
+    discovery_health,
+    profile_from_claims,
+)
+from hub.oidc.settings import GUID_PATTERN, base_url_setting, is_guid
+from hub.oidc.token_endpoint import (
+    OAuthErrorBody,
+    ProviderCodeFinder,
+    TokenClient,
+    TokenResponse,
+    no_provider_code,
+    parse_oauth_error,
+)
+from hub.oidc.userinfo import check_userinfo_subject, fetch_protected_json, fetch_userinfo
+
+__all__ = [
+    "ALLOWED_ALGORITHMS",
+    "ASSERTION_LIFETIME",
+    "AUTHORIZATION_ERRORS",
+    "BACKCHANNEL_LOGOUT_EVENT",
+    "CLIENT_ASSERTION_TYPE",
+    "DEFAULT_CLOCK_SKEW",
+    "DEFAULT_DISCOVERY_TTL",
+    "DEFAULT_JWKS_COOLDOWN",
+    "DEFAULT_JWKS_TTL",
+    "GUID_PATTERN",
+    "ISS_PARAMETER_SUPPORTED",
+    "LOGOUT_TOKEN_TYPE",
+    "ClientAuth",
+    "ClientSecretBasic",
+    "ClientSecretPost",
+    "Clock",
+    "DiscoveryCache",
+    "IdTokenValidator",
+    "JtiCache",
+    "JwksCache",
+    "LogoutTokenValidator",
+    "OAuth2Provider",
+    "OAuthErrorBody",
+    "OpenIdConnectProvider",
+    "PrivateKeyJwt",
+    "ProviderCodeFinder",
+    "ProviderMetadata",
+    "SigningKey",
+    "TokenClient",
+    "TokenResponse",
+    "ValidatedIdToken",
+    "ValidatedLogoutToken",
+    "add_query",
+    "authorization_url",
+    "b64url",
+    "base_url_setting",
+    "check_authorization_response_issuer",
+    "check_callback_issuer",
+    "check_same_person",
+    "check_userinfo_subject",
+    "discovery_health",
+    "exact_issuer",
+    "fetch_protected_json",
+    "fetch_userinfo",
+    "is_guid",
+    "no_provider_code",
+    "parse_jwks",
+    "parse_oauth_error",
+    "profile_from_claims",
+    "read_json",
+    "redact",
+    "s256_code_challenge",
+    "secret_client_auth",
+    "subject_from",
+]
