@@ -64,6 +64,7 @@ from hub.oidc.token_endpoint import (
     ProviderCodeFinder,
     TokenClient,
     TokenResponse,
+    map_oauth_error,
     no_provider_code,
     parse_oauth_error,
 )
@@ -115,6 +116,7 @@ __all__ = [
     "fetch_protected_json",
     "fetch_userinfo",
     "is_guid",
+    "map_oauth_error",
     "no_provider_code",
     "parse_jwks",
     "parse_oauth_error",
