@@ -12,7 +12,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from hub import logs, migrate, routes, security, sessions
-from hub.callback import session_policy
 from hub.config import Settings, load_settings
 from hub.db import write_transaction
 from hub.errors import ConfigError
@@ -141,7 +140,7 @@ def _current_session() -> sessions.CurrentSession | None:
         return None
     rt = runtime()
     with rt.db.session() as session:
-        current = sessions.lookup(session, token, session_policy(rt))
+        current = sessions.lookup(session, token, sessions.session_policy(rt.settings))
     if current is not None and sessions.needs_touch(current):
         with write_transaction(rt.db) as session:
             sessions.touch(session, current)

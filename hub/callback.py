@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
@@ -120,7 +119,7 @@ def _write(
     previous_session_token: str | None,
     context: RequestContext,
 ) -> Completed:
-    policy = session_policy(rt)
+    policy = sessions.session_policy(rt.settings)
     for attempt in (1, 2):
         try:
             with write_transaction(rt.db) as session:
@@ -163,13 +162,6 @@ def _write(
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
-
-
-def session_policy(rt: Runtime) -> sessions.SessionPolicy:
-    return sessions.SessionPolicy(
-        idle=timedelta(minutes=rt.settings.session_idle_minutes),
-        absolute=timedelta(hours=rt.settings.session_absolute_hours),
-    )
 
 
 def _audit_failure(

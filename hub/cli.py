@@ -8,40 +8,13 @@ from typing import Any
 import click
 
 from hub import migrate
+from hub.commands import LazyRuntime, runtime
+from hub.commands import settings as current_settings
 from hub.config import Settings, load_settings, production_problems
 from hub.errors import ConfigError, HubError
 from hub.plugins import Plugins, load_plugins
-from hub.runtime import Runtime
 
 DEFAULT_PORT = 5001
-
-
-class LazyRuntime:
-    """ctx.obj: the Runtime, built on first use so `hub --help` needs no valid configuration."""
-
-    def __init__(self, plugins: Plugins | None = None, settings: Settings | None = None) -> None:
-        self._plugins = plugins
-        self._settings = settings
-        self._runtime: Runtime | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings()
-        return self._settings
-
-    @property
-    def runtime(self) -> Runtime:
-        if self._runtime is None:
-            self._runtime = Runtime.load(self.settings, self._plugins)
-        return self._runtime
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.runtime, name)
-
-
-def runtime_of(ctx: click.Context) -> Runtime:
-    return ctx.find_object(LazyRuntime).runtime  # type: ignore[union-attr]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,16 +31,13 @@ def cli() -> None:
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port to listen on.")
 @click.option("--production", is_flag=True, help="Refuse unsafe settings and serve with gunicorn.")
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn workers (production).")
-@click.pass_context
-def serve(ctx: click.Context, host: str, port: int, production: bool, workers: int) -> None:
+def serve(host: str, port: int, production: bool, workers: int) -> None:
     """Serve the hub over HTTP."""
-    lazy = ctx.find_object(LazyRuntime)
-    assert lazy is not None
-    settings = lazy.settings
+    settings = current_settings()
     production = production or settings.production
     from hub.app import create_app
 
-    rt = lazy.runtime
+    rt = runtime()
     if production:
         redirect_uris = {pid: p.redirect_uri for pid, p in rt.providers.items()}
         problems = production_problems(settings, redirect_uris, set(rt.keys.generated))
@@ -139,10 +109,9 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.pass_context
-def db_upgrade(ctx: click.Context) -> None:
+def db_upgrade() -> None:
     """Apply every pending migration."""
-    rt = runtime_of(ctx)
+    rt = runtime()
     before = migrate.current_revisions(rt.db)
     migrate.upgrade(rt.db)
     after = migrate.current_revisions(rt.db)
@@ -150,10 +119,9 @@ def db_upgrade(ctx: click.Context) -> None:
 
 
 @db.command("current")
-@click.pass_context
-def db_current(ctx: click.Context) -> None:
+def db_current() -> None:
     """Show the database's revision and whether it is current."""
-    rt = runtime_of(ctx)
+    rt = runtime()
     current = migrate.current_revisions(rt.db)
     problem = migrate.pending_message(rt.db)
     click.echo(f"revision: {', '.join(sorted(current)) or 'none'}")
@@ -163,17 +131,15 @@ def db_current(ctx: click.Context) -> None:
 
 
 @db.command("purge")
-@click.pass_context
-def db_purge(ctx: click.Context) -> None:
+def db_purge() -> None:
     """Delete expired sessions and pending sign-ins (run it daily, e.g. from cron)."""
     from hub import sessions, signin
-    from hub.callback import session_policy
     from hub.db import write_transaction
     from hub.issuer import tokens
 
-    rt = runtime_of(ctx)
+    rt = runtime()
     with write_transaction(rt.db) as session:
-        ended = len(sessions.end_sessions(session, expired_under=session_policy(rt), reason="expired"))
+        ended = len(sessions.end_sessions(session, expired_under=sessions.session_policy(rt.settings), reason="expired"))
         pending = signin.purge_expired(session)
         issued = tokens.purge_expired(session)
     click.echo(
@@ -183,12 +149,9 @@ def db_purge(ctx: click.Context) -> None:
 
 
 @cli.command("providers")
-@click.pass_context
-def providers_command(ctx: click.Context) -> None:
+def providers_command() -> None:
     """List installed plugins and configured providers."""
-    lazy = ctx.find_object(LazyRuntime)
-    assert lazy is not None
-    rt = lazy.runtime
+    rt = runtime()
     click.echo("Installed plugins:")
     for info in rt.plugins.loaded:
         types = ", ".join(info.provider_types) or "-"

@@ -10,6 +10,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -19,6 +20,9 @@ from hub.signin import digest
 
 log = logging.getLogger(__name__)
 
+if TYPE_CHECKING:
+    from hub.config import Settings
+
 TOUCH_INTERVAL = timedelta(minutes=1)
 """last_seen_at is written at most this often, so reading a page does not write every time."""
 
@@ -27,6 +31,14 @@ TOUCH_INTERVAL = timedelta(minutes=1)
 class SessionPolicy:
     idle: timedelta
     absolute: timedelta
+
+
+def session_policy(settings: Settings) -> SessionPolicy:
+    """The idle and absolute limits the settings ask for."""
+    return SessionPolicy(
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        absolute=timedelta(hours=settings.session_absolute_hours),
+    )
 
 
 @dataclass(frozen=True)

@@ -208,3 +208,25 @@ def test_serve_answers_on_the_given_host_and_port(env, tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def imported_modules(path: Path) -> set[str]:
+    import ast
+
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            modules.add(node.module)
+        elif isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+    return modules
+
+
+def test_commands_reach_the_runtime_one_way_and_none_imports_the_cli():
+    root = Path(__file__).resolve().parent.parent
+    sources = [*root.glob("hub/**/*.py"), *root.glob("providers/*/hub_*/**/*.py")]
+    assert len(sources) > 40
+    importers = [str(p.relative_to(root)) for p in sources if p.name != "cli.py" and "hub.cli" in imported_modules(p)]
+    assert importers == []
+    using_context = [str(p.relative_to(root)) for p in root.glob("hub/commands/*.py") if "find_object" in p.read_text() or "runtime_of" in p.read_text()]
+    assert using_context == []

@@ -206,7 +206,6 @@ def test_expired_pending_signins_are_purged_when_a_sign_in_starts(client, app):
 
 def test_purge_deletes_expired_and_idle_sessions_only(client, idp, app):
     from hub import sessions
-    from hub.callback import session_policy
     from hub.db import write_transaction
 
     sign_in(client, idp, "alice")
@@ -218,6 +217,6 @@ def test_purge_deletes_expired_and_idle_sessions_only(client, idp, app):
         rows[1].expires_at = utcnow() - timedelta(seconds=1)
         rows[2].last_seen_at = utcnow() - timedelta(minutes=61)
     with write_transaction(rt.db) as session:
-        assert len(sessions.end_sessions(session, expired_under=session_policy(rt), reason="expired")) == 2
+        assert len(sessions.end_sessions(session, expired_under=sessions.session_policy(rt.settings), reason="expired")) == 2
     assert sessions_count(app) == 1
     assert client.get("/account").status_code == 200  # alice's live session stays

@@ -1,8 +1,9 @@
-"""Command-line groups for the vault and the audit log, attached to the root `hub` CLI by hub.cli.
+"""Command-line groups, attached to the root `hub` CLI by hub.cli, and the one way every
+command (the core's and plugins') reaches the runtime: `hub.commands.runtime()`.
 
-Commands stay thin: they take the runtime from `ctx.obj` (hub.runtime.Runtime), call the plain
-functions in hub.vault and hub.audit, and show progress on stderr so stdout stays clean for
-what an operator pipes or copies (a key ring, an export, a checkpoint).
+Commands stay thin: they take the runtime from `runtime()`, call the plain functions in
+hub.vault, hub.audit, ... and show progress on stderr so stdout stays clean for what an
+operator pipes or copies (a key ring, an export, a checkpoint). No command imports hub.cli.
 """
 
 from __future__ import annotations
@@ -12,15 +13,55 @@ from typing import Any
 
 import click
 
-__all__ = ["ProgressBar", "audit_group", "keys_group", "runtime"]
+from hub.config import Settings, load_settings
+from hub.plugins import Plugins
+from hub.runtime import Runtime
+
+__all__ = ["LazyRuntime", "ProgressBar", "audit_group", "keys_group", "runtime", "settings"]
 
 
-def runtime() -> Any:
-    """The hub runtime the root CLI put on the click context."""
+class LazyRuntime:
+    """The click context's `obj`: the Runtime, built on first use so `hub --help` needs no
+    valid configuration and `hub serve` can check settings before opening the database."""
+
+    def __init__(self, plugins: Plugins | None = None, settings: Settings | None = None) -> None:
+        self._plugins = plugins
+        self._settings = settings
+        self._runtime: Runtime | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = Runtime.load(self.settings, self._plugins)
+        return self._runtime
+
+
+def runtime() -> Runtime:
+    """The hub runtime of the running `hub` command (built on first use).
+
+    Tests may invoke a command group with `obj=` a Runtime (or any object with `db`) instead
+    of going through `hub`.
+    """
     obj = click.get_current_context().obj
+    if isinstance(obj, LazyRuntime):
+        return obj.runtime
     if obj is None or not hasattr(obj, "db"):
         raise click.UsageError("no hub runtime: run this through the `hub` command")
-    return obj
+    return obj  # type: ignore[no-any-return]
+
+
+def settings() -> Settings:
+    """The settings of the running `hub` command, without opening the database."""
+    obj = click.get_current_context().obj
+    if isinstance(obj, LazyRuntime):
+        return obj.settings
+    return runtime().settings
 
 
 class ProgressBar:

@@ -7,6 +7,7 @@ import sys
 import click
 from sqlalchemy import select
 
+from hub.commands import runtime
 from hub.db import write_transaction
 from hub.models import User
 from hub.people import find_user, user_email_verified
@@ -28,40 +29,35 @@ def set_admin(rt: Runtime, who: str, value: bool) -> User:
 
 
 def attach(group: click.Group) -> None:
-    from hub.cli import runtime_of
-
     @group.command("grant")
     @click.argument("who")
-    @click.pass_context
-    def grant(ctx: click.Context, who: str) -> None:
+    def grant(who: str) -> None:
         """Make WHO (a user id, or PROVIDER_ID:SUBJECT) an administrator.
 
         Given an email address it changes nothing and lists every account showing that
         address, with whether its provider verified it, so you can pick the user id."""
-        user = set_admin(runtime_of(ctx), who, True)
+        user = set_admin(runtime(), who, True)
         click.echo(f"user {user.id} ({user.display_name or 'no name'}) is now an administrator")
 
     @group.command("revoke")
     @click.argument("who")
-    @click.pass_context
-    def revoke(ctx: click.Context, who: str) -> None:
+    def revoke(who: str) -> None:
         """Take the admin role granted with `grant` from WHO (a user id, or PROVIDER_ID:SUBJECT).
 
         A provider's role mapping still applies."""
-        user = set_admin(runtime_of(ctx), who, False)
+        user = set_admin(runtime(), who, False)
         click.echo(f"user {user.id} ({user.display_name or 'no name'}) is no longer an administrator")
 
     @group.command("seed")
     @click.argument("count", type=click.IntRange(min=1))
     @click.option("--provider", "providers", multiple=True, help="Provider id to use (repeat); default: the configured providers.")
     @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-    @click.pass_context
-    def seed_command(ctx: click.Context, count: int, providers: tuple[str, ...], yes: bool) -> None:
+    def seed_command(count: int, providers: tuple[str, ...], yes: bool) -> None:
         """Add COUNT fake linked accounts (about 0.8 x COUNT users), token sets and 30 days of
         audit events, for demos and benchmarks. Never run it against production data."""
         from hub.seed import seed
 
-        rt = runtime_of(ctx)
+        rt = runtime()
         if rt.settings.production and not yes:
             click.confirm("This hub is configured for production. Add fake users anyway?", abort=True)
         with click.progressbar(length=1, label=f"Seeding {count:,} linked accounts", file=sys.stderr) as bar:
@@ -78,10 +74,9 @@ def attach(group: click.Group) -> None:
         )
 
     @group.command("list")
-    @click.pass_context
-    def list_admins(ctx: click.Context) -> None:
+    def list_admins() -> None:
         """List users granted the admin role with `grant`."""
-        rt = runtime_of(ctx)
+        rt = runtime()
         with rt.db.session() as session:
             for user in session.scalars(select(User).where(User.is_admin.is_(True)).order_by(User.id)):
                 email = user.email or ""

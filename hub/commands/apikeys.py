@@ -6,6 +6,7 @@ import click
 from sqlalchemy import select
 
 from hub import apikeys
+from hub.commands import runtime
 from hub.db import write_transaction
 from hub.models import ApiKey
 
@@ -17,12 +18,9 @@ def api_keys_group() -> None:
 
 @api_keys_group.command("create")
 @click.argument("name")
-@click.pass_context
-def create_command(ctx: click.Context, name: str) -> None:
+def create_command(name: str) -> None:
     """Create a key named NAME (who uses it). The key is printed once and never again."""
-    from hub.cli import runtime_of
-
-    rt = runtime_of(ctx)
+    rt = runtime()
     with write_transaction(rt.db) as session:
         created = apikeys.create(session, name)
         rt.audit.record(session, "api_key.create", "success", details={"api_key_id": created.row.id, "name": created.row.name})
@@ -31,12 +29,9 @@ def create_command(ctx: click.Context, name: str) -> None:
 
 
 @api_keys_group.command("list")
-@click.pass_context
-def list_command(ctx: click.Context) -> None:
+def list_command() -> None:
     """List keys (never their secrets)."""
-    from hub.cli import runtime_of
-
-    rt = runtime_of(ctx)
+    rt = runtime()
     with rt.db.session() as session:
         for key in session.scalars(select(ApiKey).order_by(ApiKey.id)):
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
@@ -46,12 +41,9 @@ def list_command(ctx: click.Context) -> None:
 
 @api_keys_group.command("revoke")
 @click.argument("key_id", type=int)
-@click.pass_context
-def revoke_command(ctx: click.Context, key_id: int) -> None:
+def revoke_command(key_id: int) -> None:
     """Revoke key KEY_ID: it stops working at once."""
-    from hub.cli import runtime_of
-
-    rt = runtime_of(ctx)
+    rt = runtime()
     with write_transaction(rt.db) as session:
         key = apikeys.revoke(session, key_id)
         rt.audit.record(session, "api_key.revoke", "success", details={"api_key_id": key.id, "name": key.name})

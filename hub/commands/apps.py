@@ -10,14 +10,9 @@ import json
 
 import click
 
+from hub.commands import runtime
 from hub.db import write_transaction
 from hub.issuer import applications
-
-
-def _runtime(ctx: click.Context):
-    from hub.cli import runtime_of
-
-    return runtime_of(ctx)
 
 
 @click.group("apps")
@@ -61,9 +56,7 @@ def apps_group() -> None:
 )
 @click.option("--pairwise", is_flag=True, help="Give this app a pairwise `sub` (unlinkable across apps).")
 @click.option("--json", "as_json", is_flag=True, help='Print {"client_id", "client_secret"} as JSON.')
-@click.pass_context
 def create_command(
-    ctx: click.Context,
     name: str,
     redirect_uris: tuple[str, ...],
     public: bool,
@@ -80,7 +73,7 @@ def create_command(
     as_json: bool,
 ) -> None:
     """Register application NAME. The client secret is printed once and never again."""
-    rt = _runtime(ctx)
+    rt = runtime()
     jwks = None
     if jwks_file is not None:
         try:
@@ -118,10 +111,9 @@ def create_command(
 
 @apps_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def list_command(ctx: click.Context, as_json: bool) -> None:
+def list_command(as_json: bool) -> None:
     """List applications (never their secrets)."""
-    rt = _runtime(ctx)
+    rt = runtime()
     with rt.db.session() as session:
         described = [applications.describe(app) for app in applications.list_all(session)]
     if as_json:
@@ -137,10 +129,9 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
 
 @apps_group.command("show")
 @click.argument("client_id")
-@click.pass_context
-def show_command(ctx: click.Context, client_id: str) -> None:
+def show_command(client_id: str) -> None:
     """Show one application's settings as JSON (never its secret)."""
-    rt = _runtime(ctx)
+    rt = runtime()
     with rt.db.session() as session:
         click.echo(json.dumps(applications.describe(applications.get(session, client_id)), indent=2))
 
@@ -148,10 +139,9 @@ def show_command(ctx: click.Context, client_id: str) -> None:
 @apps_group.command("rotate-secret")
 @click.argument("client_id")
 @click.option("--json", "as_json", is_flag=True, help='Print {"client_id", "client_secret"} as JSON.')
-@click.pass_context
-def rotate_secret_command(ctx: click.Context, client_id: str, as_json: bool) -> None:
+def rotate_secret_command(client_id: str, as_json: bool) -> None:
     """Issue a new client secret; the old one stops working at once. Printed once."""
-    rt = _runtime(ctx)
+    rt = runtime()
     with write_transaction(rt.db) as session:
         rotated = applications.rotate_secret(session, client_id)
         rt.audit.record(
@@ -166,10 +156,9 @@ def rotate_secret_command(ctx: click.Context, client_id: str, as_json: bool) -> 
 
 @apps_group.command("disable")
 @click.argument("client_id")
-@click.pass_context
-def disable_command(ctx: click.Context, client_id: str) -> None:
+def disable_command(client_id: str) -> None:
     """Stop an application: sign-ins, tokens and refreshes fail; its refresh tokens are revoked."""
-    rt = _runtime(ctx)
+    rt = runtime()
     with write_transaction(rt.db) as session:
         app = applications.disable(session, client_id)
         rt.audit.record(session, "application.disable", "success", details=_audit_details(app))
@@ -178,10 +167,9 @@ def disable_command(ctx: click.Context, client_id: str) -> None:
 
 @apps_group.command("enable")
 @click.argument("client_id")
-@click.pass_context
-def enable_command(ctx: click.Context, client_id: str) -> None:
+def enable_command(client_id: str) -> None:
     """Allow a disabled application again (its revoked tokens stay revoked)."""
-    rt = _runtime(ctx)
+    rt = runtime()
     with write_transaction(rt.db) as session:
         app = applications.enable(session, client_id)
         rt.audit.record(session, "application.enable", "success", details=_audit_details(app))
@@ -191,10 +179,9 @@ def enable_command(ctx: click.Context, client_id: str) -> None:
 @apps_group.command("delete")
 @click.argument("client_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.pass_context
-def delete_command(ctx: click.Context, client_id: str, yes: bool) -> None:
+def delete_command(client_id: str, yes: bool) -> None:
     """Delete an application with its grants, codes and tokens."""
-    rt = _runtime(ctx)
+    rt = runtime()
     if not yes:
         click.confirm(f"Delete application {client_id} and every grant and token it holds?", abort=True)
     with write_transaction(rt.db) as session:

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import click
 
+from hub.commands import runtime
 from hub.db import write_transaction
 from hub.issuer import signing
-
-
-def _runtime(ctx: click.Context):
-    from hub.cli import runtime_of
-
-    return runtime_of(ctx)
 
 
 @click.group("signing-keys")
@@ -23,10 +18,9 @@ def signing_keys_group() -> None:
 @click.option(
     "--alg", type=click.Choice(list(signing.ALGORITHMS)), default=signing.DEFAULT_ALG, show_default=True
 )
-@click.pass_context
-def rotate_command(ctx: click.Context, alg: str) -> None:
+def rotate_command(alg: str) -> None:
     """Promote the published next key to current; the old current stays published as previous."""
-    rt = _runtime(ctx)
+    rt = runtime()
     with write_transaction(rt.db) as session:
         promoted = signing.rotate(session, rt.vault.keyring, alg)
         rt.audit.record(session, "signing_key.rotate", "success", details={"kid": promoted.kid, "alg": alg})
@@ -35,10 +29,9 @@ def rotate_command(ctx: click.Context, alg: str) -> None:
 
 @signing_keys_group.command("retire")
 @click.option("--kid", help="Retire this previous key only (default: every previous key).")
-@click.pass_context
-def retire_command(ctx: click.Context, kid: str | None) -> None:
+def retire_command(kid: str | None) -> None:
     """Stop publishing previous keys once the grace period is over (tokens they signed stop verifying)."""
-    rt = _runtime(ctx)
+    rt = runtime()
     with write_transaction(rt.db) as session:
         retired = signing.retire(session, kid)
         rt.audit.record(
@@ -48,10 +41,9 @@ def retire_command(ctx: click.Context, kid: str | None) -> None:
 
 
 @signing_keys_group.command("status")
-@click.pass_context
-def status_command(ctx: click.Context) -> None:
+def status_command() -> None:
     """List the keys with their state and age (never private material)."""
-    rt = _runtime(ctx)
+    rt = runtime()
     with rt.db.session() as session:
         rows = signing.status(session)
     if not rows:
