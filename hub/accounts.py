@@ -148,7 +148,7 @@ def _refresh_account(account: LinkedAccount, result: SignInResult) -> None:
     account.display_name = clip(LinkedAccount.display_name, profile.display_name)
     account.email = _address(LinkedAccount.email, profile.email)
     account.email_verified = profile.email_verified and account.email is not None
-    account.roles = {"roles": sorted(result.identity.roles)}
+    account.roles = sorted(result.identity.roles)
     account.profile = {
         key: value
         for key, value in {

@@ -83,7 +83,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
 
 
 class User(Base):
@@ -139,8 +139,8 @@ class LinkedAccount(Base):
     display_name: Mapped[str | None] = mapped_column(String(256))
     email: Mapped[str | None] = mapped_column(String(320))
     email_verified: Mapped[bool] = mapped_column(default=False)
-    roles: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    """{"roles": [...]} as mapped by the provider at the last sign-in."""
+    roles: Mapped[list[str]] = mapped_column(default=list)
+    """Hub roles (sorted) as mapped by the provider at the last sign-in."""
     profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """Display data from the provider (never identifying); providers own no tables."""
     linked_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -210,7 +210,8 @@ class WebSession(Base):
     )
     provider_session_id: Mapped[str | None] = mapped_column(String(256), index=True)
     """The provider's `sid`, to end this session on a provider-side sign-out."""
-    roles: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    roles: Mapped[list[str]] = mapped_column(default=list)
+    """Hub roles (sorted) the provider mapped at this sign-in."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)

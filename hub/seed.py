@@ -159,7 +159,7 @@ def _plan(
                 "display_name": name,
                 "email": f"{handle}@{provider_id}.example",
                 "email_verified": rng.random() < 0.9,
-                "roles": {"roles": ["admin"] if rng.random() < 0.001 else []},
+                "roles": ["admin"] if rng.random() < 0.001 else [],
                 "profile": {"given_name": first, "family_name": last, "job_title": rng.choice(("Engineer", "Analyst", "Nurse", "Teacher", "Manager"))},
                 "linked_at": linked_at,
                 "last_sign_in_at": signed_in,

@@ -50,7 +50,7 @@ class CurrentSession:
 
     @property
     def roles(self) -> frozenset[str]:
-        return frozenset(self.row.roles.get("roles", []))
+        return frozenset(self.row.roles)
 
     @property
     def is_admin(self) -> bool:
@@ -83,7 +83,7 @@ def create(
             provider_id=provider_id,
             linked_account_id=linked_account_id,
             provider_session_id=clip(WebSession.provider_session_id, provider_session_id),
-            roles={"roles": sorted(roles)},
+            roles=sorted(roles),
             created_at=now,
             last_seen_at=now,
             expires_at=now + policy.absolute,

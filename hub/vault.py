@@ -405,7 +405,7 @@ class TokenVault:
         if result.identity is not None:
             # A refreshed ID token carries the roles as they are now (the provider has checked
             # it names the same person); sessions pick them up at the next sign-in.
-            account.roles = {"roles": sorted(result.identity.roles)}
+            account.roles = sorted(result.identity.roles)
         audit.record(
             session,
             "token_refresh",

@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+import alembic.config
 from alembic import command
 
 from hub.app import create_app
@@ -72,3 +73,58 @@ def test_json_logs_carry_the_request_id(hub_config, plugins, capsys):
         from hub import logs
 
         logs.configure("text", "INFO")
+
+
+def roles_migration() -> tuple[str, str]:
+    """(revision, down_revision) of the migration that turned roles into lists."""
+    from alembic.script import ScriptDirectory
+
+    from hub.resources import migrations_dir
+
+    config = alembic.config.Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    [script] = [s for s in ScriptDirectory.from_config(config).walk_revisions() if s.doc.startswith("roles as lists")]
+    return script.revision, script.down_revision
+
+
+def test_the_roles_migration_turns_stored_objects_into_lists_and_back(database_url):
+    from sqlalchemy import text
+
+    revision, before = roles_migration()
+    database = Database(database_url)
+    config = alembic_config(database)
+    try:
+        command.downgrade(config, before)
+        now = "2026-01-01 00:00:00+00:00"
+        with database.engine.begin() as connection:
+            connection.execute(text("INSERT INTO users (id, is_admin, created_at) VALUES (1, false, :now)"), {"now": now})
+            for account_id, roles in ((1, '{"roles": ["admin", "auditor"]}'), (2, "{}"), (3, '{"roles": []}')):
+                connection.execute(
+                    text(
+                        "INSERT INTO linked_accounts (id, user_id, provider_id, subject, issuer, email_verified, roles, profile, linked_at, needs_reauth) "
+                        "VALUES (:id, 1, 'p', :subject, 'i', false, :roles, '{}', :now, false)"
+                    ),
+                    {"id": account_id, "subject": f"s{account_id}", "roles": roles, "now": now},
+                )
+            connection.execute(
+                text("INSERT INTO sessions (id_hash, user_id, roles, created_at, last_seen_at, expires_at) VALUES ('h', 1, :roles, :now, :now, :now)"),
+                {"roles": '{"roles": ["admin"]}', "now": now},
+            )
+        command.upgrade(config, revision)
+
+        def stored() -> tuple[list, list]:
+            with database.engine.connect() as connection:
+                accounts = [json.loads(r) if isinstance(r, str) else r for r in connection.scalars(text("SELECT roles FROM linked_accounts ORDER BY id"))]
+                web = [json.loads(r) if isinstance(r, str) else r for r in connection.scalars(text("SELECT roles FROM sessions"))]
+            return accounts, web
+
+        assert stored() == ([["admin", "auditor"], [], []], [["admin"]])
+        command.downgrade(config, before)
+        assert stored() == ([{"roles": ["admin", "auditor"]}, {"roles": []}, {"roles": []}], [{"roles": ["admin"]}])
+    finally:
+        command.upgrade(config, "head")
+        with database.engine.begin() as connection:
+            connection.execute(text("DELETE FROM sessions"))
+            connection.execute(text("DELETE FROM linked_accounts"))
+            connection.execute(text("DELETE FROM users"))
+        database.dispose()

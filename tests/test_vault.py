@@ -559,7 +559,7 @@ def test_roles_from_a_refreshed_identity_are_written_to_the_account(
 
     provider.refresh = refresh_with_identity  # type: ignore[method-assign]
     vault.access_token(db, account_id, {"contoso": provider}, audit)
-    assert account_of(db, account_id).roles == {"roles": ["admin"]}
+    assert account_of(db, account_id).roles == ["admin"]
 
 
 def test_a_refresh_without_an_identity_keeps_the_roles(
