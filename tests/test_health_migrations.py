@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
-import pytest
 import alembic.config
+import pytest
 from alembic import command
 
 from hub.app import create_app
