@@ -124,9 +124,14 @@ def test_role_cannot_be_passed_as_a_request_parameter(app, people):
 
 def test_admin_granted_by_the_hub_enters_without_a_provider_role(app, people, idp):
     _, bob = people
+    with db(app) as session:
+        assert session.scalars(select(WebSession.roles).where(WebSession.user_id == 2)).all() == [[]]
+        assert session.scalars(select(LinkedAccount.roles).where(LinkedAccount.user_id == 2)).all() == [[], []]
+    assert bob.get("/admin").status_code == 403
     with db(app) as session, session.begin():
         session.get(User, 2).is_admin = True
-    assert bob.get("/admin").status_code == 200
+    page = bob.get("/admin")
+    assert page.status_code == 200 and "<h1>Overview</h1>" in page.get_data(as_text=True)
 
 
 def test_admin_nav_link_only_for_admins(people):

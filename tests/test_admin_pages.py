@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from datetime import timedelta
@@ -128,10 +129,16 @@ def test_search_treats_wildcards_literally(app, admin, rt):
 
 
 def test_bad_list_requests_are_explained(admin):
-    for query in ("sort=nonsense", "state=zombie", "after=not-a-cursor", "size=x"):
+    expected = {
+        "sort=nonsense": "Unknown sort order 'nonsense'; choose one from the list.",
+        "state=zombie": "Unknown token state 'zombie'; choose one from the list.",
+        "after=not-a-cursor": "The page marker in this address is damaged or belongs to another sort order.",
+        "size=x": "The page size must be a number.",
+    }
+    for query, message in expected.items():
         response = admin.get(f"/admin/accounts?{query}")
         assert response.status_code == 400, query
-        assert "Start again" in response.get_data(as_text=True) or "number" in response.get_data(as_text=True)
+        assert f"<p>{message}</p>" in html.unescape(response.get_data(as_text=True)), query
 
 
 def test_cursor_of_another_sort_is_refused(seeded):
@@ -234,6 +241,11 @@ def test_empty_overview_says_what_to_do(admin, rt):
     assert "Sign-ins in the last 30 days" in html
 
 
+def audit_rows(page: str) -> list[tuple[int, str]]:
+    """(seq, type) of each event row on an audit page, in page order."""
+    return [(int(seq), kind) for seq, kind in re.findall(r"<td>(\d+)</td><td>.*?</td><td>([a-z_.]+)</td>", page)]
+
+
 def test_audit_page_filters_pages_and_shows_the_chain(seeded, admin):
     html = admin.get("/admin/audit").get_data(as_text=True)
     assert "Chain verified" in html and "Checked <time" in html
@@ -243,9 +255,14 @@ def test_audit_page_filters_pages_and_shows_the_chain(seeded, admin):
     assert '<span class="badge bad">failure</span>' in failures and '<span class="badge ok">success</span>' not in failures
     first = admin.get("/admin/audit?type=signin").get_data(as_text=True)
     assert 'rel="next"' in first
-    before = first.split("before=")[1].split('"')[0]
+    before = int(first.split("before=")[1].split('"')[0])
     second = admin.get(f"/admin/audit?type=signin&before={before}").get_data(as_text=True)
-    assert f"<td>{int(before) - 1}</td>" in second or "<td>signin</td>" in second
+    first_rows, second_rows = audit_rows(first), audit_rows(second)
+    assert len(first_rows) == 50 and second_rows, "the seeded log has more than one page of sign-ins"
+    assert {kind for _, kind in first_rows + second_rows} == {"signin"}
+    first_seqs, second_seqs = [seq for seq, _ in first_rows], [seq for seq, _ in second_rows]
+    assert first_seqs == sorted(first_seqs, reverse=True) and second_seqs == sorted(second_seqs, reverse=True)
+    assert before == min(first_seqs) and max(second_seqs) < before  # the next page starts after the first ends
     assert admin.get("/admin/audit?since=yesterday").status_code == 400
     assert admin.get("/admin/audit?user=abc").status_code == 400
 

@@ -185,3 +185,39 @@ def test_environment_overlays_a_provider_a_plugin_offers(tmp_path, plugins):
     settings = load_settings(environ={"HUB_PROVIDERS__FROMENV__CLIENT_SECRET": "overridden"}, overrides={"instance_path": str(tmp_path)})
     provider = build_registry(settings, plugins).providers["fromenv"]
     assert provider.settings == {"client_id": "hub", "client_secret": "overridden"}
+
+
+def hub_imports(path) -> set[str]:
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else (
+            [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+        found.update(name for name in names if name == "hub" or name.startswith("hub."))
+    return found
+
+
+def test_bundled_plugins_import_only_what_docs_architecture_allows():
+    """docs/architecture.md: provider types import the plugin API only; test doubles add
+    hub.serving and hub.testing; `hub demo` alone builds a whole hub."""
+    from pathlib import Path
+
+    plugin_api = {"hub", "hub.provider", "hub.oidc", "hub.http", "hub.errors", "hub.routes"}
+    doubles = plugin_api | {"hub.serving", "hub.testing", "hub.testing.app", "hub.testing.conformance"}
+    demo = doubles | {"hub.app", "hub.config", "hub.plugins", "hub.commands", "hub.seed"}
+    root = Path(__file__).resolve().parent.parent / "providers"
+    sources = sorted(root.glob("*/hub_*/**/*.py"))
+    assert len(sources) > 15
+    problems = []
+    for path in sources:
+        if path.name == "demo.py":
+            allowed = demo
+        elif path.name in {"fake.py", "testing.py"} or "emulator" in path.parts:
+            allowed = doubles
+        else:
+            allowed = plugin_api
+        extra = {name for name in hub_imports(path) if name not in allowed and not name.startswith("hub.oidc.")}
+        if extra:
+            problems.append(f"{path.relative_to(root)} imports {sorted(extra)}")
+    assert problems == []

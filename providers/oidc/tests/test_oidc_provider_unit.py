@@ -31,7 +31,7 @@ from hub.errors import (
     TokenRejected,
 )
 from hub.oidc import BACKCHANNEL_LOGOUT_EVENT, check_callback_issuer
-from hub.provider import AuthorizationRequest, Callback, Identity, SignInResult
+from hub.provider import AuthorizationRequest, Callback, Identity, LogoutRequest, SignInResult
 
 
 @pytest.fixture
@@ -250,7 +250,7 @@ def test_bad_logout_tokens_are_rejected(op: FakeOpenIdProvider, header: dict, cl
 def test_logout_token_alg_none_and_replays_are_rejected(op: FakeOpenIdProvider) -> None:
     provider = make_provider()
     token = op.logout_token()
-    assert provider.backchannel_logout(token) is not None
+    assert provider.backchannel_logout(token) == LogoutRequest(sid="op-session-1", subject=SUB)
     with pytest.raises(TokenRejected, match="already used"):
         provider.backchannel_logout(token)
     unsigned = "eyJhbGciOiJub25lIiwidHlwIjoibG9nb3V0K2p3dCJ9." + token.split(".")[1] + "."
@@ -259,8 +259,8 @@ def test_logout_token_alg_none_and_replays_are_rejected(op: FakeOpenIdProvider) 
 
 
 def test_a_logout_token_without_typ_is_accepted(op: FakeOpenIdProvider) -> None:
-    token = op.sign(op.logout_claims(events={BACKCHANNEL_LOGOUT_EVENT: {}}))
-    assert make_provider().backchannel_logout(token) is not None
+    token = op.sign(op.logout_claims(events={BACKCHANNEL_LOGOUT_EVENT: {}}, sid="op-session-untyped"))
+    assert make_provider().backchannel_logout(token) == LogoutRequest(sid="op-session-untyped", subject=SUB)
 
 
 def test_frontchannel_logout_needs_a_sid_and_the_right_issuer() -> None:
