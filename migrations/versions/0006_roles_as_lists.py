@@ -1,7 +1,7 @@
 """roles as lists: linked_accounts.roles and sessions.roles hold ["admin", ...], not {"roles": [...]}
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-25 13:55:00
 
 A data migration: the columns stay JSON. Rows that already hold a list (or anything that is
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
