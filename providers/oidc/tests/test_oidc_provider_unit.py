@@ -250,7 +250,8 @@ def test_bad_logout_tokens_are_rejected(op: FakeOpenIdProvider, header: dict, cl
 def test_logout_token_alg_none_and_replays_are_rejected(op: FakeOpenIdProvider) -> None:
     provider = make_provider()
     token = op.logout_token()
-    assert provider.backchannel_logout(token) == LogoutRequest(sid="op-session-1", subject=SUB)
+    request = provider.backchannel_logout(token)
+    assert isinstance(request, LogoutRequest) and (request.sid, request.subject) == ("op-session-1", SUB)
     with pytest.raises(TokenRejected, match="already used"):
         provider.backchannel_logout(token)
     unsigned = "eyJhbGciOiJub25lIiwidHlwIjoibG9nb3V0K2p3dCJ9." + token.split(".")[1] + "."
@@ -260,7 +261,8 @@ def test_logout_token_alg_none_and_replays_are_rejected(op: FakeOpenIdProvider) 
 
 def test_a_logout_token_without_typ_is_accepted(op: FakeOpenIdProvider) -> None:
     token = op.sign(op.logout_claims(events={BACKCHANNEL_LOGOUT_EVENT: {}}, sid="op-session-untyped"))
-    assert make_provider().backchannel_logout(token) == LogoutRequest(sid="op-session-untyped", subject=SUB)
+    request = make_provider().backchannel_logout(token)
+    assert isinstance(request, LogoutRequest) and (request.sid, request.subject) == ("op-session-untyped", SUB)
 
 
 def test_frontchannel_logout_needs_a_sid_and_the_right_issuer() -> None:
