@@ -222,7 +222,17 @@ def test_database_failure_at_commit_rolls_back_and_sets_no_cookie(client, idp, a
 )
 def test_next_never_leaves_the_site(client, idp, next_value):
     response = sign_in(client, idp, "alice", next=next_value)
-    assert response.headers["Location"] == "/"
+    assert response.headers["Location"] == "/account"
+
+
+@pytest.mark.parametrize("form", [{}, {"next": "/"}])
+def test_a_sign_in_bound_for_the_start_page_lands_on_the_account_page_in_one_redirect(client, idp, form):
+    """"/" would only redirect a signed-in person to /account: the callback goes there itself."""
+    response = sign_in(client, idp, "alice", **form)
+    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    landed = client.get(response.headers["Location"])
+    assert landed.status_code == 200 and "Alice Admin" in landed.get_data(as_text=True)
+    assert client.get("/").headers["Location"] == "/account"  # what the callback saved a request on
 
 
 def test_next_relative_path_is_kept(client, idp):

@@ -16,12 +16,15 @@ from hub.web import audit_context, current_session, db_session, login_required, 
 
 bp = Blueprint("account", __name__)
 
+SIGNED_IN_HOME = "/account"
+"""Where "/" sends a signed-in person; a sign-in bound for "/" goes here directly."""
+
 
 @bp.get("/")
 def home() -> Response | tuple[str, int]:
     if current_session() is None:
         return redirect("/login")
-    return redirect("/account")
+    return redirect(SIGNED_IN_HOME)
 
 
 @bp.get("/account")
