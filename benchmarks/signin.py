@@ -1,11 +1,14 @@
-"""Sign-in benchmark: complete sign-ins per second and latency through the Entra emulator over
-real HTTP (hub under gunicorn, SQLite and PostgreSQL, concurrency 1 and 8), and the hub-side time
-of one callback with the provider answering instantly, with a profile of where it goes.
+"""Sign-in benchmark: complete sign-ins per second, latency and the hub's CPU per sign-in through
+the Entra emulator over real HTTP (hub under `gunicorn -w 2`, sync workers, SQLite and
+PostgreSQL, concurrency 1 and 4), and the hub-side time of one callback with the provider
+answering instantly, with a profile of where it goes.
 
     uv run python benchmarks/signin.py                       # SQLite, and PostgreSQL if reachable
     uv run python benchmarks/signin.py --signins 300 --skip-postgres
 
-Loopback only; every load loop is bounded in count and time.
+CPU per sign-in is read from /proc: utime + stime of the gunicorn master and its workers before
+and after each run, divided by the sign-ins completed. The emulator and the load driver run in
+this process and are not counted. Loopback only; every load loop is bounded in count and time.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TIME_LIMIT = 60.0
 
 
@@ -60,7 +63,35 @@ def one_sign_in(base_url: str) -> float:
     return time.perf_counter() - started
 
 
-def load(base_url: str, concurrency: int, count: int) -> dict[str, float]:
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(root: int) -> list[int]:
+    """The pid and every descendant's (gunicorn's master and its workers)."""
+    found, frontier = [root], [root]
+    while frontier:
+        pid = frontier.pop()
+        for task in Path(f"/proc/{pid}/task").glob("*/children"):
+            children = [int(child) for child in task.read_text().split()]
+            found += children
+            frontier += children
+    return found
+
+
+def cpu_seconds(root: int) -> float:
+    """utime + stime of the process tree, in seconds (fields 14 and 15 of /proc/PID/stat)."""
+    total = 0
+    for pid in process_tree(root):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # the name may contain spaces
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def load(base_url: str, concurrency: int, count: int, server_pid: int | None = None) -> dict[str, float]:
     deadline = time.monotonic() + TIME_LIMIT
     latencies: list[float] = []
     lock = threading.Lock()
@@ -72,19 +103,24 @@ def load(base_url: str, concurrency: int, count: int) -> dict[str, float]:
         with lock:
             latencies.append(elapsed)
 
+    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(worker, range(count)))
     wall = time.perf_counter() - started
+    cpu = (cpu_seconds(server_pid) - cpu_before) if server_pid else float("nan")
     return {
         "signins": len(latencies),
         "per_second": len(latencies) / wall,
         "median_ms": statistics.median(latencies) * 1000,
         "p95_ms": percentile(latencies, 0.95) * 1000,
+        "cpu_ms": cpu * 1000 / max(1, len(latencies)),
     }
 
 
-def gunicorn_hub(database_url: str, emulator, workdir: Path, workers: int) -> tuple[subprocess.Popen, str]:
+def gunicorn_hub(
+    database_url: str, emulator, workdir: Path, workers: int, profile: Path | None = None
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     emulator.add_redirect_uri(f"{base_url}/auth/entra/callback")
@@ -99,6 +135,8 @@ def gunicorn_hub(database_url: str, emulator, workdir: Path, workers: int) -> tu
             lines.append(f'{key} = "{value}"')
     config = workdir / "hub.toml"
     config.write_text("\n".join(lines) + "\n")
+    metrics_dir = workdir / "metrics"
+    metrics_dir.mkdir()
     env = {
         **os.environ,
         "HUB_INSTANCE_PATH": str(workdir),
@@ -107,43 +145,50 @@ def gunicorn_hub(database_url: str, emulator, workdir: Path, workers: int) -> tu
         "HUB_BASE_URL": base_url,
         "HUB_LOG_LEVEL": "WARNING",
         "HUB_DOTENV": str(workdir / "none.env"),
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),  # as in production: workers share counters
     }
     subprocess.run([sys.executable, "-c", "from hub.cli import main; main()", "db", "upgrade"], env=env, check=True, capture_output=True)
+    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "hub.wsgi:app"]
+    if profile:  # py-spy samples master and workers; its own CPU then counts in the tree too
+        command = ["py-spy", "record", "--subprocesses", "--rate", "250", "--format", "raw", "-o", str(profile), "--", *command]
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}", "hub.wsgi:app"],
+        command,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=workdir,
     )
-    for _ in range(100):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         try:
-            if requests.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+            if requests.get(f"{base_url}/readyz", timeout=10).status_code == 200:
                 return process, base_url
-        except requests.ConnectionError:
+        except requests.RequestException:
             pass
         time.sleep(0.1)
     process.kill()
     raise RuntimeError("gunicorn did not become ready: " + process.stderr.read().decode()[-2000:])
 
 
-def through_emulator(database: str, database_url: str, signins: int, workers: int) -> list[tuple]:
+def through_emulator(
+    database: str, database_url: str, signins: int, workers: int, profile: Path | None = None
+) -> list[tuple]:
     from hub_entra.emulator import EntraEmulator
 
     rows = []
     with EntraEmulator() as emulator, tempfile.TemporaryDirectory() as workdir:
         emulator.auto_sign_in = "bob@contoso.example"
-        process, base_url = gunicorn_hub(database_url, emulator, Path(workdir), workers)
+        process, base_url = gunicorn_hub(database_url, emulator, Path(workdir), workers, profile)
         try:
-            one_sign_in(base_url)  # warm-up: discovery and keys fetched once per worker
-            for concurrency, count in ((1, max(20, signins // 4)), (8, signins)):
+            load(base_url, 4, 20)  # warm-up: each worker fetches discovery and keys once
+            for concurrency, count in ((1, max(20, signins // 4)), (4, signins)):
                 before = dict(emulator.requests)
-                result = load(base_url, concurrency, count)
+                result = load(base_url, concurrency, count, process.pid)
                 fetches = (emulator.requests["discovery"] - before.get("discovery", 0)) + (emulator.requests["keys"] - before.get("keys", 0))
                 rows.append((database, concurrency, result, fetches))
         finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=20)
+            process.send_signal(signal.SIGINT if profile else signal.SIGTERM)  # py-spy writes on SIGINT
+            process.wait(timeout=60)
     return rows
 
 
@@ -205,38 +250,52 @@ def hub_side(iterations: int) -> tuple[dict[str, float], str]:
     return summary, out.getvalue()
 
 
-def postgres_url() -> str | None:
+def postgres_url(name: str) -> str | None:
+    """A fresh database `name` (dropped first: never give it a database you keep)."""
     try:
         import psycopg
 
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as connection:
-            connection.execute("DROP DATABASE IF EXISTS hub_bench WITH (FORCE)")
-            connection.execute("CREATE DATABASE hub_bench")
-        return "postgresql+psycopg://postgres@127.0.0.1:5432/hub_bench"
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     except Exception as error:  # the benchmark reports what it could not measure
         print(f"PostgreSQL not measured: {error}")
         return None
 
 
+def _profile(args: argparse.Namespace, database: str) -> Path | None:
+    return args.profile.with_name(f"{args.profile.stem}-{database}.txt").resolve() if args.profile else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--signins", type=int, default=200, help="sign-ins at concurrency 8 (a quarter at 1)")
+    parser.add_argument("--signins", type=int, default=200, help="sign-ins at concurrency 4 (a quarter at 1)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--callbacks", type=int, default=300, help="in-process callbacks timed")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--skip-hub-side", action="store_true", help="no in-process callback timing and profile")
+    parser.add_argument("--pg-database", default="hub_bench", help="PostgreSQL database to create (WIPED)")
+    parser.add_argument("--profile", type=Path, help="run gunicorn under py-spy; collapsed stacks to PROFILE-<db>.txt")
     args = parser.parse_args()
 
-    print(f"machine: {os.cpu_count()} cores; gunicorn {args.workers} workers x 4 threads; emulator in this process\n")
+    print(f"machine: {os.cpu_count()} cores; gunicorn {args.workers} sync workers; emulator in this process\n")
     rows = []
-    with tempfile.TemporaryDirectory() as scratch:
-        rows += through_emulator("SQLite", f"sqlite:///{scratch}/bench.sqlite3", args.signins, args.workers)
-    pg = None if args.skip_postgres else postgres_url()
+    if not args.skip_sqlite:
+        with tempfile.TemporaryDirectory() as scratch:
+            rows += through_emulator(
+                "SQLite", f"sqlite:///{scratch}/bench.sqlite3", args.signins, args.workers, _profile(args, "sqlite")
+            )
+    pg = None if args.skip_postgres else postgres_url(args.pg_database)
     if pg:
-        rows += through_emulator("PostgreSQL", pg, args.signins, args.workers)
+        rows += through_emulator("PostgreSQL", pg, args.signins, args.workers, _profile(args, "postgresql"))
     print("Complete sign-ins through the emulator (GET /login, POST start, authorize, callback, /account):")
-    print(f"{'database':<11} {'conc':>4} {'sign-ins':>8} {'per s':>7} {'median ms':>10} {'p95 ms':>8} {'discovery+JWKS fetches':>23}")
+    print(f"{'database':<11} {'conc':>4} {'sign-ins':>8} {'per s':>7} {'median ms':>10} {'p95 ms':>8} {'CPU ms/sign-in':>15} {'discovery+JWKS':>15}")
     for database, concurrency, result, fetches in rows:
-        print(f"{database:<11} {concurrency:>4} {result['signins']:>8} {result['per_second']:>7.1f} {result['median_ms']:>10.1f} {result['p95_ms']:>8.1f} {fetches:>23}")
+        print(f"{database:<11} {concurrency:>4} {result['signins']:>8} {result['per_second']:>7.1f} {result['median_ms']:>10.1f} {result['p95_ms']:>8.1f} {result['cpu_ms']:>15.2f} {fetches:>15}")
+    if args.skip_hub_side:
+        return
     summary, profile = hub_side(args.callbacks)
     print(f"\nHub-side time of one callback, provider answering instantly (SQLite, in-process, {args.callbacks} callbacks):")
     print(f"median {summary['median_ms']:.2f} ms, p95 {summary['p95_ms']:.2f} ms\n")
