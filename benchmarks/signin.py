@@ -250,6 +250,55 @@ def hub_side(iterations: int) -> tuple[dict[str, float], str]:
     return summary, out.getvalue()
 
 
+def in_process_cpu(database_url: str, iterations: int) -> dict[str, float]:
+    """CPU per complete sign-in with the hub in this process (Flask test client, Entra mocked
+    with `responses`): GET /login, POST start, the callback, GET /account, each by a new
+    browser. The fake provider's token signing is kept off the clock. Less noisy than the
+    gunicorn run on a busy machine, so it is the A/B measure for one change at a time."""
+    import responses
+    from hub_entra import testing as entra_testing
+
+    from hub.app import create_app
+    from hub.config import load_settings
+    from hub.plugins import load_plugins
+
+    with tempfile.TemporaryDirectory() as workdir, responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        fake = entra_testing.FakeEntra(mock, entra_testing.Clock(time.time()))
+        settings = load_settings(
+            environ={},
+            overrides={
+                "instance_path": workdir,
+                "database_url": database_url,
+                "providers": {"entra": {"type": "entra", **entra_testing.entra_settings()}},
+                "log_level": "WARNING",
+            },
+        )
+        app = create_app(settings=settings, plugins=load_plugins(("entra",)), migrate_database=True)
+
+        def one() -> float:
+            browser = app.test_client()
+            started = time.process_time()
+            page = browser.get("/login").get_data(as_text=True)
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+            location = browser.post("/auth/entra/start", data={"csrf_token": csrf}).headers["Location"]
+            spent = time.process_time() - started
+            query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+            fake.clock.now = time.time()
+            fake.token_body = fake.token_response(fake.id_token(nonce=query["nonce"]))
+            started = time.process_time()
+            done = browser.get(f"/auth/entra/callback?code=c&state={query['state']}")
+            landed = browser.get(done.headers["Location"])
+            spent += time.process_time() - started
+            assert landed.status_code == 200 and landed.request.path == "/account", landed.status_code
+            return spent
+
+        for _ in range(30):
+            one()
+        cpu = [one() for _ in range(iterations)]
+        app.extensions["hub"].close()
+    return {"mean_ms": statistics.fmean(cpu) * 1000, "median_ms": statistics.median(cpu) * 1000}
+
+
 def postgres_url(name: str) -> str | None:
     """A fresh database `name` (dropped first: never give it a database you keep)."""
     try:
@@ -275,6 +324,8 @@ def main() -> None:
     parser.add_argument("--callbacks", type=int, default=300, help="in-process callbacks timed")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--skip-gunicorn", action="store_true", help="no sign-ins through gunicorn")
+    parser.add_argument("--in-process", type=int, default=0, metavar="N", help="also CPU per sign-in in process, N sign-ins")
     parser.add_argument("--skip-hub-side", action="store_true", help="no in-process callback timing and profile")
     parser.add_argument("--pg-database", default="hub_bench", help="PostgreSQL database to create (WIPED)")
     parser.add_argument("--profile", type=Path, help="run gunicorn under py-spy; collapsed stacks to PROFILE-<db>.txt")
@@ -282,18 +333,27 @@ def main() -> None:
 
     print(f"machine: {os.cpu_count()} cores; gunicorn {args.workers} sync workers; emulator in this process\n")
     rows = []
-    if not args.skip_sqlite:
+    if not args.skip_sqlite and not args.skip_gunicorn:
         with tempfile.TemporaryDirectory() as scratch:
             rows += through_emulator(
                 "SQLite", f"sqlite:///{scratch}/bench.sqlite3", args.signins, args.workers, _profile(args, "sqlite")
             )
     pg = None if args.skip_postgres else postgres_url(args.pg_database)
-    if pg:
+    if pg and not args.skip_gunicorn:
         rows += through_emulator("PostgreSQL", pg, args.signins, args.workers, _profile(args, "postgresql"))
     print("Complete sign-ins through the emulator (GET /login, POST start, authorize, callback, /account):")
     print(f"{'database':<11} {'conc':>4} {'sign-ins':>8} {'per s':>7} {'median ms':>10} {'p95 ms':>8} {'CPU ms/sign-in':>15} {'discovery+JWKS':>15}")
     for database, concurrency, result, fetches in rows:
         print(f"{database:<11} {concurrency:>4} {result['signins']:>8} {result['per_second']:>7.1f} {result['median_ms']:>10.1f} {result['p95_ms']:>8.1f} {result['cpu_ms']:>15.2f} {fetches:>15}")
+    if args.in_process:
+        print(f"\nCPU per complete sign-in, hub in process, Entra mocked ({args.in_process} sign-ins):")
+        with tempfile.TemporaryDirectory() as scratch:
+            targets = [] if args.skip_sqlite else [("SQLite", f"sqlite:///{scratch}/cpu.sqlite3")]
+            if pg:
+                targets.append(("PostgreSQL", postgres_url(args.pg_database)))
+            for database, url in targets:
+                result = in_process_cpu(url, args.in_process)
+                print(f"{database:<11} mean {result['mean_ms']:.2f} ms, median {result['median_ms']:.2f} ms")
     if args.skip_hub_side:
         return
     summary, profile = hub_side(args.callbacks)
