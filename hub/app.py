@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import Any
 
@@ -15,6 +15,7 @@ from hub import logs, migrate, routes, security, sessions
 from hub.config import Settings, load_settings
 from hub.db import write_transaction
 from hub.errors import ConfigError
+from hub.parsing import IdConverter, check_request_text
 from hub.plugins import Plugins
 from hub.resources import static_dir, templates_dir
 from hub.runtime import Runtime
@@ -51,6 +52,8 @@ def create_app(
         static_folder=str(static_dir()),
         instance_path=str(settings.instance_path),
     )
+    # Bounded ids in every route, before any blueprint adds one (hub.parsing.IdConverter).
+    app.url_map.converters["int"] = IdConverter
     app.config.update(
         SECRET_KEY=rt.keys.secret_key,
         DEBUG=False,
@@ -122,6 +125,7 @@ def _access_log(response: Response) -> Response:
 def _before_request() -> None:
     g.started = time.perf_counter()
     logs.assign_request_id()
+    check_request_text(_request_text())
     if request.endpoint in {"static", "health.healthz", "health.readyz", "metrics.scrape"}:
         return
     g.current_session = _current_session()
@@ -132,6 +136,19 @@ def _before_request() -> None:
         and not routes.is_server_to_server(request.endpoint)
     ):
         security.check_csrf(current_app)
+
+
+def _request_text() -> Iterator[str]:
+    yield request.path
+    for key, value in request.args.items(multi=True):
+        yield key
+        yield value
+    if request.method not in security.SAFE_METHODS and request.mimetype in {
+        "application/x-www-form-urlencoded", "multipart/form-data"
+    }:
+        for key, value in request.form.items(multi=True):
+            yield key
+            yield value
 
 
 def _current_session() -> sessions.CurrentSession | None:

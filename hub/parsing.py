@@ -23,6 +23,7 @@ MAX_ID = 2**63 - 1
 
 _ASCII_NUMBER = re.compile(r"[0-9]{1,19}")
 _ASCII_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class InvalidInput(HubError):
@@ -87,13 +88,32 @@ def parse_instant(text: Any, what: str, *, error: type[HubError] = InvalidInput)
 
 
 def json_object(body: Any, *, error: type[HubError] = InvalidInput) -> dict[str, Any]:
-    """A JSON request body that must be an object (`[1]`, `"str"` and `123` are refused)."""
+    """A JSON request body that must be an object (`[1]`, `"str"` and `123` are refused), with
+    no text a database cannot store (NUL, lone surrogates such as "\\ud800")."""
     if not isinstance(body, dict):
         raise error(
             "The request body must be a JSON object such as {\"provider_id\": ..., \"subject\": ...}.",
             code="bad_request",
         )
+    pending: list[Any] = [body]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str) and _UNSTORABLE.search(value):
+            raise error("The request body contains a NUL character or a lone surrogate.", code="bad_request")
     return body
+
+
+def check_request_text(values: Any) -> None:
+    """Refuse a NUL character in the path, query or form (PostgreSQL cannot store or compare
+    it, so it would be a 500 deep in a query). Werkzeug already replaces bad UTF-8."""
+    for value in values:
+        if "\x00" in value:
+            raise InvalidInput("The request contains a NUL character.")
 
 
 class IdConverter(BaseConverter):

@@ -9,6 +9,7 @@ from hub import apikeys
 from hub.commands import runtime
 from hub.db import write_transaction
 from hub.models import ApiKey
+from hub.parsing import MAX_ID
 
 
 @click.group("api-keys")
@@ -40,7 +41,7 @@ def list_command() -> None:
 
 
 @api_keys_group.command("revoke")
-@click.argument("key_id", type=int)
+@click.argument("key_id", type=click.IntRange(1, MAX_ID))
 def revoke_command(key_id: int) -> None:
     """Revoke key KEY_ID: it stops working at once."""
     rt = runtime()

@@ -13,6 +13,7 @@ import click
 from hub import audit
 from hub.commands import ProgressBar, runtime
 from hub.models import utcnow
+from hub.parsing import MAX_ID
 
 _DATETIME = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"])
 
@@ -70,7 +71,7 @@ def verify_command(checkpoint_file: Any) -> None:
               help="File to write; - for stdout.")
 @click.option("--type", "types", multiple=True, help="Event type (repeatable).")
 @click.option("--outcome", type=click.Choice(["success", "failure"]))
-@click.option("--user", "user_id", type=int, help="User id, as actor or subject.")
+@click.option("--user", "user_id", type=click.IntRange(1, MAX_ID), help="User id, as actor or subject.")
 @click.option("--provider", "provider_id", help="Provider id.")
 @click.option("--since", type=_DATETIME, help="From this UTC time (inclusive).")
 @click.option("--until", type=_DATETIME, help="Up to this UTC time (exclusive).")
@@ -117,7 +118,7 @@ def checkpoint_command(output: str) -> None:
 
 
 @audit_group.command("prune")
-@click.option("--older-than-days", type=click.IntRange(min=1),
+@click.option("--older-than-days", type=click.IntRange(min=1, max=36500),
               help="Delete events older than this; default: audit_retention_days.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def prune_command(older_than_days: int | None, yes: bool) -> None:

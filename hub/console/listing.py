@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Integer, and_, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from hub.errors import HubError
 from hub.models import LinkedAccount, TokenSet, User, UTCDateTime, utcnow
+from hub.parsing import parse_id, parse_instant
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -122,26 +123,30 @@ class Cursor:
     @classmethod
     def decode(cls, text: str, sort: Sort) -> Cursor:
         try:
+            if len(text) > 2048 or not text.isascii():
+                raise ValueError("cursor too long")
             raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
             values = list(raw["v"])
             null_phase = bool(raw.get("n", False))
             if len(values) != len(sort.keys):
                 raise ValueError("wrong number of keys")
             parsed = tuple(_parse_key(key, value) for key, value in zip(sort.keys, values, strict=True))
-        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError, binascii.Error) as exc:
             raise BadListRequest("The page marker in this address is damaged or belongs to another sort order.") from exc
         return cls(parsed, null_phase)
 
 
 def _parse_key(key: Any, value: Any) -> Any:
+    """One cursor value, checked against its column: a time with a zone, an id within 64 bits,
+    or text within the column's length (hub.parsing); anything else is a damaged cursor."""
     if value is None:
         return None
     if isinstance(key.type, UTCDateTime):
-        parsed = datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            raise ValueError("naive time in cursor")
-        return parsed
-    if not isinstance(value, int | str) or isinstance(value, bool):
+        return parse_instant(value, "cursor", error=BadListRequest)
+    if isinstance(key.type, Integer):
+        return parse_id(value, "cursor", error=BadListRequest)
+    length = getattr(key.type, "length", None)
+    if not isinstance(value, str) or (length is not None and len(value) > length):
         raise ValueError("cursor key of the wrong type")
     return value
 

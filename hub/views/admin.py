@@ -11,7 +11,7 @@ confirmation, and is audited by hub.console.actions; GET never changes anything.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, redirect, request
@@ -26,6 +26,7 @@ from hub.console.overview import OverviewCache, chart_svg
 from hub.console.providers import check_all
 from hub.errors import Forbidden, HubError, NotFound
 from hub.models import LinkedAccount, User, WebSession
+from hub.parsing import optional_id, parse_day, parse_id, parse_int
 from hub.people import user_email_verified
 from hub.web import audit_context, current_session, db_session, render, runtime
 
@@ -115,10 +116,10 @@ def _list_filters() -> listing.ListFilters:
 
 
 def _page_size() -> int:
-    try:
-        return int(request.args.get("size", listing.PAGE_SIZE))
-    except ValueError:
-        raise BadFilter("The page size must be a number.") from None
+    size = request.args.get("size")
+    if size is None:
+        return listing.PAGE_SIZE
+    return parse_int(size, "Page size", low=1, high=listing.MAX_PAGE_SIZE, error=BadFilter)
 
 
 @bp.get("/accounts")
@@ -243,9 +244,9 @@ def act(user_id: int, action: str) -> WerkzeugResponse:
 
 
 def _account_arg(value: str | None) -> int:
-    if not value or not value.isdigit():
+    if not value:
         raise NotFound("Choose a linked account from the user's page.")
-    return int(value)
+    return parse_id(value, "Linked account", error=NotFound)
 
 
 # --- audit log ----------------------------------------------------------------------------------
@@ -253,9 +254,7 @@ def _account_arg(value: str | None) -> int:
 
 def _audit_filters() -> ExportFilters:
     args = request.args
-    user = args.get("user", "").strip()
-    if user and not user.isdigit():
-        raise BadFilter("The user must be a user number (shown on the user's page).")
+    user_id = optional_id(args.get("user"), "User (the number shown on the user's page)", error=BadFilter)
     outcome = args.get("outcome", "")
     if outcome not in {"", "success", "failure"}:
         raise BadFilter("The outcome must be success or failure.")
@@ -263,7 +262,7 @@ def _audit_filters() -> ExportFilters:
     return ExportFilters(
         types=(kind,) if kind else (),
         outcome=outcome or None,
-        user_id=int(user) if user else None,
+        user_id=user_id,
         provider_id=args.get("provider", "").strip() or None,
         since=_day(args.get("since"), "From"),
         until=_day(args.get("until"), "To", end_of_day=True),
@@ -273,10 +272,9 @@ def _audit_filters() -> ExportFilters:
 def _day(value: str | None, label: str, *, end_of_day: bool = False) -> datetime | None:
     if not value:
         return None
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise BadFilter(f"{label}: give a date as YYYY-MM-DD (UTC).") from None
+    day = parse_day(value, label, error=BadFilter)
+    if end_of_day and day.date() == date.max:
+        return None  # "until the last day there is": no upper bound
     return day + timedelta(days=1) if end_of_day else day
 
 
@@ -289,10 +287,9 @@ def _audit_query() -> dict[str, str]:
 def audit() -> tuple[str, int]:
     filters = _audit_filters()
     before_text = request.args.get("before", "")
-    if before_text and not before_text.isdigit():
-        raise BadFilter("The page marker must be an event number.")
+    before = optional_id(before_text, "Page marker (an event number)", error=BadFilter)
     session = db_session()
-    page = audit_page(session, filters, int(before_text) if before_text else None)
+    page = audit_page(session, filters, before)
     query = _audit_query()
     return render(
         "admin/audit.html",
