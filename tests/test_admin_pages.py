@@ -133,7 +133,9 @@ def test_bad_list_requests_are_explained(admin):
         "sort=nonsense": "Unknown sort order 'nonsense'; choose one from the list.",
         "state=zombie": "Unknown token state 'zombie'; choose one from the list.",
         "after=not-a-cursor": "The page marker in this address is damaged or belongs to another sort order.",
-        "size=x": "The page size must be a number.",
+        "size=x": "Page size: expected a whole number written with the digits 0-9, got 'x'.",
+        "size=%C2%B2": "Page size: expected a whole number written with the digits 0-9, got '²'.",
+        "size=100000": "Page size: expected a number from 1 to 200, got 100000.",
     }
     for query, message in expected.items():
         response = admin.get(f"/admin/accounts?{query}")
