@@ -308,3 +308,37 @@ def test_tutorial_env_works_unchanged_and_answers_at_its_callback_path(tmp_path,
         response = sign_in(base_url, "entra", browser)
         assert response.url == f"{base_url}/account" and "Bob Brown" in response.text
         assert any(r.url.startswith(f"{base_url}/callback?") for r in response.history)
+
+
+def _callback_of(base_url: str) -> tuple[requests.Session, str]:
+    """A browser at the point where Entra redirects back: the callback URL, not yet followed."""
+    browser = requests.Session()
+    login = browser.get(f"{base_url}/login", timeout=10)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1)
+    to_entra = browser.post(f"{base_url}/auth/entra/start", data={"csrf_token": token}, allow_redirects=False, timeout=10)
+    back = browser.get(to_entra.headers["Location"], allow_redirects=False, timeout=10)
+    return browser, back.headers["Location"]
+
+
+@pytest.mark.parametrize("tenant", [FABRIKAM_TENANT_ID, None])
+def test_rfc9207_a_callback_naming_another_issuer_is_refused_before_the_code_is_redeemed(hub_factory, emulator, tenant):
+    """Found by the red team: the core checks `iss` for every provider type, Entra included."""
+    base_url, app = hub_factory(entra={})
+    emulator.auto_sign_in = ALICE
+    browser, callback = _callback_of(base_url)
+    issuer = emulator.issuer(tenant) if tenant else "https://evil.example/v2.0"
+    response = browser.get(f"{callback}&iss={requests.utils.quote(issuer, safe='')}", timeout=10)
+    assert response.status_code == 400
+    assert emulator.requests["token"] == 0
+    assert count(app, User) == 0
+    event = last_signin(app)
+    assert (event.outcome, event.details["reason"]) == ("failure", "issuer_mismatch")
+
+
+def test_rfc9207_the_providers_own_issuer_on_the_callback_signs_in(hub_factory, emulator):
+    base_url, app = hub_factory(entra={})
+    emulator.auto_sign_in = ALICE
+    browser, callback = _callback_of(base_url)
+    issuer = requests.utils.quote(emulator.issuer(CONTOSO_TENANT_ID), safe="")
+    assert browser.get(f"{callback}&iss={issuer}", timeout=20).url.endswith("/account")
+    assert count(app, User) == 1

@@ -51,8 +51,17 @@ class ClientAuth:
     method: str
 
     def authlib_method(self) -> AuthlibMethod:
-        """The Authlib auth method that signs a token-endpoint request."""
-        raise NotImplementedError
+        """The Authlib auth method that signs a token-endpoint request. A subclass written
+        against hub_api_version 1 implements only `apply`; it is adapted here."""
+        if type(self).apply is ClientAuth.apply:
+            raise NotImplementedError(f"{type(self).__name__} must implement authlib_method or apply")
+
+        def via_apply(client: Any, http_method: str, uri: str, headers: dict[str, str], body: str) -> tuple[str, dict[str, str], str]:
+            form = {"client_id": self.client_id, **dict(parse_qsl(body or "", keep_blank_values=True))}
+            self.apply(form, headers, uri)
+            return uri, headers, urlencode(form)
+
+        return via_apply
 
     def authlib_secret(self) -> Any:
         """What Authlib hands the method as `client.client_secret`."""

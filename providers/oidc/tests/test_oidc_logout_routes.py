@@ -76,8 +76,8 @@ def test_a_logout_token_with_only_sub_ends_every_session_of_that_person(app: Fla
 @pytest.mark.parametrize(
     ("header", "claims"),
     [({"alg": "none"}, {}), ({}, {"events": None}), ({}, {"nonce": "n"}), ({}, {"aud": "other"}),
-     ({}, {"iss": "https://example.org/"}), ({"typ": "JWT"}, {})],
-    ids=["alg-none", "no-events", "nonce", "aud", "iss", "typ"],
+     ({}, {"iss": "https://example.org/"}), ({"typ": "JWT"}, {}), ({}, {"jti": None})],
+    ids=["alg-none", "no-events", "nonce", "aud", "iss", "typ", "no-jti"],
 )  # fmt: skip
 def test_invalid_logout_tokens_get_400_and_end_no_session(app: Flask, op: FakeOpenIdProvider, header: dict, claims: dict) -> None:
     sign_in(app, op)
@@ -124,3 +124,24 @@ def test_local_logout_succeeds_when_the_provider_does_not_answer(app: Flask, op:
     response = client.post("/logout", data={"csrf_token": token})
     assert response.status_code == 303 and response.headers["Location"].startswith(f"{ISSUER}/logout?")
     assert live_sessions(app) == 0 and client.get("/account").status_code == 302
+
+
+@pytest.mark.parametrize("sent", [None, "https://evil.example"])
+def test_rfc9207_the_core_refuses_a_callback_without_the_advertised_iss(app: Flask, op: FakeOpenIdProvider, sent: str | None) -> None:
+    op.document["authorization_response_iss_parameter_supported"] = True
+    client = app.test_client()
+    query = query_of(start_sign_in(client, "op"))
+    params = {"code": "c-1", "state": query["state"], **({"iss": sent} if sent else {})}
+    assert client.get(callback_path("op", params)).status_code == 400
+    assert op.token_requests == []
+    with app.extensions["hub"].db.session() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.type == "signin").order_by(AuditEvent.seq.desc())).first()
+    assert (event.outcome, event.details["reason"]) == ("failure", "issuer_mismatch")
+
+
+def test_rfc9207_the_advertised_iss_on_the_callback_signs_in(app: Flask, op: FakeOpenIdProvider) -> None:
+    op.document["authorization_response_iss_parameter_supported"] = True
+    client = app.test_client()
+    query = query_of(start_sign_in(client, "op"))
+    op.token_body = op.token_response(op.id_token(nonce=query["nonce"]))
+    assert client.get(callback_path("op", {"code": "c-2", "state": query["state"], "iss": ISSUER})).status_code == 302

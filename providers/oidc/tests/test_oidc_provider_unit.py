@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -227,6 +228,15 @@ def test_a_valid_logout_token_names_sid_and_subject(op: FakeOpenIdProvider) -> N
     assert request is not None and (request.sid, request.subject) == ("op-session-1", SUB)
 
 
+def test_a_logout_token_hands_its_jti_and_how_long_to_remember_it_to_the_core(op: FakeOpenIdProvider) -> None:
+    """The core's replay store (in the database, across workers) keys on jti until expires_at:
+    the token's exp plus the clock-skew tolerance, as long as the token could be accepted."""
+    exp = int(time.time()) + 100
+    request = make_provider().backchannel_logout(op.logout_token(jti="logout-jti-1", exp=exp))
+    assert request is not None and request.jti == "logout-jti-1"
+    assert request.expires_at == datetime.fromtimestamp(exp + 120, UTC)
+
+
 @pytest.mark.parametrize(
     ("header", "claims"),
     [
@@ -239,8 +249,11 @@ def test_a_valid_logout_token_names_sid_and_subject(op: FakeOpenIdProvider) -> N
         ({}, {"sid": None, "sub": None}),
         ({}, {"exp": int(time.time()) - 3600}),
         ({}, {"iat": None}),
+        ({}, {"jti": None}),
+        ({}, {"jti": 7}),
+        ({}, {"exp": 10**20}),
     ],
-    ids=["typ", "no-events", "wrong-event", "nonce", "aud", "iss", "no-sid-sub", "expired", "no-iat"],
+    ids=["typ", "no-events", "wrong-event", "nonce", "aud", "iss", "no-sid-sub", "expired", "no-iat", "no-jti", "jti-not-text", "exp-beyond-time"],
 )
 def test_bad_logout_tokens_are_rejected(op: FakeOpenIdProvider, header: dict, claims: dict) -> None:
     with pytest.raises(TokenRejected):
