@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from hub.errors import SignInError, SignInExpired
 from hub.models import PendingSignin, utcnow
+from hub.oidc.authorization import s256_code_challenge
 from hub.provider import AuthorizationRequest, Callback, ProviderType
 
 PENDING_LIFETIME = timedelta(minutes=10)
@@ -46,7 +47,8 @@ def nonce_for(secret_key: bytes, state: str) -> str:
 
 
 def s256_challenge(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    """The PKCE S256 challenge (RFC 7636 4.2), computed by Authlib."""
+    return s256_code_challenge(verifier)
 
 
 def safe_next(next_path: str | None) -> str:

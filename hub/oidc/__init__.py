@@ -58,7 +58,17 @@ from hub.oidc.openid_provider import (
     discovery_health,
     profile_from_claims,
 )
-from hub.oidc.settings import GUID_PATTERN, base_url_setting, is_guid
+from hub.oidc.settings import (
+    GUID_PATTERN,
+    base_url_setting,
+    check_known_keys,
+    flag_setting,
+    is_guid,
+    scopes_setting,
+    seconds_setting,
+    string_map_setting,
+    text_setting,
+)
 from hub.oidc.token_endpoint import (
     OAuthErrorBody,
     ProviderCodeFinder,
@@ -109,11 +119,13 @@ __all__ = [
     "base_url_setting",
     "check_authorization_response_issuer",
     "check_callback_issuer",
+    "check_known_keys",
     "check_same_person",
     "check_userinfo_subject",
     "discovery_health",
     "exact_issuer",
     "fetch_protected_json",
+    "flag_setting",
     "fetch_userinfo",
     "is_guid",
     "map_oauth_error",
@@ -124,6 +136,10 @@ __all__ = [
     "read_json",
     "redact",
     "s256_code_challenge",
+    "scopes_setting",
+    "seconds_setting",
     "secret_client_auth",
+    "string_map_setting",
     "subject_from",
+    "text_setting",
 ]
