@@ -15,11 +15,12 @@ from hub import logs, migrate, routes, security, sessions
 from hub.config import Settings, load_settings
 from hub.db import write_transaction
 from hub.errors import ConfigError
+from hub.issuer import server as issuer_server
 from hub.parsing import IdConverter, check_request_text
 from hub.plugins import Plugins
 from hub.resources import static_dir, templates_dir
 from hub.runtime import Runtime
-from hub.views import account, admin, api, auth, errors, health, metrics, provider_logout
+from hub.views import account, admin, api, auth, errors, health, issuer, metrics, provider_logout
 from hub.web import close_db_session, runtime
 
 MAX_REQUEST_BYTES = 1 * 1024 * 1024
@@ -74,8 +75,9 @@ def create_app(
     app.after_request(partial(security.apply_headers, app))
     app.after_request(_access_log)
     app.teardown_appcontext(close_db_session)
-    for blueprint in (auth.bp, account.bp, health.bp, admin.bp, provider_logout.bp, api.bp, metrics.bp):
+    for blueprint in (auth.bp, account.bp, health.bp, admin.bp, provider_logout.bp, api.bp, metrics.bp, issuer.bp):
         app.register_blueprint(blueprint)
+    issuer_server.build(app, rt)
     errors.register(app)
     _add_callback_routes(app, rt)
     try:
@@ -126,7 +128,7 @@ def _before_request() -> None:
     g.started = time.perf_counter()
     logs.assign_request_id()
     check_request_text(_request_text())
-    if request.endpoint in {"static", "health.healthz", "health.readyz", "metrics.scrape"}:
+    if request.endpoint in {"static", "health.healthz", "health.readyz", "metrics.scrape"} | issuer.PUBLIC_ENDPOINTS:
         return
     g.current_session = _current_session()
     if (

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import flask
 
     from hub.audit import AuditRecord
+    from hub.issuer.claims import ApplicationView, UserView
     from hub.provider import Identity, Profile, ProviderType
 
 # --- providers -------------------------------------------------------------------------------
@@ -99,6 +100,29 @@ def hub_register_routes() -> flask.Blueprint | None:
 
     :returns: one `flask.Blueprint` (nest others in it with `register_blueprint`), or None.
         Its own `url_prefix` is ignored: the prefix is the plugin's.
+    """
+
+
+# --- the issuer side (the hub as OpenID Provider) ----------------------------------------------
+
+
+@hookspec
+def hub_token_claims(
+    application: ApplicationView, user: UserView, scopes: list[str], claims: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Add or change the claims of ID tokens and userinfo answers the hub gives an application.
+
+    Called for every ID token and every userinfo response, after the hub computed the claims the
+    granted scopes allow. Every implementation sees the hub's claims (a copy); results are applied
+    in plugin order. Protected claims (`iss sub aud exp iat nbf auth_time nonce sid azp at_hash
+    c_hash jti client_id scope idp`) keep the hub's values: returning one logs a warning.
+
+    :param application: the application (`client_id`, `name`, `first_party`).
+    :param user: the person (`id`, `display_name`, `email`, `email_verified`, `roles`,
+        `provider_id`). Never treat `email` as identity.
+    :param scopes: the scopes granted for this token.
+    :param claims: the claims computed so far.
+    :returns: None, or a dict of claims to add or replace; a claim mapped to None is removed.
     """
 
 

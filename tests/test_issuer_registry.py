@@ -155,13 +155,13 @@ def test_signing_keys_are_sealed_published_and_rotated_without_restart(hub_cli, 
     rt = app.extensions["hub"]
     first = rt.signing_keys.signing_key("RS256")
     published = {key["kid"] for key in rt.signing_keys.jwks()["keys"]}
-    assert first.kid in published and len(published) == 2  # current and next
+    assert first.kid in published and len(published) == 4  # current and next, RS256 and ES256
     with rt.db.session() as session:
         rows = session.scalars(select(SigningKey)).all()
         for row in rows:
             assert "d" not in row.public_jwk and "p" not in row.public_jwk
             assert b'"d"' not in row.ciphertext
-        upcoming = next(row.kid for row in rows if row.status == "next")
+        upcoming = next(row.kid for row in rows if row.status == "next" and row.alg == "RS256")
     result = hub_cli("signing-keys", "rotate")
     assert result.exit_code == 0, result.output
     assert upcoming in result.stdout
@@ -196,3 +196,8 @@ def test_es256_keys_on_request(app):
     rt.signing_keys.invalidate()
     algs = {key["alg"] for key in rt.signing_keys.jwks()["keys"]}
     assert algs == {"RS256", "ES256"}
+    with rt.db.session() as session:
+        assert {row.status for row in session.scalars(select(SigningKey).where(SigningKey.alg == "ES256"))} == {
+            "current",
+            "next",
+        }

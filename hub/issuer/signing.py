@@ -1,7 +1,8 @@
 """The hub's own signing keys: generated, sealed with the token key ring, rotated without restart.
 
 Keys live in the database (table signing_keys), so every process signs with the same key. Each
-algorithm (RS256 by default, ES256 for applications that ask) has one `current` key that signs,
+algorithm (RS256 by default, ES256 for applications that ask; both are created on first use) has
+one `current` key that signs,
 a `next` key already published so relying parties have it cached before it signs, and
 `previous` keys still published through the grace period after a rotation. The JWKS publishes
 next, current and previous; `retired` keys are kept only for the record.
@@ -181,9 +182,10 @@ class SigningKeys:
         with self._lock:
             with self.db.session() as session:
                 rows = list(session.scalars(select(SigningKey).where(SigningKey.status.in_(PUBLISHED))))
-            if not any(row.status == "current" and row.alg == DEFAULT_ALG for row in rows):
+            if {row.alg for row in rows if row.status == "current"} != set(ALGORITHMS):
                 with write_transaction(self.db) as session:
-                    ensure(session, self.keyring, DEFAULT_ALG)
+                    for alg in ALGORITHMS:
+                        ensure(session, self.keyring, alg)
                 with self.db.session() as session:
                     rows = list(session.scalars(select(SigningKey).where(SigningKey.status.in_(PUBLISHED))))
             order = {name: position for position, name in enumerate(("current", "next", "previous"))}
@@ -203,14 +205,17 @@ class SigningKeys:
     def public_key_set(self) -> KeySet:
         return KeySet.import_key_set(self.jwks())
 
+    def prepare(self) -> None:
+        """Load (and on first use create) the keys. Call it before opening a write transaction:
+        creating keys writes in a transaction of its own, which SQLite could not start inside
+        another writer."""
+        self._load()
+
     def signing_key(self, alg: str = DEFAULT_ALG) -> RSAKey | ECKey:
-        """The current private key for `alg` (its kid set), created on first use."""
+        """The current private key for `alg` (its kid set)."""
         row = self._load().current.get(alg)
         if row is None:
-            with write_transaction(self.db) as session:
-                ensure(session, self.keyring, alg)
-            self.invalidate()
-            row = self._load().current[alg]
+            raise SigningKeyError(f"there is no current {alg} signing key; run `hub signing-keys rotate --alg {alg}`")
         key = self._private.get(row.kid)
         if key is None:
             plaintext = self.keyring.decrypt(row.ring_key_id, row.ciphertext, binding(row.kid))

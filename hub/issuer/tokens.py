@@ -33,44 +33,51 @@ def token_hash(value: str) -> str:
 
 @dataclass(frozen=True)
 class CodeClaim:
-    """The outcome of presenting a code: the row when it may be redeemed, else why not."""
+    """A presented code: the row when it may be redeemed, else why not."""
 
     code: AuthorizationCode | None
     problem: str | None = None
     revoked_families: int = 0
+    user_id: int | None = None
 
 
 def save_code(session: Session, code: str, **columns: object) -> AuthorizationCode:
     now = utcnow()
-    row = AuthorizationCode(
-        code_hash=token_hash(code), created_at=now, expires_at=now + CODE_LIFETIME, **columns
-    )
+    row = AuthorizationCode(code_hash=token_hash(code), created_at=now, expires_at=now + CODE_LIFETIME, **columns)
     session.add(row)
     session.flush()
     return row
 
 
-def claim_code(session: Session, code: str | None, application_id: int) -> CodeClaim:
-    """Redeem a code once. A second presentation revokes what the first one issued."""
+def peek_code(session: Session, code: str | None, application_id: int) -> CodeClaim:
+    """The unused, unexpired code of this application. A used one is a replay: the tokens
+    issued from it are revoked at once (RFC 6749 §4.1.2)."""
     if not code or len(code) > 256:
         return CodeClaim(None, "code_unknown")
-    digest = token_hash(code)
-    now = utcnow()
-    row = session.get(AuthorizationCode, digest)
+    row = session.get(AuthorizationCode, token_hash(code))
     if row is None or row.application_id != application_id:
         return CodeClaim(None, "code_unknown")
-    if row.expires_at <= now:
-        return CodeClaim(None, "code_expired")
+    if row.used_at is not None:
+        revoked = revoke_families(session, TokenFamily.code_hash == row.code_hash, reason="code_replayed")
+        return CodeClaim(None, "code_replayed", revoked, row.user_id)
+    if row.expires_at <= utcnow():
+        return CodeClaim(None, "code_expired", 0, row.user_id)
+    return CodeClaim(row, user_id=row.user_id)
+
+
+def redeem_code(session: Session, row: AuthorizationCode) -> bool:
+    """Mark the code used; False when a concurrent request redeemed it first."""
+    now = utcnow()
     claimed = session.execute(
         update(AuthorizationCode)
-        .where(AuthorizationCode.code_hash == digest, AuthorizationCode.used_at.is_(None))
+        .where(AuthorizationCode.code_hash == row.code_hash, AuthorizationCode.used_at.is_(None))
         .values(used_at=now)
+        .execution_options(synchronize_session=False)
     )
     if not claimed.rowcount:
-        revoked = revoke_families(session, TokenFamily.code_hash == digest, reason="code_replayed")
-        return CodeClaim(None, "code_replayed", revoked)
+        return False
     row.used_at = now
-    return CodeClaim(row)
+    return True
 
 
 def nonce_used(session: Session, application_id: int, nonce: str) -> bool:
@@ -161,14 +168,17 @@ def find_refresh(session: Session, refresh_token: str | None, application_id: in
 def spend_refresh(session: Session, token: RefreshToken, family: TokenFamily) -> bool:
     """Mark a refresh token used; False when another request spent it first (then the family
     is revoked: two holders of one token is what reuse detection is for)."""
+    now = utcnow()
     spent = session.execute(
         update(RefreshToken)
         .where(RefreshToken.token_hash == token.token_hash, RefreshToken.used_at.is_(None))
-        .values(used_at=utcnow())
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
     )
     if not spent.rowcount:
         revoke_family(session, family, "refresh_reused")
         return False
+    token.used_at = now
     return True
 
 

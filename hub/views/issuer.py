@@ -1,0 +1,410 @@
+"""The OpenID Provider's endpoints: discovery, JWKS, authorize (with the sign-in and consent
+pages), token, userinfo, revocation, introspection and end-session.
+
+Each endpoint runs in one write transaction (hub.issuer.server.use_session) and records its
+audit events as that transaction's last statements. Errors are the RFC's: a redirect to a
+registered redirect URI with `error`, `state` and `iss`, JSON at the back-channel endpoints, or
+a page when there is no trustworthy place to send the browser. Never a 500 for bad input.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oidc.core.errors import ConsentRequiredError
+from flask import Blueprint, Response, current_app, g, jsonify, make_response, request
+
+from hub import security, sessions, signin
+from hub.db import write_transaction
+from hub.errors import HubError
+from hub.issuer import applications, claims, signing, sso
+from hub.issuer import grants as consent
+from hub.issuer.server import (
+    HubAuthorizationServer,
+    Subject,
+    note,
+    note_failure,
+    record_events,
+    subject_of_session,
+    use_session,
+)
+from hub.routes import server_to_server
+from hub.web import audit_context, current_session, render, runtime
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("issuer", __name__)
+
+LOGIN_MARK = "hub_login_after"
+"""A signed timestamp added to the authorization request while the person signs in again for
+`prompt=login`: a sign-in after it satisfies the prompt, so the flow cannot loop."""
+LOGIN_MARK_LIFETIME = 600
+MAX_RESUME_LENGTH = 2000
+"""The resumed authorization request travels as the sign-in's `next` path (hub.signin keeps 2048)."""
+UPSTREAM_HINTS = ("idp_hint", "kc_idp_hint")
+PUBLIC_ENDPOINTS = frozenset({"issuer.jwks", "issuer.discovery", "issuer.oauth_metadata"})
+"""Served without looking up the browser's session, so caches may keep them."""
+
+
+class AuthorizationRefused(HubError):
+    """An authorization request that cannot be answered at a redirect URI (unknown application,
+    unregistered redirect URI): a page, never a redirect to an unverified address."""
+
+    code = "authorization_refused"
+    status = 400
+    title = "This sign-in request cannot be accepted"
+    hint = "Go back to the application and try again. If it keeps failing, tell its administrator."
+
+
+class LogoutRefused(HubError):
+    code = "logout_refused"
+    status = 400
+    title = "This sign-out request cannot be accepted"
+    hint = "You may still be signed in. Sign out from the hub's own pages."
+
+
+def _server() -> HubAuthorizationServer:
+    return current_app.extensions["hub.issuer"]
+
+
+def _issuer() -> str:
+    return runtime().settings.base_url.rstrip("/")
+
+
+# --- discovery and keys ---------------------------------------------------------------------------
+
+
+def metadata() -> dict[str, Any]:
+    """OpenID Provider metadata (OpenID Connect Discovery 1.0, RFC 8414)."""
+    issuer = _issuer()
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/oauth2/authorize",
+        "token_endpoint": f"{issuer}/oauth2/token",
+        "userinfo_endpoint": f"{issuer}/oauth2/userinfo",
+        "jwks_uri": f"{issuer}/oauth2/jwks",
+        "revocation_endpoint": f"{issuer}/oauth2/revoke",
+        "introspection_endpoint": f"{issuer}/oauth2/introspect",
+        "end_session_endpoint": f"{issuer}/oauth2/logout",
+        "scopes_supported": list(applications.SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": list(applications.GRANT_TYPES),
+        "subject_types_supported": ["public", "pairwise"],
+        "id_token_signing_alg_values_supported": list(signing.ALGORITHMS),
+        "userinfo_signing_alg_values_supported": [],
+        "token_endpoint_auth_methods_supported": list(applications.AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
+        "revocation_endpoint_auth_methods_supported": list(applications.AUTH_METHODS),
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "private_key_jwt"
+        ],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": list(claims.CLAIMS_SUPPORTED),
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "authorization_response_iss_parameter_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "claims_parameter_supported": False,
+    }
+
+
+def _cacheable(body: dict[str, Any], max_age: int) -> Response:
+    response = jsonify(body)
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery() -> Response:
+    return _cacheable(metadata(), 3600)
+
+
+@bp.get("/.well-known/oauth-authorization-server")
+def oauth_metadata() -> Response:
+    return _cacheable(metadata(), 3600)
+
+
+@bp.get("/oauth2/jwks")
+def jwks() -> Response:
+    # Shorter than the time a `next` key is published before it signs, so verifiers always
+    # hold a key before it is used.
+    return _cacheable(runtime().signing_keys.jwks(), 300)
+
+
+# --- the protocol transaction ------------------------------------------------------------------
+
+
+def _in_transaction(work: Callable[[], Any]) -> Any:
+    """Run `work` in one write transaction with its audit events; an unexpected failure is
+    logged, audited in its own transaction, and answered with the RFC's `server_error`."""
+    rt = runtime()
+    try:
+        rt.signing_keys.prepare()
+        with write_transaction(rt.db) as session:
+            use_session(session)
+            result = work()
+            record_events(rt, session, audit_context())
+        return result
+    except HubError:
+        raise
+    except Exception:
+        log.exception("issuer endpoint %s failed unexpectedly", request.endpoint)
+        rt.audit.record_failure(
+            rt.db, f"issuer.{(request.endpoint or '').rpartition('.')[2]}", reason="server_error",
+            context=audit_context(),
+        )
+        response = jsonify({"error": "server_error", "error_description": "The hub could not finish this request."})
+        response.status_code = 500
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+# --- authorize -----------------------------------------------------------------------------------
+
+
+@bp.route("/oauth2/authorize", methods=["GET", "POST"])
+@server_to_server  # applications may POST the request; the consent decision checks CSRF itself
+def authorize() -> Any:
+    g.no_store = True
+    decision = request.form.get("decision") if request.method == "POST" else None
+    if decision is not None:
+        security.check_csrf(current_app)
+    outcome = _in_transaction(lambda: _authorize(decision))
+    if isinstance(outcome, HubError):
+        raise outcome
+    return outcome
+
+
+def _authorize(decision: str | None) -> Any:
+    rt = runtime()
+    server = _server()
+    current = current_session()
+    application = applications.find_enabled(g.issuer_db, request.values.get("client_id"))
+    prompts = set((request.values.get("prompt") or "").split())
+    subject: Subject | None = None
+    if current is not None and application is not None and _fresh_enough(current, prompts):
+        subject = subject_of_session(rt, g.issuer_db, current, application)
+    try:
+        grant = server.get_consent_grant(end_user=subject)
+        max_age = request.values.get("max_age")
+        if max_age is not None and not max_age.isdigit():
+            raise InvalidRequestError("max_age must be a number of seconds.", redirect_uri=grant.redirect_uri)
+    except OAuth2Error as error:
+        return _authorize_error(server, error)
+    application = grant.request.client.row
+    if subject is None:
+        return _sign_in(application, prompts)
+    scopes = grant.request.scope.split() if grant.request.scope else []
+    remembered = consent.find(g.issuer_db, subject.user.id, application.id)
+    needs_consent = "consent" in prompts or not (application.first_party or consent.covers(remembered, scopes))
+    if needs_consent:
+        if "none" in prompts:
+            return _authorize_error(server, ConsentRequiredError(redirect_uri=grant.redirect_uri))
+        if decision is None:
+            return _consent_page(application, scopes)
+        note(
+            "issuer.consent",
+            "success" if decision == "allow" else "failure",
+            actor_user_id=subject.user.id,
+            subject_user_id=subject.user.id,
+            details={"client_id": application.client_id, "application": application.name,
+                     "scopes": scopes, "decision": "allow" if decision == "allow" else "deny"},
+        )
+        if decision != "allow":
+            return server.create_authorization_response(grant=grant, grant_user=None)
+    consent.remember(g.issuer_db, subject.user.id, application.id, scopes)
+    assert subject.sid is not None
+    sso.record_application(g.issuer_db, subject.sid, application.id)
+    note(
+        "issuer.authorize",
+        actor_user_id=subject.user.id,
+        subject_user_id=subject.user.id,
+        provider_id=subject.provider_id,
+        details={"client_id": application.client_id, "application": application.name, "scopes": scopes,
+                 "sid": subject.sid},
+    )
+    return server.create_authorization_response(grant=grant, grant_user=subject)
+
+
+def _authorize_error(server: HubAuthorizationServer, error: OAuth2Error) -> Any:
+    """Errors made outside create_authorization_response: to the validated redirect URI with
+    `state` and RFC 9207's `iss`, or, without one, a page."""
+    if error.redirect_uri:
+        error.state = request.values.get("state")
+        response = server.handle_error_response(None, error)
+        server.issuer_parameter.add_issuer_parameter(server, response)
+        return response
+    note_failure(error, "issuer.authorize")
+    return AuthorizationRefused(
+        f"The request was refused ({error.error}): {error.get_error_description() or 'no further detail'}."
+    )
+
+
+def _fresh_enough(current: sessions.CurrentSession, prompts: set[str]) -> bool:
+    """Whether the hub session may answer this request without a new upstream sign-in."""
+    auth_time = current.row.created_at.timestamp()
+    max_age = request.values.get("max_age", "")
+    if max_age.isdigit() and time.time() - auth_time > int(max_age):
+        return False
+    if prompts & {"login", "select_account"}:
+        after = _login_mark_time(request.values.get(LOGIN_MARK))
+        return after is not None and auth_time >= after
+    return True
+
+
+def _login_mark(issued_at: int) -> str:
+    mac = hmac.new(runtime().keys.secret_key, f"issuer-login-after\n{issued_at}".encode(), hashlib.sha256)
+    return f"{issued_at}.{base64.urlsafe_b64encode(mac.digest()[:16]).rstrip(b'=').decode()}"
+
+
+def _login_mark_time(value: str | None) -> int | None:
+    issued, _, _mac = (value or "").partition(".")
+    if not issued.isdigit() or not hmac.compare_digest(_login_mark(int(issued)), value or ""):
+        return None
+    if time.time() - int(issued) > LOGIN_MARK_LIFETIME:
+        return None
+    return int(issued)
+
+
+def _resume_path(prompts: set[str]) -> str:
+    """The authorization request as a relative GET path, to resume after sign-in."""
+    params = [(key, value) for key, value in request.values.items(multi=True)
+              if key not in {LOGIN_MARK, security.CSRF_FIELD, "decision"}]
+    if prompts & {"login", "select_account"}:
+        # A sign-in from now on satisfies the prompt (one second of slack for the clock's rounding).
+        params.append((LOGIN_MARK, _login_mark(int(time.time()) - 1)))
+    return "/oauth2/authorize?" + urlencode(params)
+
+
+def _sign_in(application: Any, prompts: set[str]) -> Any:
+    rt = runtime()
+    resume = _resume_path(prompts)
+    if len(resume) > MAX_RESUME_LENGTH:
+        return AuthorizationRefused("The authorization request is too long to resume after signing in.")
+    hint = next((request.values.get(name) for name in UPSTREAM_HINTS if request.values.get(name)), None)
+    provider = rt.registry.get(hint) if hint else None
+    if provider is not None:
+        url = signin.start(
+            g.issuer_db,
+            provider,
+            secret_key=rt.keys.secret_key,
+            browser_token=security.browser_token(current_app),
+            intent="signin",
+            next_path=resume,
+        )
+        return make_response("", 302, {"Location": url})
+    body, status = render(
+        "login.html",
+        providers=list(rt.providers.values()),
+        next_path=resume,
+        unavailable=rt.registry.unavailable,
+        application=application.name,
+    )
+    return make_response(body, status)
+
+
+def _consent_page(application: Any, scopes: list[str]) -> Any:
+    fields = [(key, value) for key, value in request.values.items(multi=True)
+              if key not in {security.CSRF_FIELD, "decision"}]
+    body, status = render(
+        "consent.html",
+        application=application.name,
+        can_see=consent.describe_scopes(scopes),
+        fields=fields,
+    )
+    return make_response(body, status)
+
+
+# --- token, userinfo, revocation, introspection -----------------------------------------------------
+
+
+@bp.post("/oauth2/token")
+@server_to_server
+def token() -> Any:
+    return _in_transaction(lambda: _server().create_token_response())
+
+
+@bp.route("/oauth2/userinfo", methods=["GET", "POST"])
+@server_to_server
+def userinfo() -> Any:
+    response = _in_transaction(lambda: _server().create_endpoint_response("userinfo"))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/oauth2/revoke")
+@server_to_server
+def revoke() -> Any:
+    return _in_transaction(lambda: _server().create_endpoint_response("revocation"))
+
+
+@bp.post("/oauth2/introspect")
+@server_to_server
+def introspect() -> Any:
+    response = _in_transaction(lambda: _server().create_endpoint_response("introspection"))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- end-session (RP-initiated logout) ------------------------------------------------------------
+
+
+@bp.route("/oauth2/logout", methods=["GET", "POST"])
+@server_to_server  # an application may POST it with id_token_hint; the confirmation form checks CSRF
+def end_session() -> Any:
+    g.no_store = True
+    outcome = _in_transaction(_end_session)
+    if isinstance(outcome, HubError):
+        raise outcome
+    return outcome
+
+
+def _end_session() -> Any:
+    server = _server()
+    try:
+        validated = server.validate_endpoint_request("end_session")
+    except OAuth2Error as error:
+        note_failure(error, "issuer.end_session")
+        return LogoutRefused(f"The sign-out request was refused: {error.get_error_description() or error.error}.")
+    client = validated.client
+    if validated.needs_confirmation and not (request.method == "POST" and request.form.get("confirm") == "yes"):
+        fields = [(key, value) for key, value in request.values.items(multi=True)
+                  if key not in {security.CSRF_FIELD, "confirm"}]
+        body, status = render("end_session.html", application=client.row.name if client else None, fields=fields)
+        return make_response(body, status)
+    if validated.needs_confirmation:
+        security.check_csrf(current_app)
+    current = current_session()
+    cookie = current_app.config["HUB_SESSION_COOKIE"]
+    if current is not None:
+        sessions.revoke(g.issuer_db, request.cookies.get(cookie, ""))
+    note(
+        "issuer.end_session",
+        actor_user_id=current.user.id if current else None,
+        subject_user_id=current.user.id if current else None,
+        details={"client_id": client.client_id if client else None, "session_ended": current is not None,
+                 "redirected": bool(validated.redirect_uri)},
+    )
+    response = server.create_endpoint_response("end_session", validated)
+    if response is None:
+        body, status = render("signed_out.html", application=client.row.name if client else None)
+        response = make_response(body, status)
+    response.delete_cookie(cookie, path="/", secure=current_app.config["HUB_HTTPS"], httponly=True, samesite="Lax")
+    return response
+
+
+__all__ = ["PUBLIC_ENDPOINTS", "bp", "metadata"]
