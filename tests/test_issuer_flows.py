@@ -3,7 +3,9 @@ endpoint, over a real socket."""
 
 from __future__ import annotations
 
+import pytest
 import requests
+from authlib.integrations.base_client import OAuthError
 from authlib.oidc.discovery import OpenIDProviderMetadata
 
 from tests.issuer_kit import issuer, issuer_idp  # noqa: F401
@@ -46,3 +48,121 @@ def test_code_flow_for_a_confidential_app(issuer):
     info = oauth.get(f"{issuer.base}/oauth2/userinfo")
     assert info.status_code == 200, info.text
     assert info.json()["sub"] == claims["sub"] and info.json()["email"] == "alice@example.test"
+
+
+def test_public_app_uses_pkce_and_no_secret(issuer):
+    issuer.sign_in("alice")
+    cli_app = issuer.register("CLI", redirect_uri="http://127.0.0.1/callback", public=True, first_party=True)
+    oauth = issuer.oauth(cli_app)
+    authorized = issuer.authorize(oauth)
+    assert authorized.code
+    token = issuer.redeem(oauth, authorized)
+    assert token["access_token"] and token["refresh_token"]
+
+
+def test_client_secret_post(issuer):
+    issuer.sign_in("alice")
+    wiki = issuer.register("Wiki", first_party=True, auth_method="client_secret_post")
+    oauth = issuer.oauth(wiki, token_endpoint_auth_method="client_secret_post")
+    token = issuer.redeem(oauth, issuer.authorize(oauth))
+    assert token["id_token"]
+    basic = issuer.oauth(wiki)  # a method other than the registered one is refused
+    refused = requests.post(
+        f"{issuer.base}/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+        auth=(wiki.client_id, wiki.client_secret),
+        timeout=5,
+    )
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+    assert basic is not None
+
+
+def test_private_key_jwt(issuer):
+    from authlib.oauth2.rfc7523 import PrivateKeyJWT
+    from joserfc.jwk import RSAKey
+
+    key = RSAKey.generate_key(2048, parameters={"kid": "app-key"}, private=True)
+    issuer.sign_in("alice")
+    wiki = issuer.register(
+        "Wiki", first_party=True, auth_method="private_key_jwt",
+        jwks={"keys": [key.as_dict(private=False)]},
+    )
+    oauth = issuer.oauth(wiki, token_endpoint_auth_method=PrivateKeyJWT(f"{issuer.base}/oauth2/token"))
+    oauth.client_secret = key.as_dict(private=True)
+    authorized = issuer.authorize(oauth)
+    token = oauth.fetch_token(
+        f"{issuer.base}/oauth2/token", authorization_response=authorized.location,
+        code_verifier=authorized.code_verifier,
+    )
+    assert token["id_token"]
+    other = RSAKey.generate_key(2048, parameters={"kid": "not-registered"}, private=True)
+    impostor = issuer.oauth(wiki, token_endpoint_auth_method=PrivateKeyJWT(f"{issuer.base}/oauth2/token"))
+    impostor.client_secret = other.as_dict(private=True)
+    with pytest.raises(OAuthError) as refused:
+        impostor.refresh_token(f"{issuer.base}/oauth2/token", refresh_token=token["refresh_token"])
+    assert refused.value.error == "invalid_client"
+
+
+def test_client_credentials_for_a_service_app(issuer):
+    service = issuer.register("Reports", grant_types=["client_credentials"])
+    oauth = issuer.oauth(service, scope="")
+    token = oauth.fetch_token(f"{issuer.base}/oauth2/token", grant_type="client_credentials")
+    _, claims = issuer.decode(token["access_token"])
+    assert claims["sub"] == service.client_id and claims["client_id"] == service.client_id
+    assert "refresh_token" not in token and "id_token" not in token
+    introspected = requests.post(
+        f"{issuer.base}/oauth2/introspect", data={"token": token["access_token"]},
+        auth=(service.client_id, service.client_secret), timeout=5,
+    ).json()
+    assert introspected["active"] is True
+    refused = requests.post(
+        f"{issuer.base}/oauth2/token", data={"grant_type": "client_credentials", "scope": "openid"},
+        auth=(service.client_id, service.client_secret), timeout=5,
+    )
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_scope"
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family(issuer):
+    issuer.sign_in("alice")
+    wiki = issuer.register("Wiki", first_party=True)
+    oauth, token, _ = issuer.sign_in_through(wiki)
+    first_refresh = token["refresh_token"]
+    refreshed = oauth.refresh_token(f"{issuer.base}/oauth2/token", refresh_token=first_refresh)
+    assert refreshed["refresh_token"] != first_refresh and refreshed["access_token"]
+    reuse = requests.post(
+        f"{issuer.base}/oauth2/token", data={"grant_type": "refresh_token", "refresh_token": first_refresh},
+        auth=(wiki.client_id, wiki.client_secret), timeout=5,
+    )
+    assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
+    # the whole family is revoked: the newest refresh token and the access tokens too
+    newest = requests.post(
+        f"{issuer.base}/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": refreshed["refresh_token"]},
+        auth=(wiki.client_id, wiki.client_secret), timeout=5,
+    )
+    assert newest.status_code == 400 and newest.json()["error"] == "invalid_grant"
+    introspected = requests.post(
+        f"{issuer.base}/oauth2/introspect", data={"token": refreshed["access_token"]},
+        auth=(wiki.client_id, wiki.client_secret), timeout=5,
+    ).json()
+    assert introspected == {"active": False}
+    assert "issuer.refresh_reuse" in audit_types(issuer)
+
+
+def test_userinfo_refuses_missing_and_forged_tokens(issuer):
+    missing = requests.get(f"{issuer.base}/oauth2/userinfo", timeout=5)
+    assert missing.status_code == 401 and missing.json()["error"] == "missing_authorization"
+    forged = requests.get(
+        f"{issuer.base}/oauth2/userinfo", headers={"Authorization": "Bearer a.b.c"}, timeout=5
+    )
+    assert forged.status_code == 401 and forged.json()["error"] == "invalid_token"
+    assert "WWW-Authenticate" in forged.headers
+
+
+def audit_types(issuer) -> list[str]:
+    from sqlalchemy import select
+
+    from hub.models import AuditEvent
+
+    with issuer.rt.db.session() as session:
+        return list(session.scalars(select(AuditEvent.type).order_by(AuditEvent.seq)))

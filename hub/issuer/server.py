@@ -278,7 +278,7 @@ class HubAuthorizationServer(AuthorizationServer):
                 "application": client.row.name,
                 "grant_type": grant_type,
                 "scope": token.get("scope", ""),
-                "refresh_token_issued": bool(token.get("refresh_token")),
+                "refresh_issued": bool(token.get("refresh_token")),
             },
         )
 
