@@ -166,3 +166,71 @@ def audit_types(issuer) -> list[str]:
 
     with issuer.rt.db.session() as session:
         return list(session.scalars(select(AuditEvent.type).order_by(AuditEvent.seq)))
+
+
+class DepartmentClaims:
+    """A plugin written from docs/plugins.md's example."""
+
+    hub_api_version = 1
+
+    @staticmethod
+    def hub_token_claims(application, user, scopes, claims):
+        if "profile" in scopes:
+            return {"department": "Platform", "sub": "forged", "email": None}
+        return None
+
+
+def test_hub_token_claims_plugins_add_claims_but_not_protected_ones(issuer, plugins, caplog):
+    from hub import hookimpl
+
+    plugin = DepartmentClaims()
+    plugin.hub_token_claims = hookimpl(DepartmentClaims.hub_token_claims)
+    plugins.manager.register(plugin, "departments")
+    try:
+        issuer.sign_in("alice")
+        wiki = issuer.register("Wiki", first_party=True)
+        oauth, token, _ = issuer.sign_in_through(wiki, scope="openid profile email")
+        _, claims = issuer.decode(token["id_token"])
+        assert claims["department"] == "Platform"
+        assert claims["sub"] != "forged" and "email" not in claims  # removed by the plugin
+        assert "protected claim 'sub'" in caplog.text
+        info = oauth.get(f"{issuer.base}/oauth2/userinfo").json()
+        assert info["department"] == "Platform" and info["sub"] == claims["sub"]
+        _, bare = issuer.decode(issuer.sign_in_through(wiki, scope="openid")[1]["id_token"])
+        assert "department" not in bare
+    finally:
+        plugins.manager.unregister(plugin)
+
+
+def test_pairwise_subjects_differ_per_application(issuer):
+    issuer.sign_in("alice")
+    one = issuer.register("One", first_party=True, pairwise_subject=True)
+    two = issuer.register("Two", first_party=True, pairwise_subject=True, redirect_uri="https://two.example/cb")
+    _, first = issuer.decode(issuer.sign_in_through(one)[1]["id_token"])
+    _, second = issuer.decode(issuer.sign_in_through(two)[1]["id_token"])
+    assert first["sub"] != second["sub"]
+    assert first["sub"] == issuer.decode(issuer.sign_in_through(one)[1]["id_token"])[1]["sub"]
+
+
+def test_es256_id_tokens_on_request(issuer):
+    issuer.sign_in("alice")
+    wiki = issuer.register("Wiki", first_party=True, signing_alg="ES256")
+    header, _ = issuer.decode(issuer.sign_in_through(wiki)[1]["id_token"])
+    assert header["alg"] == "ES256"
+
+
+def test_every_step_is_audited(issuer):
+    issuer.sign_in("alice")
+    wiki = issuer.register("Wiki")
+    oauth = issuer.oauth(wiki)
+    url, kept = issuer.authorize_url(oauth)
+    arrived = issuer.arrived(issuer.consent(issuer.get(url)).headers["Location"], **kept)
+    token = issuer.redeem(oauth, arrived)
+    oauth.refresh_token(f"{issuer.base}/oauth2/token", refresh_token=token["refresh_token"])
+    types = audit_types(issuer)
+    for expected in ("issuer.consent", "issuer.authorize", "issuer.token", "issuer.refresh"):
+        assert expected in types
+    from hub.audit import verify
+
+    with issuer.rt.db.session() as session:
+        assert verify(session, issuer.rt.keys.audit_key).ok

@@ -1,4 +1,4 @@
-"""No token, code, PKCE verifier or client secret reaches a database column, a log line or a page.
+"""No token, code, PKCE verifier, client secret or signing key reaches a database column, a log line or a page.
 
 The fake IdP records every secret it issued or received; after a sign-in, a link, a refresh
 and a logout the whole database (every column of every table, as text and as raw bytes), the
@@ -12,8 +12,9 @@ from datetime import timedelta
 
 from sqlalchemy import select, text, update
 
-from hub.models import Base, LinkedAccount, TokenSet, utcnow
+from hub.models import AuditEvent, Base, LinkedAccount, TokenSet, utcnow
 from tests.conftest import callback_path, csrf_of, sign_in, start_signin
+from tests.issuer_kit import issuer, issuer_idp  # noqa: F401
 
 
 def database_dump(app) -> str:
@@ -68,3 +69,72 @@ def test_access_log_has_path_and_request_id_but_not_the_query(client, idp, caplo
     callback = next(line for line in lines if "/auth/fake/callback" in line)
     assert callback.startswith("GET /auth/fake/callback 302")
     assert "code=" not in "\n".join(lines) and "state=" not in "\n".join(lines)
+
+
+def test_issuer_secrets_never_reach_database_logs_audit_or_pages(issuer, caplog):
+    """The issuer side: client secrets, codes, PKCE verifiers, access, refresh and ID tokens and
+    the private signing keys, after a consent, a redemption, a refresh, userinfo, introspection,
+    a revocation and an end-session."""
+    import json
+
+    import requests
+
+    caplog.set_level(logging.DEBUG)
+    pages = []
+    issuer.sign_in("alice")
+    grafana = issuer.register("Grafana")
+    oauth = issuer.oauth(grafana, scope="openid profile email offline_access")
+    url, kept = issuer.authorize_url(oauth)
+    consent_page = issuer.get(url)
+    pages.append(consent_page.get_data(as_text=True))
+    arrived = issuer.arrived(issuer.consent(consent_page).headers["Location"], **kept)
+    token = issuer.redeem(oauth, arrived)
+    refreshed = oauth.refresh_token(f"{issuer.base}/oauth2/token", refresh_token=token["refresh_token"])
+    replay = requests.post(
+        f"{issuer.base}/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+        auth=(grafana.client_id, grafana.client_secret), timeout=5,
+    )
+    pages.append(replay.text)
+    pages.append(oauth.get(f"{issuer.base}/oauth2/userinfo").text)
+    pages.append(
+        requests.post(
+            f"{issuer.base}/oauth2/introspect", data={"token": refreshed["access_token"]},
+            auth=(grafana.client_id, grafana.client_secret), timeout=5,
+        ).text
+    )
+    pages.append(
+        requests.post(
+            f"{issuer.base}/oauth2/revoke", data={"token": refreshed["refresh_token"]},
+            auth=(grafana.client_id, grafana.client_secret), timeout=5,
+        ).text
+    )
+    pages.append(issuer.browser.get("/oauth2/logout", query_string={"id_token_hint": token["id_token"]}).get_data(as_text=True))
+
+    rt = issuer.rt
+    private_parts = []
+    for alg in ("RS256", "ES256"):
+        private = rt.signing_keys.signing_key(alg).as_dict(private=True)
+        private_parts += [private[name] for name in ("d", "p", "q", "dp", "dq", "qi") if name in private]
+    secrets = {
+        grafana.client_secret,
+        arrived.code,
+        arrived.code_verifier,
+        token["access_token"],
+        token["refresh_token"],
+        token["id_token"],
+        refreshed["access_token"],
+        refreshed["refresh_token"],
+        *private_parts,
+    }
+    dump = database_dump(issuer.app)
+    logs = "\n".join(record.getMessage() + str(record.args) for record in caplog.records) + caplog.text
+    with rt.db.session() as session:
+        audit_details = json.dumps([event.details for event in session.scalars(select(AuditEvent))])
+    everything_shown = "\n".join(pages)
+    for secret in secrets:
+        assert secret and len(secret) >= 20
+        assert secret not in dump, "an issuer secret reached the database in plaintext"
+        assert secret not in logs, "an issuer secret reached the logs"
+        assert secret not in audit_details, "an issuer secret reached the audit log"
+        assert secret not in everything_shown, "an issuer secret reached a page"

@@ -249,9 +249,10 @@ def _authorize_error(server: HubAuthorizationServer, error: OAuth2Error) -> Any:
         server.issuer_parameter.add_issuer_parameter(server, response)
         return response
     note_failure(error, "issuer.authorize")
-    return AuthorizationRefused(
-        f"The request was refused ({error.error}): {error.get_error_description() or 'no further detail'}."
-    )
+    description = error.get_error_description() or "no further detail"
+    if "redirect" in description.lower():  # never echo an unverified address
+        description = "the redirect URI is not registered for this application"
+    return AuthorizationRefused(f"The application's request was refused ({error.error}): {description}.")
 
 
 def _fresh_enough(current: sessions.CurrentSession, prompts: set[str]) -> bool:
