@@ -286,6 +286,11 @@ class HubAuthorizationServer(AuthorizationServer):
         note_failure(error)
         return super().handle_error_response(request, error)
 
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        if name == "after_authenticate_client" and kwargs.get("client") is not None:
+            g.issuer_client_id = kwargs["client"].client_id
+        super().send_signal(name, *args, **kwargs)
+
 
 def note_failure(error: OAuth2Error, event_type: str | None = None) -> None:
     """Queue the audit event of a refused protocol request (RFC error code as the reason)."""

@@ -23,7 +23,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError
 from flask import Blueprint, Response, current_app, g, jsonify, make_response, request
 
-from hub import security, sessions, signin
+from hub import metrics, security, sessions, signin
 from hub.db import write_transaction
 from hub.errors import HubError
 from hub.issuer import applications, claims, signing, sso
@@ -336,7 +336,10 @@ def _consent_page(application: Any, scopes: list[str]) -> Any:
 @bp.post("/oauth2/token")
 @server_to_server
 def token() -> Any:
-    return _in_transaction(lambda: _server().create_token_response())
+    response = _in_transaction(lambda: _server().create_token_response())
+    outcome = "success" if response.status_code == 200 else (response.get_json(silent=True) or {}).get("error", "error")
+    metrics.issuer_grant(request.form.get("grant_type", ""), g.get("issuer_client_id") or "unknown", outcome)
+    return response
 
 
 @bp.route("/oauth2/userinfo", methods=["GET", "POST"])
@@ -392,7 +395,7 @@ def _end_session() -> Any:
     current = current_session()
     cookie = current_app.config["HUB_SESSION_COOKIE"]
     if current is not None:
-        sessions.revoke(g.issuer_db, request.cookies.get(cookie, ""))
+        sessions.end_sessions(g.issuer_db, token=request.cookies.get(cookie, ""), reason="logout")
     note(
         "issuer.end_session",
         actor_user_id=current.user.id if current else None,
