@@ -23,6 +23,7 @@ from hub.migrate import upgrade
 from hub.models import Base
 from hub.plugins import Plugins, load_plugins
 from tests import fakeidp
+from tests.issuer_kit import issuer, issuer_idp  # noqa: F401 - fixtures for the issuer side's tests
 
 BASE_URL = "http://localhost:5001"
 PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")

@@ -2,7 +2,7 @@
 client talks to it over a real socket), a browser (Flask's test client on the same app), the
 fake upstream provider, and helpers that register applications and run authorizations.
 
-Import the fixtures into a test module with `from tests.issuer_kit import issuer, issuer_idp  # noqa: F401`.
+tests/conftest.py offers its fixtures `issuer` and `issuer_idp` to every test module.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from hub.db import write_transaction
 from hub.issuer import applications
 from hub.serving import LoopbackServer
 from tests import fakeidp
-from tests.conftest import callback_path, start_signin
 
 REDIRECT = "https://app.example/callback"
 
@@ -84,6 +83,8 @@ class IssuerKit:
 
     # --- the browser
     def sign_in(self, user: str = "alice", browser: FlaskClient | None = None) -> None:
+        from tests.conftest import callback_path, start_signin
+
         browser = browser or self.browser
         url = start_signin(browser)
         response = browser.get(callback_path(self.idp.authorize(url, user)))

@@ -8,8 +8,6 @@ import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.oidc.discovery import OpenIDProviderMetadata
 
-from tests.issuer_kit import issuer, issuer_idp  # noqa: F401
-
 
 def test_discovery_is_valid_and_cacheable(issuer):
     response = requests.get(f"{issuer.base}/.well-known/openid-configuration", timeout=5)

@@ -12,8 +12,8 @@ from sqlalchemy import select, update
 
 from hub.db import write_transaction
 from hub.issuer import applications, tokens
-from hub.models import AuditEvent, AuthorizationCode, TokenFamily, User, WebSession, utcnow
-from tests.issuer_kit import REDIRECT, issuer, issuer_idp  # noqa: F401
+from hub.models import AuditEvent, AuthorizationCode, RefreshToken, TokenFamily, User, WebSession, utcnow
+from tests.issuer_kit import REDIRECT
 
 
 def audit(issuer, type_: str) -> list[AuditEvent]:
@@ -173,6 +173,8 @@ def test_codes_and_refresh_tokens_are_stored_only_as_hashes(issuer):
     authorized = issuer.authorize(oauth)
     token = issuer.redeem(oauth, authorized)
     with issuer.rt.db.session() as session:
+        assert session.get(RefreshToken, tokens.token_hash(token["refresh_token"])) is not None
+        assert session.get(RefreshToken, token["refresh_token"]) is None
         assert session.get(AuthorizationCode, tokens.token_hash(authorized.code)) is not None
         assert session.get(AuthorizationCode, authorized.code) is None
 

@@ -14,7 +14,6 @@ from sqlalchemy import select, text, update
 
 from hub.models import AuditEvent, Base, LinkedAccount, TokenSet, utcnow
 from tests.conftest import callback_path, csrf_of, sign_in, start_signin
-from tests.issuer_kit import issuer, issuer_idp  # noqa: F401
 
 
 def database_dump(app) -> str:

@@ -183,7 +183,7 @@ def create(
     secret = None if public else secrets.token_urlsafe(32)
     now = utcnow()
     application = Application(
-        client_id=secrets.token_urlsafe(18),
+        client_id=secrets.token_hex(16),  # hex: never starts with "-", so it is safe as a CLI argument
         name=_check_name(name),
         secret_hash=hash_secret(secret) if secret else None,
         secret_rotated_at=now if secret else None,

@@ -68,7 +68,7 @@ def hub_roles(session: Session, user: User) -> tuple[str, ...]:
     """The user's hub roles: the admin flag and the roles providers mapped at the last sign-ins."""
     roles: set[str] = {"admin"} if user.is_admin else set()
     for mapped in session.scalars(select(LinkedAccount.roles).where(LinkedAccount.user_id == user.id)):
-        roles.update(str(role) for role in (mapped or {}).get("roles", []))
+        roles.update(str(role) for role in mapped or [])
     return tuple(sorted(roles))
 
 

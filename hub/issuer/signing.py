@@ -51,7 +51,7 @@ def binding(kid: str) -> bytes:
 
 
 def _generate(alg: str) -> RSAKey | ECKey:
-    kid = secrets.token_urlsafe(12)
+    kid = secrets.token_hex(8)
     parameters = {"kid": kid, "use": "sig", "alg": alg}
     if alg == "RS256":
         return RSAKey.generate_key(2048, parameters=parameters, private=True)
