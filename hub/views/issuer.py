@@ -80,6 +80,25 @@ def _issuer() -> str:
     return runtime().settings.base_url.rstrip("/")
 
 
+BACK_CHANNEL = frozenset({"issuer.token", "issuer.revoke", "issuer.introspect", "issuer.userinfo"})
+
+
+@bp.errorhandler(HubError)
+def _protocol_error(error: HubError) -> Any:
+    """At the back-channel endpoints a refusal raised before the protocol code ran (a NUL in the
+    form, a CSRF-free check) is still the RFC's JSON error, not a page."""
+    from hub.views import errors
+
+    if request.endpoint not in BACK_CHANNEL:
+        return errors.handle_hub_error(error)
+    if not g.get("failure_audited"):
+        errors.audit_refusal(error.code)
+    response = jsonify({"error": "invalid_request", "error_description": error.message})
+    response.status_code = 400 if error.status < 500 else error.status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 # --- discovery and keys ---------------------------------------------------------------------------
 
 
