@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, current_app, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -55,6 +56,10 @@ def create_app(
     )
     # Bounded ids in every route, before any blueprint adds one (hub.parsing.IdConverter).
     app.url_map.converters["int"] = IdConverter
+    # Werkzeug answers /admin//accounts and /x (for a rule /x/) with a redirect to an absolute
+    # URL built from the request's Host header: Host: evil.example made it a redirect there.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
     app.config.update(
         SECRET_KEY=rt.keys.secret_key,
         DEBUG=False,
@@ -74,6 +79,7 @@ def create_app(
     app.before_request(_before_request)
     app.after_request(partial(security.apply_headers, app))
     app.after_request(_access_log)
+    app.after_request(partial(_redirects_stay_on_our_host, urlsplit(settings.base_url).netloc.lower()))
     app.teardown_appcontext(close_db_session)
     for blueprint in (auth.bp, account.bp, health.bp, admin.bp, provider_logout.bp, api.bp, metrics.bp, issuer.bp):
         app.register_blueprint(blueprint)
@@ -117,6 +123,23 @@ def _end_sessions_of_absent_providers(rt: Runtime) -> None:
                     "reason": rt.registry.unavailable.get(provider_id, "no longer configured")[:200],
                 },
             )
+
+
+def _redirects_stay_on_our_host(configured: str, response: Response) -> Response:
+    """No redirect names a host the hub was not configured with.
+
+    Nothing of ours builds a Location from the Host header, but a framework redirect (or a
+    plugin's) would: such a Location becomes a path on this origin. The Host header is not
+    checked as a whole (TRUSTED_HOSTS) because probes and load balancers reach /healthz and
+    /readyz by address."""
+    location = response.headers.get("Location")
+    if not location:
+        return response
+    parts = urlsplit(location)
+    if parts.netloc and parts.netloc.lower() != configured and parts.netloc.lower() == request.host.lower():
+        path = "/" + parts.path.lstrip("/")  # never "//host": a scheme-relative URL leaves the site
+        response.headers["Location"] = urlunsplit(("", "", path, parts.query, parts.fragment))
+    return response
 
 
 def _access_log(response: Response) -> Response:

@@ -8,11 +8,28 @@ import re
 import secrets
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import g, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    """Control, line-separator and bidi characters as visible \\uXXXX escapes.
+
+    Log fields carry what requests send (a path with %0D%0A, a User-Agent with ANSI
+    sequences): unescaped, one request could write a forged line into the text log.
+    """
+    return _CONTROL.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def _escape_traceback(text: str) -> str:
+    """A traceback keeps its lines, each indented and escaped, so no line of it (an exception
+    message quoting a request) can pass for a log record of its own."""
+    return "\n".join("    " + escape_controls(line) for line in text.split("\n"))
 
 
 def request_id() -> str | None:
@@ -32,13 +49,27 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class TextFormatter(logging.Formatter):
+    """One line per record: every field of the message escaped (escape_controls)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return _escape_traceback(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802 - logging's name
+        return _escape_traceback(super().formatStack(stack_info))
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": escape_controls(record.getMessage()),
             "request_id": getattr(record, "request_id", "-"),
         }
         if record.exc_info:
@@ -66,8 +97,6 @@ def configure(log_format: str, level: str) -> None:
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
-        )
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     root.addHandler(handler)
     root.setLevel(level.upper())
