@@ -16,10 +16,8 @@ transaction yet begins one that way itself.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import json
 import logging
 import math
@@ -33,6 +31,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from hub import csvsafe
 from hub.db import IMMEDIATE, Database, write_transaction
 from hub.models import AuditEvent, AuditRetentionGate, utcnow
 
@@ -586,7 +585,6 @@ EXPORT_COLUMNS = (
     "seq", "occurred_at", "type", "outcome", "actor_user_id", "subject_user_id", "provider_id",
     "ip", "user_agent", "request_id", "details", "mac",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -671,15 +669,10 @@ def _export_values(row: Any) -> dict[str, Any]:
 
 
 def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict):
-        value = json.dumps(value, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
-    cell = str(value)
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+    if isinstance(value, datetime):  # occurred_at is exported as ISO text already
+        value = value.isoformat(timespec="microseconds")
+    return csvsafe.cell(value)
 
 
 def _csv_line(cells: Iterator[str] | Sequence[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(list(cells))
-    return buffer.getvalue()
+    return csvsafe.line(cells, "\n")

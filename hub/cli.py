@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -10,7 +11,7 @@ import click
 from hub import migrate
 from hub.commands import LazyRuntime, runtime
 from hub.commands import settings as current_settings
-from hub.config import Settings, load_settings, production_problems
+from hub.config import Settings, load_settings, production_problems, served_base_url
 from hub.errors import ConfigError, HubError
 from hub.plugins import Plugins, load_plugins
 
@@ -32,21 +33,36 @@ def cli() -> None:
 @click.option("--production", is_flag=True, help="Refuse unsafe settings and serve with gunicorn.")
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn workers (production).")
 def serve(host: str, port: int, production: bool, workers: int) -> None:
-    """Serve the hub over HTTP."""
+    """Serve the hub over HTTP.
+
+    Without a configured base_url (HUB_BASE_URL), it is derived from --host and --port, so
+    provider callbacks point at this server; production requires it to be configured.
+    """
     settings = current_settings()
     production = production or settings.production
     from hub.app import create_app
 
-    rt = runtime()
+    if "base_url" not in settings.explicit and not production:
+        settings = replace(settings, base_url=served_base_url(host, port))
+        lazy = click.get_current_context().find_object(LazyRuntime)
+        if lazy is not None:
+            lazy.use_settings(settings)
+    rt = runtime(current_schema=False)  # create_app says "run `hub db upgrade` first" itself
     if production:
         redirect_uris = {pid: p.redirect_uri for pid, p in rt.providers.items()}
         problems = production_problems(settings, redirect_uris, set(rt.keys.generated))
+        if "base_url" not in settings.explicit:
+            problems.insert(0, "base_url: not configured; set HUB_BASE_URL to the hub's public https address")
         if problems:
             for problem in problems:
                 click.echo(f"refusing to start in production: {problem}", err=True)
             sys.exit(2)
     app = create_app(settings=settings, plugins=rt.plugins)
-    click.echo(f"Identity Hub on http://{host}:{port}/ (database {_redacted(settings.database_url)})", err=True)
+    click.echo(
+        f"Identity Hub on http://{host}:{port}/ (base_url {settings.base_url}, database "
+        f"{_redacted(settings.database_url)})",
+        err=True,
+    )
     if production:
         _gunicorn(app, host, port, workers)
     else:
@@ -111,7 +127,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
-    rt = runtime()
+    rt = runtime(current_schema=False)
     before = migrate.current_revisions(rt.db)
     migrate.upgrade(rt.db)
     after = migrate.current_revisions(rt.db)
@@ -121,7 +137,7 @@ def db_upgrade() -> None:
 @db.command("current")
 def db_current() -> None:
     """Show the database's revision and whether it is current."""
-    rt = runtime()
+    rt = runtime(current_schema=False)
     current = migrate.current_revisions(rt.db)
     problem = migrate.pending_message(rt.db)
     click.echo(f"revision: {', '.join(sorted(current)) or 'none'}")
@@ -151,7 +167,7 @@ def db_purge() -> None:
 @cli.command("providers")
 def providers_command() -> None:
     """List installed plugins and configured providers."""
-    rt = runtime()
+    rt = runtime(current_schema=False)
     click.echo("Installed plugins:")
     for info in rt.plugins.loaded:
         types = ", ".join(info.provider_types) or "-"
@@ -189,11 +205,13 @@ def _attach_core_commands() -> None:
     from hub.commands.apps import apps_group
     from hub.commands.audit import audit_group
     from hub.commands.keys import keys_group
+    from hub.commands.secrets import secrets_group
     from hub.commands.signing_keys import signing_keys_group
 
     admin_commands.attach(admin)
     cli.add_command(audit_group, "audit")
     cli.add_command(keys_group, "keys")
+    cli.add_command(secrets_group, "secrets")
     cli.add_command(api_keys_group, "api-keys")
     cli.add_command(apps_group, "apps")
     cli.add_command(signing_keys_group, "signing-keys")

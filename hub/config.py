@@ -51,6 +51,9 @@ class Settings:
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The environment merged with .env, for hooks that read conventional variables."""
+    explicit: frozenset[str] = frozenset()
+    """The settings given by the operator (overrides, environment, hub.toml), not defaulted:
+    `hub serve --port` derives base_url only when it is not among them."""
 
     @property
     def is_https(self) -> bool:
@@ -112,6 +115,7 @@ def load_settings(
         )
 
     values: dict[str, Any] = {}
+    explicit: set[str] = set()
     for name, (kind, default) in _SCALARS.items():
         env_name = f"HUB_{name.upper()}"
         if name in overrides:
@@ -124,6 +128,7 @@ def load_settings(
             values[name] = default
             continue
         values[name] = _coerce(raw, kind, source)
+        explicit.add(name)
 
     if values["database_url"] is None:
         values["database_url"] = f"sqlite:///{instance_path / 'hub.sqlite3'}"
@@ -136,6 +141,7 @@ def load_settings(
         config_file=config_file,
         providers=providers,
         environ=env,
+        explicit=frozenset(explicit),
         **values,
     )
     _validate(settings)
@@ -256,6 +262,20 @@ def _validate(settings: Settings) -> None:
                 f"metrics_allow: expected IP addresses or networks such as 127.0.0.1 or 10.0.0.0/8, "
                 f"got {entry!r}"
             ) from None
+
+
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", "[::]", ""})  # noqa: S104 - names, not a bind
+
+
+def served_base_url(host: str, port: int) -> str:
+    """The base_url `hub serve --host --port` implies when none is configured: the address a
+    browser on this machine uses (localhost for loopback and every-address binds, as the
+    default http://localhost:5001 does)."""
+    if host in LOOPBACK_HOSTS or host in WILDCARD_HOSTS:
+        name = "localhost"
+    else:
+        name = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{name}:{port}"
 
 
 def is_loopback_http(url: str) -> bool:

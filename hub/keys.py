@@ -35,6 +35,20 @@ def new_token_key() -> str:
     return f"{secrets.token_hex(4)}:{base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}"
 
 
+SECRET_VARIABLES = {"secret_key": "HUB_SECRET_KEY", "token_keys": "HUB_TOKEN_KEYS", "audit_key": "HUB_AUDIT_KEY"}
+
+
+def new_secrets() -> dict[str, str]:
+    """Fresh values for the three secrets: 64 random characters each for the secret and audit
+    keys, and a one-key ring (`kid:base64url`) for the token keys. `hub secrets new` prints
+    them for a first production deployment; development generates the same into its file."""
+    return {
+        "secret_key": secrets.token_urlsafe(48),
+        "token_keys": new_token_key(),
+        "audit_key": secrets.token_urlsafe(48),
+    }
+
+
 def load_keys(settings: Settings) -> HubKeys:
     """Take each secret from the settings, else from (or into) the instance's dev file."""
     given = {
@@ -64,11 +78,7 @@ def _dev_secrets(instance_path: Path) -> dict[str, str]:
         if {"secret_key", "token_keys", "audit_key"} <= stored.keys():
             return stored
     instance_path.mkdir(parents=True, exist_ok=True)
-    stored = {
-        "secret_key": secrets.token_urlsafe(48),
-        "token_keys": new_token_key(),
-        "audit_key": secrets.token_urlsafe(48),
-    }
+    stored = new_secrets()
     # Created with 0600 from the start so the secrets are never readable by others.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

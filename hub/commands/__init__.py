@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from hub.config import Settings, load_settings
+from hub.errors import ConfigError
 from hub.plugins import Plugins
 from hub.runtime import Runtime
 
@@ -28,6 +29,7 @@ class LazyRuntime:
         self._plugins = plugins
         self._settings = settings
         self._runtime: Runtime | None = None
+        self._schema_current = False
 
     @property
     def settings(self) -> Settings:
@@ -41,15 +43,46 @@ class LazyRuntime:
             self._runtime = Runtime.load(self.settings, self._plugins)
         return self._runtime
 
+    def use_settings(self, settings: Settings) -> None:
+        """Replace the settings before the runtime is built (`hub serve` derives base_url)."""
+        if self._runtime is not None:
+            raise RuntimeError("the runtime is already built from the previous settings")
+        self._settings = settings
 
-def runtime() -> Runtime:
+    def check_schema(self) -> None:
+        """Raise ConfigError naming `hub db upgrade` unless the database schema is current."""
+        if self._schema_current:
+            return
+        from sqlalchemy.exc import OperationalError
+
+        from hub import migrate
+
+        try:
+            problem = migrate.pending_message(self.runtime.db)
+        except OperationalError as error:
+            raise ConfigError(
+                f"database_url: cannot reach the database ({type(error.orig).__name__ if error.orig else 'error'}); "
+                "check the address and that the server runs"
+            ) from None
+        if problem:
+            raise ConfigError(f"database_url: {problem}")
+        self._schema_current = True
+
+
+def runtime(*, current_schema: bool = True) -> Runtime:
     """The hub runtime of the running `hub` command (built on first use).
+
+    Unless `current_schema=False` (the `hub db` commands, `hub providers`), the database must
+    be at the migrations' head first: every command on an unmigrated database says "run
+    `hub db upgrade` first" from here, instead of a SQLAlchemy traceback half-way through.
 
     Tests may invoke a command group with `obj=` a Runtime (or any object with `db`) instead
     of going through `hub`.
     """
     obj = click.get_current_context().obj
     if isinstance(obj, LazyRuntime):
+        if current_schema:
+            obj.check_schema()
         return obj.runtime
     if obj is None or not hasattr(obj, "db"):
         raise click.UsageError("no hub runtime: run this through the `hub` command")

@@ -52,6 +52,11 @@ def rotate_command(batch_size: int) -> None:
     it to every hub process, restart them, then run `hub keys reencrypt`.
     """
     rt = runtime()
+    if _dev_ring(rt) and rt.settings.production:
+        raise click.ClickException(
+            "HUB_TOKEN_KEYS is not set, and a production hub has no development key ring to "
+            "rotate. For a first deployment, `hub secrets new` prints all three secrets."
+        )
     if _dev_ring(rt):
         instance = rt.settings.instance_path
         with ProgressBar("Re-sealing token sets") as progress:

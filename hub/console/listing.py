@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
-import io
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ from sqlalchemy import ColumnElement, Integer, and_, func, literal, or_, select,
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from hub import csvsafe
 from hub.errors import HubError
 from hub.models import LinkedAccount, TokenSet, User, UTCDateTime, utcnow
 from hub.parsing import parse_id, parse_instant
@@ -396,28 +395,11 @@ CSV_COLUMNS = (
     "access_expires_at", "last_refresh_at", "scopes_granted", "scopes_requested",
     "refresh_failures",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
-
-
-def csv_cell(value: Any) -> str:
-    """A cell a spreadsheet shows as text: one that would start a formula gets a leading quote
-    (OWASP CSV injection). Names and emails come from identity providers, so from anyone."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, tuple):
-        value = " ".join(value)
-    cell = str(value)
-    return "'" + cell if cell.lstrip(" ").startswith(_FORMULA_START) else cell
+csv_cell = csvsafe.cell
 
 
 def csv_line(cells: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
-    return buffer.getvalue()
+    return csvsafe.line(cells, "\r\n")
 
 
 def csv_record(row: AccountRow) -> list[str]:
