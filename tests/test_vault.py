@@ -498,7 +498,7 @@ def _runtime(db: Database, instance: Path, ring_text: str, dev: bool) -> SimpleN
         keys=SimpleNamespace(
             token_keys=ring_text, generated=frozenset({"token_keys"} if dev else set())
         ),
-        settings=SimpleNamespace(instance_path=instance),
+        settings=SimpleNamespace(instance_path=instance, production=False),
         audit=AuditLog(AUDIT_KEY),
     )
 
