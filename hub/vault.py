@@ -32,7 +32,7 @@ from hub.audit import AuditLog, RequestContext
 from hub.db import Database, write_transaction
 from hub.errors import ConfigError, HubError, NotFound, ProviderUnavailable, RefreshRejected
 from hub.keys import new_token_key
-from hub.models import LinkedAccount, TokenSet, utcnow
+from hub.models import LinkedAccount, SigningKey, TokenSet, utcnow
 from hub.provider import Identity, ProviderType, RefreshResult, Tokens
 
 log = logging.getLogger(__name__)
@@ -591,6 +591,10 @@ def reencrypt_token_sets(
             progress(min(done, total), total)
     if unreadable:
         log.warning("key rotation skipped %d unreadable token sets", len(unreadable))
+    from hub.issuer import signing  # the issuer's signing keys are sealed with the same ring
+
+    with write_transaction(db) as session:
+        rewrapped += signing.reencrypt(session, keyring)
     return RotationReport(rewrapped, tuple(unreadable), newest)
 
 
@@ -615,12 +619,14 @@ def rotate_keys(
 
 
 def key_usage(db: Database) -> dict[str, int]:
-    """How many token sets each key id seals (to see when an old key can be retired)."""
+    """How many token sets and signing keys each key id seals (to see when an old key can be
+    retired)."""
+    usage: dict[str, int] = {}
     with db.session() as session:
-        rows = session.execute(
-            select(TokenSet.key_id, func.count()).group_by(TokenSet.key_id)
-        ).all()
-    return {key_id: count for key_id, count in rows}
+        for column in (TokenSet.key_id, SigningKey.ring_key_id):
+            for key_id, count in session.execute(select(column, func.count()).group_by(column)).all():
+                usage[key_id] = usage.get(key_id, 0) + count
+    return usage
 
 
 def retire_key(ring_text: str, key_id: str, usage: Mapping[str, int]) -> str:
