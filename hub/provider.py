@@ -45,6 +45,10 @@ class AuthorizationRequest:
     """PKCE S256 challenge; the method is always S256."""
     prompt: str | None = None
     """`select_account` when linking, so the person can pick another account."""
+    login_hint: str | None = None
+    """A hint an application passed to the hub's authorize endpoint (OpenID Connect
+    `login_hint`, often an address), for the provider's sign-in form. Display help only:
+    never identity."""
 
 
 @dataclass(frozen=True)

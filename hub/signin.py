@@ -63,6 +63,13 @@ def safe_next(next_path: str | None) -> str:
     return next_path[:2048]
 
 
+def clean_login_hint(hint: str | None) -> str | None:
+    """A login hint fit to forward: printable, at most 256 characters, else none."""
+    if not hint or len(hint) > 256 or not hint.isprintable():
+        return None
+    return hint
+
+
 def start(
     session: Session,
     provider: ProviderType,
@@ -72,8 +79,10 @@ def start(
     intent: str = "signin",
     next_path: str | None = None,
     user_id: int | None = None,
+    login_hint: str | None = None,
 ) -> str:
-    """Store a pending sign-in and return the provider's authorization URL to redirect to."""
+    """Store a pending sign-in and return the provider's authorization URL to redirect to.
+    `login_hint` (an application's OpenID Connect hint) is passed on to the provider."""
     if intent not in INTENTS:
         raise SignInError(f"Unknown sign-in intent {intent!r}.", code="bad_intent")
     if intent == "link" and user_id is None:
@@ -99,6 +108,7 @@ def start(
             nonce=nonce_for(secret_key, state),
             code_challenge=s256_challenge(code_verifier(secret_key, state)),
             prompt="select_account" if intent == "link" else None,
+            login_hint=clean_login_hint(login_hint),
         )
     )
 

@@ -58,6 +58,8 @@ class FakeProvider(ProviderType):
         }
         if request.prompt:
             query["prompt"] = request.prompt
+        if request.login_hint:
+            query["login_hint"] = request.login_hint
         return f"{self.settings.get('idp', IDP)}/authorize?{urlencode(query)}"
 
     def complete_sign_in(self, callback: Callback) -> SignInResult:

@@ -340,6 +340,16 @@ def test_sign_in_resumes_the_authorization_and_sso_serves_a_second_app(issuer):
     assert first_claims["sid"] == second_claims["sid"] and first_claims["sub"] == second_claims["sub"]
 
 
+def test_login_hint_goes_to_the_provider(issuer):
+    wiki = issuer.register("Wiki", first_party=True)
+    url, _ = issuer.authorize_url(issuer.oauth(wiki), idp_hint="fake", login_hint="alice@example.test")
+    to_provider = issuer.get(url).headers["Location"]
+    assert issuer.arrived(to_provider).params["login_hint"] == "alice@example.test"
+    url, _ = issuer.authorize_url(issuer.oauth(wiki), login_hint="alice@example.test")
+    page = issuer.get(url).get_data(as_text=True)
+    assert 'name="login_hint" value="alice@example.test"' in page
+
+
 def test_unknown_upstream_hint_shows_the_sign_in_page(issuer):
     wiki = issuer.register("Wiki", first_party=True)
     url, _ = issuer.authorize_url(issuer.oauth(wiki), kc_idp_hint="nosuch")

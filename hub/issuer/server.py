@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
@@ -263,7 +263,7 @@ class HubAuthorizationServer(AuthorizationServer):
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         client: OAuthClient = request.client
         subject: Subject | None = request.user
-        client.row.last_used_at = utcnow()
+        touch_last_used(client.row)
         family = subject.family if subject is not None else None
         if family is not None and token.get("refresh_token"):
             tokens.add_refresh_token(db(), family, token["refresh_token"])
@@ -290,6 +290,16 @@ class HubAuthorizationServer(AuthorizationServer):
         if name == "after_authenticate_client" and kwargs.get("client") is not None:
             g.issuer_client_id = kwargs["client"].client_id
         super().send_signal(name, *args, **kwargs)
+
+
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+def touch_last_used(row: Any) -> None:
+    """Record use at most once a minute, so busy applications do not rewrite one hot row per token."""
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_GRANULARITY:
+        row.last_used_at = now
 
 
 def note_failure(error: OAuth2Error, event_type: str | None = None) -> None:
@@ -468,7 +478,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             auth_time=code.auth_time,
             provider_id=code.provider_id,
         )
-        grant.last_used_at = utcnow()
+        touch_last_used(grant)
         return Subject(
             user=user,
             application=client.row,
@@ -505,13 +515,14 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         user = db().get(User, family.user_id)
         if user is None or user.disabled_at is not None:
             raise InvalidGrantError("The user of this token may no longer sign in.")
-        if family.grant_id is None or consent.find(db(), user.id, client.row.id) is None:
+        grant = consent.find(db(), user.id, client.row.id) if family.grant_id is not None else None
+        if grant is None:
             raise InvalidGrantError("Access for this application was removed.")
         if not tokens.spend_refresh(db(), refresh_token.row, family):
             note("issuer.refresh_reuse", "failure", subject_user_id=user.id,
                  details={"client_id": client.client_id, "family_revoked": True})
             raise InvalidGrantError("This refresh token was already used.")
-        family.last_used_at = utcnow()
+        touch_last_used(grant)
         return Subject(
             user=user,
             application=client.row,

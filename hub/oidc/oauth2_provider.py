@@ -201,7 +201,7 @@ class OAuth2Provider(ProviderType):
             nonce=self.nonce(request),
             code_challenge=request.code_challenge,
             prompt=request.prompt,
-            extra=self.authorization_params(request),
+            extra={**({"login_hint": request.login_hint} if request.login_hint else {}), **self.authorization_params(request)},
         )
 
     def complete_sign_in(self, callback: Callback) -> SignInResult:

@@ -46,6 +46,7 @@ def start(provider_id: str) -> Response:
             intent=intent,
             next_path=request.form.get("next"),
             user_id=current.user.id if current else None,
+            login_hint=request.form.get("login_hint"),
         )
     g.no_store = True
     return redirect(url, code=303)

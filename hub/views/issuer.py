@@ -325,6 +325,7 @@ def _sign_in(application: Any, prompts: set[str]) -> Any:
             browser_token=security.browser_token(current_app),
             intent="signin",
             next_path=resume,
+            login_hint=request.values.get("login_hint"),
         )
         return make_response("", 302, {"Location": url})
     body, status = render(
@@ -333,6 +334,7 @@ def _sign_in(application: Any, prompts: set[str]) -> Any:
         next_path=resume,
         unavailable=rt.registry.unavailable,
         application=application.name,
+        login_hint=signin.clean_login_hint(request.values.get("login_hint")),
     )
     return make_response(body, status)
 
