@@ -138,11 +138,16 @@ class EntraProvider(OpenIdConnectProvider):
             return tenant == self.config.tenant.lower()
         if self.config.tenant == "consumers":
             return tenant == CONSUMERS_TENANT_ID
+        discovered = self.discovery.cached()  # a domain-named tenant: its GUID, once known
+        if not self.config.is_multi_tenant and discovered is not None:
+            return tenant == _tenant_of_issuer(discovered.issuer, self.config.authority_host)
         allowed = self.config.allowed_tenants
         return allowed is None or not allowed or tenant in allowed
 
     @property
     def issuer(self) -> str:
+        """What the issuer looks like (a template for common/organizations); every rule that
+        compares issuers is overridden above and below."""
         return self.expected_discovery_issuer_text
 
     # --- errors ---------------------------------------------------------------------------

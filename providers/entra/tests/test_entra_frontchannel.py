@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 from hub_entra.emulator import EntraEmulator
-from hub_entra.testing import HOST, OTHER_TENANT, TENANT, emulator_provider, sign_in
+from hub_entra.testing import HOST, OTHER_TENANT, TENANT, FakeEntra, emulator_provider, sign_in
 
-from hub.errors import SignInError
+from hub.errors import SignInError, TokenRejected
+from hub.oidc import check_callback_issuer
 
 
 def test_the_sid_is_returned_as_entra_sends_it(make_provider: Any) -> None:
@@ -33,6 +34,18 @@ def test_an_iss_must_be_the_configured_tenant(make_provider: Any) -> None:
 def test_multi_tenant_accepts_only_allowed_tenants(make_provider: Any) -> None:
     provider = make_provider(tenant="organizations", allowed_tenants=[TENANT])
     assert provider.frontchannel_logout({"sid": "s", "iss": f"{HOST}/{TENANT}/v2.0"}) == "s"
+    with pytest.raises(SignInError):
+        provider.frontchannel_logout({"sid": "s", "iss": f"{HOST}/{OTHER_TENANT}/v2.0"})
+
+
+def test_a_domain_named_tenant_serves_only_its_own_tenants_issuer(make_provider: Any, rsps: Any, clock: Any) -> None:
+    """Used for front-channel logout and for the core's RFC 9207 check of callbacks."""
+    domain = FakeEntra(rsps, clock, tenant="contoso.onmicrosoft.com")
+    domain.discovery_issuer = f"{HOST}/{TENANT}/v2.0"
+    provider = make_provider(tenant="contoso.onmicrosoft.com")
+    check_callback_issuer(provider, {"code": "c", "iss": f"{HOST}/{TENANT}/v2.0"})
+    with pytest.raises(TokenRejected):
+        check_callback_issuer(provider, {"code": "c", "iss": f"{HOST}/{OTHER_TENANT}/v2.0"})
     with pytest.raises(SignInError):
         provider.frontchannel_logout({"sid": "s", "iss": f"{HOST}/{OTHER_TENANT}/v2.0"})
 
