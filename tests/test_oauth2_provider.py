@@ -15,7 +15,14 @@ import pytest
 import requests
 import responses
 
-from hub.errors import ConfigError, ProviderDenied, ProviderUnavailable, RefreshRejected, TokenRejected
+from hub.errors import (
+    ConfigError,
+    ProviderDenied,
+    ProviderUnavailable,
+    RefreshRejected,
+    SignInError,
+    TokenRejected,
+)
 from hub.http import ProviderSession
 from hub.oidc import OAuth2Provider, check_callback_issuer, s256_code_challenge
 from hub.provider import AuthorizationRequest, Callback, Identity, ProviderContext, Tokens
@@ -147,3 +154,12 @@ def test_a_revocation_outage_is_provider_unavailable(gitlab: responses.RequestsM
     gitlab.post(f"{GITLAB}/oauth/revoke", status=503)
     with pytest.raises(ProviderUnavailable):
         make().revoke(Tokens(access_token="gl-at"))
+
+
+def test_an_empty_code_or_refresh_token_never_reaches_the_token_endpoint(gitlab: responses.RequestsMock) -> None:
+    """As a v1 plugin may call it (`params.get("code", "")`): a clear error, no request."""
+    with pytest.raises(SignInError, match="no authorization code"):
+        make().token_client.exchange_code("", "https://hub.example/cb", VERIFIER)
+    with pytest.raises(RefreshRejected):
+        make().token_client.refresh("")
+    assert len(gitlab.calls) == 0

@@ -21,14 +21,6 @@ from hub.provider import AuthorizationResponseIssuer, ProviderType
 ISS_PARAMETER_SUPPORTED = "authorization_response_iss_parameter_supported"
 """The metadata member (RFC 9207 3) saying the provider always sends `iss`."""
 
-__all__ = [
-    "ISS_PARAMETER_SUPPORTED",
-    "authorization_url",
-    "check_authorization_response_issuer",
-    "check_callback_issuer",
-    "s256_code_challenge",
-]
-
 
 def s256_code_challenge(code_verifier: str) -> str:
     """The PKCE S256 challenge for a verifier (RFC 7636 4.2), by Authlib."""

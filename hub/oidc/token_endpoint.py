@@ -27,6 +27,7 @@ from hub.errors import (
     ProviderMisconfigured,
     ProviderUnavailable,
     RefreshRejected,
+    SignInError,
     TokenRejected,
 )
 from hub.oidc.client_auth import ClientAuth
@@ -123,12 +124,16 @@ class TokenClient:
     ) -> TokenResponse:
         """authorization_code grant with the PKCE verifier; `invalid_grant` means this
         sign-in's code is unusable (TokenRejected)."""
+        if not code:
+            raise SignInError(f"{self.provider_label}'s answer carried no authorization code.")
         form = {"code": code, "redirect_uri": redirect_uri, "code_verifier": code_verifier}
         return self._request("authorization_code", form, scopes, (code, code_verifier), TokenRejected)
 
     def refresh(self, refresh_token: str, scopes: Iterable[str] = ()) -> TokenResponse:
         """refresh_token grant; `invalid_grant` means the person must sign in again
         (RefreshRejected)."""
+        if not refresh_token:
+            raise RefreshRejected(f"There is no refresh token for {self.provider_label}; the person must sign in again.")
         form = {"refresh_token": refresh_token}
         return self._request("refresh_token", form, scopes, (refresh_token,), RefreshRejected)
 
