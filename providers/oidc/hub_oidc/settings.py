@@ -59,10 +59,6 @@ class OidcSettings:
     """Extra authorization request parameters some providers need (Google:
     `access_type = "offline"` for a refresh token); never state, nonce or PKCE."""
 
-    @property
-    def discovery_url(self) -> str:
-        return f"{self.issuer.rstrip('/')}/.well-known/openid-configuration"
-
 
 RESERVED_AUTHORIZE_PARAMS = frozenset(
     {"state", "nonce", "code_challenge", "code_challenge_method", "redirect_uri", "client_id", "response_type", "scope"}
