@@ -76,7 +76,9 @@ def _complete(
         result = _provider_result(rt, provider, consumed)
         completed = _write(rt, provider, consumed, result, current, previous_session_token, context)
     except HubError as error:
-        _audit_failure(rt, provider.id, intent, user_id, error.code, context)
+        subject = getattr(error, "subject", None)
+        details = {"provider_subject": str(subject)[:256]} if subject else None
+        _audit_failure(rt, provider.id, intent, user_id, error.code, context, details)
         metrics.signin_failed(provider.id, intent, error.code)
         raise
     except Exception:
@@ -128,6 +130,7 @@ def _write(
                     user, account = accounts.link(session, consumed.user_id, provider.id, result)
                     token = previous_session_token
                 else:
+                    first = accounts.find_account(session, provider.id, result.identity.subject) is None
                     user, account = accounts.sign_in(session, provider.id, result)
                     token = sessions.create(
                         session,
@@ -153,6 +156,7 @@ def _write(
                     details={
                         "linked_account_id": account.id,
                         "roles": sorted(result.identity.roles),
+                        **({"first_sign_in": first} if consumed.intent == "signin" else {}),
                     },
                 )
             return Completed(token, consumed.next_path, user.id, consumed.intent)
@@ -165,7 +169,13 @@ def _write(
 
 
 def _audit_failure(
-    rt: Runtime, provider_id: str, intent: str, user_id: int | None, reason: str, context: RequestContext
+    rt: Runtime,
+    provider_id: str,
+    intent: str,
+    user_id: int | None,
+    reason: str,
+    context: RequestContext,
+    details: dict[str, str] | None = None,
 ) -> None:
     rt.audit.record_failure(
         rt.db,
@@ -175,4 +185,5 @@ def _audit_failure(
         subject_user_id=user_id,
         provider_id=provider_id,
         context=context,
+        details=details,
     )

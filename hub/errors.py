@@ -58,12 +58,32 @@ class PluginError(HubError):
 
 
 class SignInError(HubError):
-    """A sign-in or link attempt failed; nothing was written and no session was created."""
+    """A sign-in or link attempt failed; nothing was written and no session was created.
+
+    A provider that refuses someone it has identified (a blocked or suspended account) passes
+    `subject`, the immutable subject it would have signed in: the audit event then names the
+    refused account (`details.provider_subject`) so an administrator can find it. It is never
+    shown to the person.
+    """
 
     code = "signin_failed"
     status = 400
     title = "Sign-in failed"
     hint = "Go back to the sign-in page and try again."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        hint: str | None = None,
+        provider_code: str | None = None,
+        status: int | None = None,
+        subject: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code, hint=hint, provider_code=provider_code, status=status)
+        self.subject = subject
+        """The provider's subject of the refused account, for the audit event; None if unknown."""
 
 
 class SignInExpired(SignInError):

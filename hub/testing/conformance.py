@@ -14,7 +14,27 @@ C01-C11, B01-B03, R01, R07, R09, G01):
 
 No pytest plugin registration is needed: the fixtures live on the class. A check the
 provider's protocol does not have (a nonce without ID tokens) or the adapter cannot provoke
-is skipped, never silently passed.
+is skipped, never silently passed: the skip names the adapter member that would enable it.
+
+A plugin tested against `hub.testing.authserver.FakeAuthorizationServer` subclasses
+`FakeServerAdapter` instead and writes only `provider_table`: every check is then enabled.
+
+What the adapter must provide, and what it may (each optional member enables checks):
+
+| member | needed for |
+| --- | --- |
+| `plugin`, `plugin_name`, `users` (two people), `provider_table`, `approve`, `token_calls` | every check |
+| `has_id_token`, `issues_new_refresh_token`, `single_use_refresh_tokens` | which protocol checks apply |
+| `misbehave(kind)` for `MISBEHAVIOURS` | nonce/issuer/audience enforcement, token-endpoint outages and timeouts |
+| `misbehave_at("profile", kind)` for `PROFILE_MISBEHAVIOURS` | profile-endpoint outages, timeouts and HTML answers |
+| `bad_client_settings()` | rejected client credentials |
+| `secret_settings` | secrets never in settings errors |
+| `expected_profile(user)` | profile mapping |
+| `change_email`, `rename`, `unverify_email`, `refuse_account` | the subject survives an email change and a rename; honest `email_verified`; a refused account state |
+| `deny(authorization_url, user)` | an `error=` answer from the real IdP (without it the kit builds one) |
+
+Timing: the kit's providers give up reading after `READ_TIMEOUT` (0.5 s), so a `timeout`
+misbehaviour must make the IdP wait longer than that (about a second).
 """
 
 from __future__ import annotations
@@ -23,8 +43,9 @@ import abc
 import base64
 import hashlib
 import secrets
+import socket
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
@@ -34,12 +55,23 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
-from hub.errors import ProviderMisconfigured, ProviderUnavailable, RefreshRejected, SignInError, TokenRejected
+from hub.errors import (
+    AccessDenied,
+    ConfigError,
+    HubError,
+    ProviderDenied,
+    ProviderMisconfigured,
+    ProviderUnavailable,
+    RefreshRejected,
+    SignInError,
+    TokenRejected,
+)
 from hub.http import ProviderSession
 from hub.models import LinkedAccount, TokenSet, utcnow
 from hub.provider import AuthorizationRequest, Callback, Identity, ProviderContext, ProviderType, SignInResult
 from hub.registry import CORE_KEYS
 from hub.testing.app import BASE_URL, callback_path, hub_app, query_of, start_sign_in
+from hub.testing.authserver import FakeAuthorizationServer
 
 PROVIDER_ID = "conformance"
 REDIRECT_URI = f"{BASE_URL}/auth/{PROVIDER_ID}/callback"
@@ -47,7 +79,11 @@ READ_TIMEOUT = 0.5
 """The kit's providers give up after this long, so a `timeout` misbehaviour of about a
 second proves the timeout without slowing the suite."""
 MISBEHAVIOURS = ("wrong_nonce", "wrong_issuer", "wrong_audience", "server_error", "timeout")
-"""What `ConformanceAdapter.misbehave` is asked for; each applies to the next IdP answer."""
+"""What `ConformanceAdapter.misbehave` is asked for; each applies to the next token-endpoint
+answer (the ID token in it, for the first three)."""
+PROFILE_MISBEHAVIOURS = ("server_error", "timeout", "html")
+"""What `ConformanceAdapter.misbehave_at("profile", kind)` is asked for: a 5xx with an HTML
+body, an answer slower than `READ_TIMEOUT`, a 200 with an HTML page instead of JSON."""
 
 
 class ConformanceAdapter(abc.ABC):
@@ -94,6 +130,118 @@ class ConformanceAdapter(abc.ABC):
         """Change the person's email at the IdP; False when the IdP cannot."""
         return False
 
+    # --- optional: each enables checks of the 2026 review (issue 10) ----------------------
+
+    fetches_profile: bool = True
+    """The provider calls a profile endpoint (userinfo, /user) at sign-in."""
+    secret_settings: tuple[str, ...] = ("client_secret",)
+    """Settings whose values are secrets: no settings error may show them."""
+
+    def misbehave_at(self, endpoint: str, kind: str) -> bool:
+        """Make the IdP's next answer at `endpoint` (`profile`) misbehave as `kind`
+        (`PROFILE_MISBEHAVIOURS`); False when unsupported."""
+        return False
+
+    def rename(self, user: str, username: str) -> bool:
+        """Change the person's login name (username, handle) at the IdP; False when it cannot."""
+        return False
+
+    def unverify_email(self, user: str) -> bool:
+        """Make the IdP report the person's email as not verified; False when it cannot."""
+        return False
+
+    def refuse_account(self, user: str) -> bool:
+        """Put the person's account in a state the provider must refuse (blocked, suspended,
+        locked), as the IdP reports it; False when the IdP has no such state."""
+        return False
+
+    def deny(self, authorization_url: str, user: str) -> dict[str, str] | None:
+        """Make the IdP answer this authorization request with `error=access_denied`; the
+        callback's query, or None when the adapter cannot (the kit then builds one)."""
+        return None
+
+
+class FakeServerAdapter(ConformanceAdapter):
+    """An adapter for a plugin tested against `FakeAuthorizationServer`: every optional check
+    is enabled. Set `plugin` and `plugin_name` and write `provider_table`:
+
+        class GitLabAdapter(FakeServerAdapter):
+            plugin, plugin_name = hub_gitlab, "gitlab"
+
+            def provider_table(self, redirect_uri):
+                return {"type": "gitlab", "base_url": self.server.url,
+                        "client_id": self.server.client_id, "client_secret": self.server.client_secret}
+    """
+
+    users = ("alice", "bob")
+
+    def __init__(self, server: FakeAuthorizationServer) -> None:
+        self.server = server
+        self.has_id_token = server.openid
+        self.issues_new_refresh_token = server.rotate_refresh_tokens
+        self.single_use_refresh_tokens = server.rotate_refresh_tokens
+
+    def approve(self, authorization_url: str, user: str) -> dict[str, str]:
+        return self.server.approve(authorization_url, user)
+
+    def token_calls(self) -> int:
+        return self.server.token_calls
+
+    def misbehave(self, kind: str) -> bool:
+        if kind not in MISBEHAVIOURS:
+            return False
+        self.server.misbehave("token", kind)
+        return True
+
+    def misbehave_at(self, endpoint: str, kind: str) -> bool:
+        self.server.misbehave(endpoint, kind)
+        return True
+
+    def expected_profile(self, user: str) -> Mapping[str, Any]:
+        person = self.server.person(user)
+        return {"display_name": person.name, "email": person.email}
+
+    def change_email(self, user: str, email: str) -> bool:
+        self.server.change_email(user, email)
+        return True
+
+    def rename(self, user: str, username: str) -> bool:
+        self.server.rename(user, username)
+        return True
+
+    def unverify_email(self, user: str) -> bool:
+        self.server.change_email(user, self.server.person(user).email, verified=False)
+        return True
+
+    def refuse_account(self, user: str) -> bool:
+        self.server.block(user)
+        return True
+
+    def deny(self, authorization_url: str, user: str) -> dict[str, str] | None:
+        self.server.deny_next()
+        return self.server.approve(authorization_url, user)
+
+
+def build_provider(adapter: ConformanceAdapter, provider_id: str = PROVIDER_ID, **overrides: Any) -> ProviderType:
+    """A provider instance made the way the hub's registry makes it, with the kit's short
+    read timeout; `overrides` replace settings of the adapter's table."""
+    table = {**adapter.provider_table(REDIRECT_URI), **overrides}
+    cls = next(c for c in adapter.plugin.hub_provider_types() if c.type_name == table["type"])
+    settings = {k: v for k, v in table.items() if k not in CORE_KEYS}
+    http = ProviderSession(timeout=(2.0, READ_TIMEOUT), sleep=lambda _s: None)
+    return cls(provider_id, "Conformance", settings, ProviderContext(REDIRECT_URI, http))
+
+
+def expect(error: type[HubError], action: Callable[[], Any], mistake: str) -> HubError:
+    """Run `action`, which must raise `error`; otherwise fail naming the likely mistake."""
+    try:
+        action()
+    except error as caught:
+        return caught
+    except Exception as other:  # the kit reports what the provider raised instead
+        pytest.fail(f"{mistake}: expected {error.__name__}, but {type(other).__name__} was raised: {other}")
+    pytest.fail(f"{mistake}: expected {error.__name__}, but the call succeeded")
+
 
 def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
@@ -117,11 +265,7 @@ class ProviderConformance:
         """build(**overrides) -> a provider instance, made the way the hub's registry makes it."""
 
         def make(**overrides: Any) -> ProviderType:
-            table = {**adapter.provider_table(REDIRECT_URI), **overrides}
-            cls = next(c for c in adapter.plugin.hub_provider_types() if c.type_name == table["type"])
-            settings = {k: v for k, v in table.items() if k not in CORE_KEYS}
-            http = ProviderSession(timeout=(2.0, READ_TIMEOUT), sleep=lambda _s: None)
-            return cls(self.provider_id, "Conformance", settings, ProviderContext(REDIRECT_URI, http))
+            return build_provider(adapter, self.provider_id, **overrides)
 
         return make
 
@@ -276,6 +420,125 @@ class ProviderConformance:
         assert adapter.token_calls() - before == 1
         assert len(set(values)) == 1
 
+    # --- issue 10: mistakes an outsider made that the kit used to miss ---------------------
+
+    def test_the_subject_is_a_non_empty_string(self, adapter: ConformanceAdapter, provider: ProviderType) -> None:
+        subject = self.sign_in(adapter, provider, adapter.users[0]).identity.subject
+        assert isinstance(subject, str) and subject, (
+            f"Identity.subject must be a non-empty str (the provider's immutable id as text), "
+            f"got {type(subject).__name__} {subject!r}: convert a numeric id with str()"
+        )
+
+    def test_a_new_username_keeps_the_subject(self, adapter: ConformanceAdapter, provider: ProviderType) -> None:
+        before = self.sign_in(adapter, provider, adapter.users[0]).identity.subject
+        if not adapter.rename(adapter.users[0], "renamed-conformance-user"):
+            pytest.skip("adapter.rename returned False: the kit cannot check that a username is not the subject")
+        after = self.sign_in(adapter, provider, adapter.users[0]).identity.subject
+        assert after == before, (
+            "the subject changed when the person's username changed: use the provider's immutable "
+            "id (OIDC sub, a numeric user id), never a login name, as Identity.subject"
+        )
+
+    def test_a_refused_account_state_is_access_denied(self, adapter: ConformanceAdapter, provider: ProviderType) -> None:
+        subject = self.sign_in(adapter, provider, adapter.users[0]).identity.subject
+        if not adapter.refuse_account(adapter.users[0]):
+            pytest.skip("adapter.refuse_account returned False: the kit cannot check that a blocked account is refused")
+        refused = expect(
+            AccessDenied,
+            lambda: self.sign_in(adapter, provider, adapter.users[0]),
+            "an account the IdP reports as blocked or suspended was signed in",
+        )
+        named = getattr(refused, "subject", None)
+        assert named in (None, subject), f"the refusal names subject {named!r}, not the account's {subject!r}"
+
+    def test_an_unverified_email_is_reported_unverified(self, adapter: ConformanceAdapter, provider: ProviderType) -> None:
+        if not adapter.unverify_email(adapter.users[0]):
+            pytest.skip("adapter.unverify_email returned False: the kit cannot check email_verified")
+        profile = self.sign_in(adapter, provider, adapter.users[0]).profile
+        assert profile.email_verified is False, (
+            "Profile.email_verified is True for an address the IdP says is not verified: "
+            "set it only from the IdP's own verified flag"
+        )
+
+    @pytest.mark.parametrize("kind", PROFILE_MISBEHAVIOURS)
+    def test_profile_endpoint_outages_are_provider_unavailable(
+        self, adapter: ConformanceAdapter, provider: ProviderType, kind: str
+    ) -> None:
+        if not adapter.fetches_profile:
+            pytest.skip("adapter.fetches_profile is False: the provider calls no profile endpoint")
+        verifier, challenge = pkce_pair()
+        nonce = secrets.token_urlsafe(8)
+        params = adapter.approve(provider.authorization_url(AuthorizationRequest("s", nonce, challenge)), adapter.users[0])
+        if not adapter.misbehave_at("profile", kind):
+            pytest.skip(f"adapter.misbehave_at('profile', {kind!r}) returned False")
+        expect(
+            ProviderUnavailable,
+            lambda: provider.complete_sign_in(Callback(params, verifier, nonce)),
+            f"the profile endpoint's {kind} was not handled as an outage (check the status, use "
+            f"context.http for its timeouts, read the body with hub.oidc.read_json)",
+        )
+
+    def test_settings_errors_never_show_a_secret(self, adapter: ConformanceAdapter, build: Any) -> None:
+        table = adapter.provider_table(REDIRECT_URI)
+        secrets_in_table = [str(table[name]) for name in adapter.secret_settings if table.get(name)]
+        if not secrets_in_table:
+            pytest.skip("adapter.secret_settings names no setting of the provider table")
+        errors: list[ConfigError] = []
+        for name in [k for k in table if k not in CORE_KEYS and k not in adapter.secret_settings]:
+            for broken in (None, ["not", "a", "valid", "value"]):
+                try:
+                    build(**{name: broken})
+                except ConfigError as error:
+                    errors.append(error)
+        if not errors:
+            pytest.skip("no setting of the table is required or checked, so no settings error to inspect")
+        for error in errors:
+            for secret in secrets_in_table:
+                assert secret not in str(error) and secret not in repr(error.args), (
+                    f"a settings error shows the value of a secret setting: {error}"
+                )
+
+    def test_an_error_callback_is_refused_without_a_token_call(
+        self, adapter: ConformanceAdapter, provider: ProviderType
+    ) -> None:
+        verifier, challenge = pkce_pair()
+        state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+        url = provider.authorization_url(AuthorizationRequest(state, nonce, challenge))
+        params = adapter.deny(url, adapter.users[0])
+        expected: type[HubError] = ProviderDenied
+        if params is None:  # built by the kit: without the IdP's `iss`, a strict provider may refuse it otherwise
+            params, expected = {"error": "access_denied", "error_description": "The user declined.", "state": state}, SignInError
+        before = adapter.token_calls()
+        expect(
+            expected,
+            lambda: provider.complete_sign_in(Callback(params, verifier, nonce)),
+            "an error= answer from the authorization endpoint was not refused",
+        )
+        assert adapter.token_calls() == before, "the provider called the token endpoint after an error= answer"
+
+    def test_building_a_provider_does_no_network_io(
+        self, adapter: ConformanceAdapter, build: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        attempts: list[Any] = []
+
+        def refuse(sock: socket.socket, address: Any) -> None:
+            attempts.append(address)
+            raise OSError("the conformance kit allows no network I/O while a provider is built")
+
+        monkeypatch.setattr(socket.socket, "connect", refuse)
+        monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+        try:
+            build()
+        except Exception as error:  # a provider that needs the network to start fails this check too
+            assert not attempts, f"the provider connected to {attempts} while being built, and failed: {error}"
+            raise
+        finally:
+            monkeypatch.undo()
+        assert not attempts, (
+            f"the provider connected to {attempts} in __init__: fetch discovery or keys lazily, "
+            f"on first use, so the hub starts while the IdP is down"
+        )
+
     # --- the hub around the provider (B01, R07) ---------------------------------------------
 
     def hub_sign_in(self, adapter: ConformanceAdapter, hub: Flask, user: str) -> int:
@@ -298,4 +561,15 @@ class ProviderConformance:
         assert replay.status_code == 400 and adapter.token_calls() == before + 1
 
 
-__all__ = ["MISBEHAVIOURS", "REDIRECT_URI", "ConformanceAdapter", "ProviderConformance", "pkce_pair"]
+__all__ = [
+    "MISBEHAVIOURS",
+    "PROFILE_MISBEHAVIOURS",
+    "READ_TIMEOUT",
+    "REDIRECT_URI",
+    "ConformanceAdapter",
+    "FakeServerAdapter",
+    "ProviderConformance",
+    "build_provider",
+    "expect",
+    "pkce_pair",
+]

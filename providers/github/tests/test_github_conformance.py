@@ -49,6 +49,15 @@ class GitHubAdapter(ConformanceAdapter):
         self.github.misbehave(name, **options)
         return True
 
+    def misbehave_at(self, endpoint: str, kind: str) -> bool:
+        if endpoint != "profile" or kind not in {"server_error", "timeout"}:
+            return False
+        if kind == "server_error":
+            self.github.misbehave("http_error", endpoint="user", status=502)
+        else:
+            self.github.misbehave("slow", endpoint="user", seconds=1.2)
+        return True
+
     def expected_profile(self, user: str) -> dict[str, Any]:
         return {"display_name": "Ada Example", "email": "ada@example.test", "email_verified": True, "username": "ada"} if user == "ada" else {}
 

@@ -1,0 +1,501 @@
+"""A generic fake OAuth 2.0 / OpenID Connect authorization server on 127.0.0.1, for provider
+plugins' tests: so a GitLab or Google plugin tests against real HTTP without writing a fake.
+
+    with FakeAuthorizationServer(openid=False, profile_path="/api/v4/user",
+                                 profile=gitlab_profile) as server:
+        settings = server.client_settings()          # client_id, client_secret, endpoints
+        params = server.approve(authorization_url, "alice")   # the callback's query
+
+What it enforces, like a strict real server: registered client credentials
+(`client_secret_basic` and/or `client_secret_post`), PKCE S256 (plain is refused), the
+redirect URI of the authorization request, single-use codes, refresh-token rotation (a spent
+refresh token is `invalid_grant`), RFC 7009 revocation, a bearer-protected profile endpoint,
+and, with `openid=True`, discovery, JWKS, signed ID tokens with nonce and RFC 9207 `iss` on
+the authorization response.
+
+What it can do wrong on purpose, at a chosen endpoint (`misbehave(endpoint, kind)`):
+`server_error` (502 with an HTML body), `timeout` (answers after `slow_seconds`), `html`
+(200 with an HTML page), `invalid_json`, `unauthorized` (401), and for the token endpoint's ID
+token `wrong_issuer`, `wrong_audience`, `wrong_nonce`; `deny_next()` makes the authorization
+endpoint answer `error=access_denied`. People can be renamed, blocked or lose their verified
+email, to check that a provider keys on the immutable id and reports what the server says.
+
+Values here are fakes, never real credentials.
+"""
+
+# ruff: noqa: S105 - every credential in this module is a fake for tests
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import requests
+from flask import Flask, Response, jsonify, redirect, request
+from joserfc import jws
+from joserfc.jwk import RSAKey
+
+from hub.serving import LoopbackServer
+
+CLIENT_ID = "hub-test-client"
+CLIENT_SECRET = "hub-test-client-secret-0123456789"
+ENDPOINTS = ("authorize", "token", "profile", "revoke", "discovery", "jwks")
+"""Endpoint names `misbehave` and `requests` use."""
+KINDS = ("server_error", "timeout", "html", "invalid_json", "unauthorized", "wrong_issuer", "wrong_audience", "wrong_nonce")
+"""What `misbehave` can make an endpoint do; the last three apply to the token endpoint's ID token."""
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+KEY_ID = "fake-as-key-1"
+
+
+@dataclass
+class Person:
+    """Someone the server can sign in. `subject` is the immutable id; everything else may change."""
+
+    subject: str
+    username: str
+    name: str
+    email: str
+    email_verified: bool = True
+    state: str = "active"
+    """`active`, or a state a provider must refuse (`blocked`); shown in the default OAuth profile."""
+    claims: dict[str, Any] = field(default_factory=dict)
+    """Extra ID-token and profile claims (`groups`, `roles`, ...)."""
+
+
+def default_people() -> list[Person]:
+    return [
+        Person("1001", "alice", "Alice Example", "alice@example.test"),
+        Person("1002", "bob", "Bob Example", "bob@example.test"),
+    ]
+
+
+def openid_profile(person: Person) -> dict[str, Any]:
+    """The default OpenID Connect userinfo body."""
+    return {"sub": person.subject, "name": person.name, "preferred_username": person.username,
+            "email": person.email, "email_verified": person.email_verified, **person.claims}  # fmt: skip
+
+
+def oauth2_profile(person: Person) -> dict[str, Any]:
+    """The default plain OAuth 2.0 profile body (GitLab-like: `id`, `username`, `state`)."""
+    return {"id": person.subject, "username": person.username, "name": person.name, "email": person.email,
+            "email_verified": person.email_verified, "state": person.state, **person.claims}  # fmt: skip
+
+
+@functools.cache
+def _signing_key() -> RSAKey:
+    """One RSA key per process: generating one per server would slow every test."""
+    return RSAKey.generate_key(2048, parameters={"kid": KEY_ID, "alg": "RS256", "use": "sig"})
+
+
+@dataclass
+class _Code:
+    person: Person
+    client_id: str
+    redirect_uri: str
+    challenge: str
+    nonce: str | None
+    scope: str
+    expires_at: float
+
+
+@dataclass
+class _Misbehaviour:
+    endpoint: str
+    kind: str
+    remaining: int
+
+
+class FakeAuthorizationServer:
+    """A configurable OAuth 2.0 / OpenID Connect server; see the module docstring."""
+
+    def __init__(
+        self,
+        people: Iterable[Person] | None = None,
+        *,
+        openid: bool = True,
+        client_id: str = CLIENT_ID,
+        client_secret: str = CLIENT_SECRET,
+        client_auth: Iterable[str] = CLIENT_AUTH_METHODS,
+        profile_path: str | None = None,
+        profile: Callable[[Person], Mapping[str, Any]] | None = None,
+        rotate_refresh_tokens: bool = True,
+        access_token_lifetime: int = 3600,
+        slow_seconds: float = 1.5,
+        redirect_uris: Iterable[str] | None = None,
+    ) -> None:
+        """`profile_path` defaults to `/userinfo` (openid) or `/user`; `profile(person)` shapes
+        its JSON body (defaults: `openid_profile`, `oauth2_profile`). `redirect_uris`, when
+        given, is the only set the authorization endpoint accepts. `slow_seconds` is how long a
+        `timeout` misbehaviour waits: longer than the client's read timeout."""
+        self.people = {person.username: person for person in (people or default_people())}
+        self.openid = openid
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.client_auth = tuple(client_auth)
+        unknown = set(self.client_auth) - set(CLIENT_AUTH_METHODS)
+        if unknown:
+            raise ValueError(f"client_auth: unknown methods {sorted(unknown)}; use {CLIENT_AUTH_METHODS}")
+        self.profile_path = profile_path or ("/userinfo" if openid else "/user")
+        self.profile = profile or (openid_profile if openid else oauth2_profile)
+        self.rotate_refresh_tokens = rotate_refresh_tokens
+        self.access_token_lifetime = access_token_lifetime
+        self.slow_seconds = slow_seconds
+        self.redirect_uris = set(redirect_uris) if redirect_uris is not None else None
+        self.requests: Counter[str] = Counter()
+        """Requests received per endpoint name (`ENDPOINTS`), misbehaving ones included."""
+        self.revoked: list[str] = []
+        """Kinds (`access_token`, `refresh_token`) of tokens revoked, in order."""
+        self.next_user: str | None = None
+        self._deny: tuple[str, str] | None = None
+        self._lock = threading.RLock()
+        self._codes: dict[str, _Code] = {}
+        self._access: dict[str, Person] = {}
+        self._refresh: dict[str, tuple[Person, str]] = {}
+        self._misbehaviours: list[_Misbehaviour] = []
+        self._server = LoopbackServer(name="fake-authorization-server")
+        self._server.app = _app(self)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The base URL, and the issuer with `openid=True`."""
+        return self._server.base_url
+
+    issuer = url
+
+    def start(self) -> FakeAuthorizationServer:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> FakeAuthorizationServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # --- what a test configures a provider with ---------------------------------------------
+
+    @property
+    def authorization_endpoint(self) -> str:
+        return f"{self.url}/authorize"
+
+    @property
+    def token_endpoint(self) -> str:
+        return f"{self.url}/token"
+
+    @property
+    def revocation_endpoint(self) -> str:
+        return f"{self.url}/revoke"
+
+    @property
+    def profile_endpoint(self) -> str:
+        return f"{self.url}{self.profile_path}"
+
+    def client_settings(self) -> dict[str, str]:
+        """The client credentials and every endpoint, under the names most plugins use."""
+        settings = {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "authorization_endpoint": self.authorization_endpoint,
+            "token_endpoint": self.token_endpoint,
+            "revocation_endpoint": self.revocation_endpoint,
+            "profile_endpoint": self.profile_endpoint,
+        }
+        if self.openid:
+            settings["issuer"] = self.issuer
+        return settings
+
+    # --- acting as the person in the browser --------------------------------------------------
+
+    def approve(self, authorization_url: str, user: str) -> dict[str, str]:
+        """Sign in as `user` at the authorization endpoint; returns the callback's query."""
+        with self._lock:
+            self.next_user = user
+        response = requests.get(authorization_url, allow_redirects=False, timeout=10)
+        if response.status_code != 302:
+            raise AssertionError(f"the authorization endpoint answered {response.status_code}: {response.text[:300]}")
+        return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["Location"]).query).items()}
+
+    def deny_next(self, error: str = "access_denied", description: str = "The user declined.") -> None:
+        """The next authorization request is answered with `error=` (RFC 6749 §4.1.2.1)."""
+        with self._lock:
+            self._deny = (error, description)
+
+    # --- changing people ------------------------------------------------------------------------
+
+    def person(self, user: str) -> Person:
+        return self.people[user]
+
+    def rename(self, user: str, username: str) -> None:
+        """Change a person's login name; `user` stays the key `approve` uses."""
+        with self._lock:
+            self.people[user].username = username
+
+    def change_email(self, user: str, email: str, verified: bool = True) -> None:
+        with self._lock:
+            self.people[user].email = email
+            self.people[user].email_verified = verified
+
+    def block(self, user: str, state: str = "blocked") -> None:
+        with self._lock:
+            self.people[user].state = state
+
+    # --- misbehaviour ---------------------------------------------------------------------------
+
+    def misbehave(self, endpoint: str, kind: str, times: int = 1) -> None:
+        """Make the next `times` requests to `endpoint` misbehave as `kind`."""
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"endpoint {endpoint!r}: expected one of {ENDPOINTS}")
+        if kind not in KINDS:
+            raise ValueError(f"kind {kind!r}: expected one of {KINDS}")
+        with self._lock:
+            self._misbehaviours.append(_Misbehaviour(endpoint, kind, times))
+
+    def _take(self, endpoint: str) -> str | None:
+        with self._lock:
+            for item in self._misbehaviours:
+                if item.endpoint == endpoint:
+                    item.remaining -= 1
+                    if item.remaining <= 0:
+                        self._misbehaviours.remove(item)
+                    return item.kind
+        return None
+
+    @property
+    def token_calls(self) -> int:
+        return self.requests["token"]
+
+    # --- tokens ---------------------------------------------------------------------------------
+
+    def id_token(self, person: Person, *, nonce: str | None, kind: str | None = None) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": "https://wrong-issuer.example.test" if kind == "wrong_issuer" else self.issuer,
+            "aud": "someone-else" if kind == "wrong_audience" else self.client_id,
+            "sub": person.subject, "iat": now, "exp": now + 600, "sid": f"sid-{person.subject}",
+            "name": person.name, "preferred_username": person.username,
+            "email": person.email, "email_verified": person.email_verified, **person.claims,
+        }  # fmt: skip
+        if nonce is not None:
+            claims["nonce"] = "not-the-nonce-sent" if kind == "wrong_nonce" else nonce
+        return jws.serialize_compact({"alg": "RS256", "kid": KEY_ID, "typ": "JWT"}, json.dumps(claims).encode(), _signing_key())
+
+    def _issue(self, person: Person, scope: str, nonce: str | None, kind: str | None, with_id_token: bool) -> dict[str, Any]:
+        access, refresh = f"fake-at-{secrets.token_urlsafe(18)}", f"fake-rt-{secrets.token_urlsafe(18)}"
+        with self._lock:
+            self._access[access] = person
+            self._refresh[refresh] = (person, scope)
+        body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": self.access_token_lifetime,
+                                "refresh_token": refresh, "scope": scope}  # fmt: skip
+        if self.openid and with_id_token:
+            body["id_token"] = self.id_token(person, nonce=nonce, kind=kind)
+        return body
+
+    def _client_ok(self, form: Mapping[str, str]) -> bool:
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Basic ") and "client_secret_basic" in self.client_auth:
+            try:
+                client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+            except ValueError:
+                return False
+        elif "client_secret" in form and "client_secret_post" in self.client_auth:
+            client_id, secret = form.get("client_id", ""), form["client_secret"]
+        else:
+            return False
+        return client_id == self.client_id and hmac.compare_digest(secret.encode(), self.client_secret.encode())
+
+    def _redeem_code(self, form: Mapping[str, str], kind: str | None) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            grant = self._codes.pop(form.get("code", ""), None)
+        if grant is None or grant.expires_at < time.time():
+            return 400, {"error": "invalid_grant", "error_description": "The code is unknown, used or expired."}
+        if form.get("redirect_uri") != grant.redirect_uri:
+            return 400, {"error": "invalid_grant", "error_description": "redirect_uri differs from the authorization request."}
+        verifier = form.get("code_verifier", "")
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        if not verifier or not hmac.compare_digest(challenge, grant.challenge):
+            return 400, {"error": "invalid_grant", "error_description": "PKCE verification failed."}
+        return 200, self._issue(grant.person, grant.scope, grant.nonce, kind, with_id_token=True)
+
+    def _redeem_refresh(self, form: Mapping[str, str], kind: str | None) -> tuple[int, dict[str, Any]]:
+        token = form.get("refresh_token", "")
+        with self._lock:
+            found = self._refresh.get(token)
+            if found is not None and self.rotate_refresh_tokens:
+                del self._refresh[token]
+        if found is None:
+            return 400, {"error": "invalid_grant", "error_description": "The refresh token is unknown, spent or revoked."}
+        person, scope = found
+        body = self._issue(person, scope, None, kind, with_id_token=True)
+        if not self.rotate_refresh_tokens:
+            with self._lock:
+                self._refresh.pop(body["refresh_token"], None)
+            body["refresh_token"] = token
+        return 200, body
+
+
+def _misbehaving(kind: str | None, slow_seconds: float) -> Response | None:
+    """The answer for a misbehaviour that replaces the normal one (None: answer normally)."""
+    if kind == "timeout":
+        time.sleep(slow_seconds)
+        return None
+    if kind == "server_error":
+        return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", 502, content_type="text/html")
+    if kind == "html":
+        return Response("<!doctype html><html><body>Sign in to continue</body></html>", 200, content_type="text/html")
+    if kind == "invalid_json":
+        return Response('{"access_token": ', 200, content_type="application/json")
+    if kind == "unauthorized":
+        return Response(json.dumps({"error": "invalid_token"}), 401, content_type="application/json",
+                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})  # fmt: skip
+    return None
+
+
+def _app(server: FakeAuthorizationServer) -> Flask:  # noqa: C901 - one small view per endpoint
+    app = Flask("fake-authorization-server")
+
+    def enter(endpoint: str) -> tuple[str | None, Response | None]:
+        server.requests[endpoint] += 1
+        kind = server._take(endpoint)
+        return kind, _misbehaving(kind, server.slow_seconds)
+
+    @app.get("/.well-known/openid-configuration")
+    def discovery() -> Any:
+        kind, answer = enter("discovery")
+        if answer is not None:
+            return answer
+        if not server.openid:
+            return jsonify(error="not_found"), 404
+        issuer = "https://wrong-issuer.example.test" if kind == "wrong_issuer" else server.issuer
+        return jsonify({
+            "issuer": issuer,
+            "authorization_endpoint": server.authorization_endpoint,
+            "token_endpoint": server.token_endpoint,
+            "userinfo_endpoint": server.profile_endpoint,
+            "revocation_endpoint": server.revocation_endpoint,
+            "jwks_uri": f"{server.url}/jwks",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": list(server.client_auth),
+            "authorization_response_iss_parameter_supported": True,
+        })  # fmt: skip
+
+    @app.get("/jwks")
+    def jwks() -> Any:
+        _, answer = enter("jwks")
+        return answer or jsonify(keys=[_signing_key().as_dict(private=False)])
+
+    @app.get("/authorize")
+    def authorize() -> Any:
+        _, answer = enter("authorize")
+        if answer is not None:
+            return answer
+        args = request.args
+        redirect_uri = args.get("redirect_uri", "")
+        if args.get("client_id") != server.client_id or not redirect_uri.startswith(("http://", "https://")):
+            return Response("Unknown client or redirect URI.", 400, content_type="text/plain")
+        if server.redirect_uris is not None and redirect_uri not in server.redirect_uris:
+            return Response("This redirect URI is not registered.", 400, content_type="text/plain")
+        back = {"state": args.get("state", "")}
+        if server.openid:
+            back["iss"] = server.issuer
+        with server._lock:
+            deny, server._deny = server._deny, None
+            user, server.next_user = server.next_user, None
+        problem = None
+        if deny is not None:
+            problem = deny
+        elif args.get("response_type") != "code":
+            problem = ("unsupported_response_type", "Only the code flow is supported.")
+        elif args.get("code_challenge_method") != "S256" or not args.get("code_challenge"):
+            problem = ("invalid_request", "PKCE with S256 is required.")
+        elif user is None or user not in server.people:
+            problem = ("access_denied", "Nobody signed in (call approve(url, user)).")
+        if problem is not None:
+            return redirect(f"{redirect_uri}?{urlencode({**back, 'error': problem[0], 'error_description': problem[1]})}")
+        code = f"fake-code-{secrets.token_urlsafe(16)}"
+        with server._lock:
+            server._codes[code] = _Code(server.people[user], server.client_id, redirect_uri, args["code_challenge"],
+                                        args.get("nonce"), args.get("scope", ""), time.time() + 600)  # fmt: skip
+        return redirect(f"{redirect_uri}?{urlencode({**back, 'code': code})}")
+
+    @app.post("/token")
+    def token() -> Any:
+        kind, answer = enter("token")
+        if answer is not None:
+            return answer
+        form = request.form.to_dict()
+        if not server._client_ok(form):
+            return jsonify(error="invalid_client", error_description="Client authentication failed."), 401
+        grant_type = form.get("grant_type")
+        if grant_type == "authorization_code":
+            status, body = server._redeem_code(form, kind)
+        elif grant_type == "refresh_token":
+            status, body = server._redeem_refresh(form, kind)
+        else:
+            status, body = 400, {"error": "unsupported_grant_type"}
+        response = jsonify(body)
+        response.status_code = status
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.post("/revoke")
+    def revoke() -> Any:
+        _, answer = enter("revoke")
+        if answer is not None:
+            return answer
+        form = request.form.to_dict()
+        if not server._client_ok(form):
+            return jsonify(error="invalid_client"), 401
+        token = form.get("token", "")
+        with server._lock:
+            if server._access.pop(token, None) is not None:
+                server.revoked.append("access_token")
+            elif server._refresh.pop(token, None) is not None:
+                server.revoked.append("refresh_token")
+        return Response("", 200)  # RFC 7009 §2.2: 200 whether or not the token was known
+
+    def profile() -> Any:
+        _, answer = enter("profile")
+        if answer is not None:
+            return answer
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        with server._lock:
+            person = server._access.get(token)
+        if person is None:
+            return _misbehaving("unauthorized", 0)
+        return jsonify(dict(server.profile(person)))
+
+    app.add_url_rule(server.profile_path, "profile", profile, methods=["GET"])
+    return app
+
+
+__all__ = [
+    "CLIENT_AUTH_METHODS",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "ENDPOINTS",
+    "KINDS",
+    "FakeAuthorizationServer",
+    "Person",
+    "default_people",
+    "oauth2_profile",
+    "openid_profile",
+]
