@@ -19,6 +19,7 @@ from hub import metrics
 from hub.errors import ProviderUnavailable
 
 RETRY_STATUSES = frozenset({429, 503})
+"""Statuses retried once (any method), after Retry-After when it is short enough."""
 DEFAULT_TIMEOUT = (3.05, 10.0)
 """(connect, read) seconds."""
 MAX_RETRY_AFTER = 5.0
@@ -26,7 +27,21 @@ MAX_RETRY_AFTER = 5.0
 
 
 class ProviderSession(requests.Session):
-    """requests.Session with default timeouts and one retry on 429/503 honouring Retry-After."""
+    """requests.Session with default timeouts and one retry on 429/503 honouring Retry-After.
+
+    What a plugin can rely on, for every method (GET and POST alike):
+
+    - A timeout on every call (`DEFAULT_TIMEOUT`, connect and read), unless the call passes
+      its own.
+    - A timeout raises `hub.errors.ProviderUnavailable`, and so does a connection error (DNS,
+      refused, reset): never requests' own exceptions.
+    - An HTTP error status is *not* raised: the response comes back, and the plugin decides
+      (5xx is usually ProviderUnavailable, 401 from a token endpoint ProviderMisconfigured).
+    - One retry, only after 429 or 503, waiting `Retry-After` when it is at most
+      `MAX_RETRY_AFTER` seconds (0.5 s when the header is absent); a longer Retry-After is
+      not waited for and the 429/503 response is returned. POSTs are retried too: a token
+      endpoint that answers 429/503 has not redeemed the code.
+    """
 
     def __init__(
         self,
@@ -45,6 +60,8 @@ class ProviderSession(requests.Session):
         self.headers["User-Agent"] = "identity-hub"
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        """Send like requests.Session.request, with the rules of the class docstring: a
+        timeout, ProviderUnavailable for timeouts and connection errors, one retry on 429/503."""
         kwargs.setdefault("timeout", self.timeout)
         endpoint = endpoint_name(method, url)
         started = time.perf_counter()

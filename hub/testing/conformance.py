@@ -258,6 +258,7 @@ class ProviderConformance:
 
     @pytest.fixture
     def adapter(self) -> ConformanceAdapter:
+        """Override: yield your ConformanceAdapter, its IdP running for the test."""
         raise NotImplementedError("override the `adapter` fixture in your conformance test class")
 
     @pytest.fixture
@@ -271,10 +272,12 @@ class ProviderConformance:
 
     @pytest.fixture
     def provider(self, build: Any) -> ProviderType:
+        """A provider built from the adapter's table as it is."""
         return build()
 
     @pytest.fixture
     def hub(self, adapter: ConformanceAdapter, tmp_path: Path) -> Iterator[Flask]:
+        """A throwaway hub (hub.testing.app.hub_app) with the provider configured as `conformance`."""
         table = {**adapter.provider_table(REDIRECT_URI), "name": "Conformance", "redirect_uri": REDIRECT_URI}
         app = hub_app(tmp_path / "hub", {self.provider_id: table}, [(adapter.plugin_name, adapter.plugin)])
         yield app
