@@ -593,8 +593,11 @@ With pip: `pip install ./@DISTRIBUTION@`. Then `hub providers` lists it.
 
 ## Test
 
+With the plugin installed next to the hub with its `test` extra (`uv add --editable
+'./@DISTRIBUTION@[test]'`, or `pip install -e './@DISTRIBUTION@[test]'`), run its tests from its folder:
+
 ```
-uv run --with-editable '.[test]' pytest      # or: pip install -e '.[test]' && pytest
+cd @DISTRIBUTION@ && python -m pytest          # uv project: uv run python -m pytest
 ```
 
 The tests run the hub's conformance kit (`tests/test_@TYPE_NAME@_conformance.py`) and a whole

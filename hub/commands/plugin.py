@@ -30,4 +30,4 @@ def new_command(name: str, kind: str, directory: Path) -> None:
     validation, the conformance kit and an end-to-end test against hub.testing's fake
     server (they pass as written), and a README saying what to change."""
     root = scaffold.write_plugin(name, directory, kind)
-    click.echo(f"wrote {root} ({kind}); next: cd {root} && uv run --with-editable '.[test]' pytest")
+    click.echo(f"wrote {root} ({kind}); next: install it with its test extra and run its tests (see {root / 'README.md'})")
