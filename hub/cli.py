@@ -205,21 +205,15 @@ def _attach_core_commands() -> None:
     from hub.commands.apps import apps_group
     from hub.commands.audit import audit_group
     from hub.commands.keys import keys_group
-<<<<<<< HEAD
-    from hub.commands.secrets import secrets_group
-=======
     from hub.commands.plugin import plugin_group
->>>>>>> c226bee (hub plugin new NAME [--oauth2|--oidc]: a complete plugin package (entry point, provider on the toolkit's base classes, settings validation, conformance kit and end-to-end tests against the fake server, README); a test installs two into a venv and runs their tests; uv add --editable survives uv sync (tested offline))
+    from hub.commands.secrets import secrets_group
     from hub.commands.signing_keys import signing_keys_group
 
     admin_commands.attach(admin)
     cli.add_command(audit_group, "audit")
     cli.add_command(keys_group, "keys")
-<<<<<<< HEAD
     cli.add_command(secrets_group, "secrets")
-=======
     cli.add_command(plugin_group, "plugin")
->>>>>>> c226bee (hub plugin new NAME [--oauth2|--oidc]: a complete plugin package (entry point, provider on the toolkit's base classes, settings validation, conformance kit and end-to-end tests against the fake server, README); a test installs two into a venv and runs their tests; uv add --editable survives uv sync (tested offline))
     cli.add_command(api_keys_group, "api-keys")
     cli.add_command(apps_group, "apps")
     cli.add_command(signing_keys_group, "signing-keys")
