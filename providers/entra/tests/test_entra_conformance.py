@@ -8,51 +8,21 @@ from typing import Any
 
 import hub_entra
 import pytest
-import requests
 from hub_entra.emulator import EntraEmulator
+from hub_entra.emulator.conformance import EmulatorAdapter
 from hub_entra.emulator.directory import CONTOSO_TENANT_ID
 
-from hub.testing.app import query_of
-from hub.testing.conformance import ConformanceAdapter, ProviderConformance
-
-MISBEHAVIOURS = {
-    "wrong_nonce": ("wrong_nonce", {}),
-    "wrong_issuer": ("wrong_issuer", {}),
-    "wrong_audience": ("wrong_audience", {}),
-    "server_error": ("http_error", {"endpoint": "token", "status": 500}),
-    "timeout": ("slow", {"endpoint": "token", "seconds": 1.2}),
-}
+from hub.testing.conformance import ProviderConformance
 
 
-class EntraAdapter(ConformanceAdapter):
+class EntraAdapter(EmulatorAdapter):
     plugin = hub_entra
     plugin_name = "entra"
-    users = ("alice@contoso.example", "bob@contoso.example")
     single_use_refresh_tokens = False  # Entra keeps the old refresh token valid after rotation
-
-    def __init__(self, emulator: EntraEmulator) -> None:
-        self.emulator = emulator
 
     def provider_table(self, redirect_uri: str) -> dict[str, Any]:
         self.emulator.add_redirect_uri(redirect_uri)
         return {"type": "entra", **self.emulator.provider_settings(CONTOSO_TENANT_ID)}
-
-    def approve(self, authorization_url: str, user: str) -> dict[str, str]:
-        self.emulator.auto_sign_in = user
-        response = requests.get(authorization_url, allow_redirects=False, timeout=10)
-        assert response.status_code == 302, response.text[:300]
-        return query_of(response.headers["Location"])
-
-    def token_calls(self) -> int:
-        return self.emulator.requests["token"]
-
-    def misbehave(self, kind: str) -> bool:
-        name, options = MISBEHAVIOURS[kind]
-        self.emulator.misbehave(name, **options)
-        return True
-
-    def expected_profile(self, user: str) -> dict[str, Any]:
-        return {"display_name": "Alice Adams", "email": "alice@contoso.example"} if user.startswith("alice") else {}
 
 
 class TestEntraConformance(ProviderConformance):
