@@ -12,7 +12,7 @@ from flask import Flask, current_app, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from hub import logs, migrate, routes, security, sessions
+from hub import logs, migrate, ratelimit, routes, security, sessions
 from hub.config import Settings, load_settings
 from hub.db import write_transaction
 from hub.errors import ConfigError
@@ -76,6 +76,10 @@ def create_app(
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
+    # Hooks run in the order added: request id, then rate limits, then the session lookup and
+    # CSRF check, so a request over its limit costs no database work.
+    app.before_request(_start_request)
+    ratelimit.init_app(app, settings)
     app.before_request(_before_request)
     app.after_request(partial(security.apply_headers, app))
     app.after_request(_access_log)
@@ -147,9 +151,12 @@ def _access_log(response: Response) -> Response:
     return response
 
 
-def _before_request() -> None:
+def _start_request() -> None:
     g.started = time.perf_counter()
     logs.assign_request_id()
+
+
+def _before_request() -> None:
     check_request_text(_request_text())
     if request.endpoint in {"static", "health.healthz", "health.readyz", "metrics.scrape"} | issuer.PUBLIC_ENDPOINTS:
         return

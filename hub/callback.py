@@ -9,6 +9,7 @@ session and the audit event in one transaction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -41,12 +42,18 @@ def complete(
     current: sessions.CurrentSession | None,
     previous_session_token: str | None,
     context: RequestContext,
+    audit_unmatched: Callable[[str], None] | None = None,
 ) -> Completed:
-    """Run the callback. Raises a HubError (already audited and counted) on any failure."""
+    """Run the callback. Raises a HubError (already audited and counted) on any failure.
+
+    A callback that matches no pending sign-in costs its sender nothing, so the view may pass
+    `audit_unmatched(reason)` to audit those in aggregate (hub.flood) instead of one by one.
+    """
     with metrics.callback_timer(provider.id):
         return _complete(
             rt, provider, params, browser_token=browser_token, current=current,
             previous_session_token=previous_session_token, context=context,
+            audit_unmatched=audit_unmatched,
         )
 
 
@@ -59,11 +66,19 @@ def _complete(
     current: sessions.CurrentSession | None,
     previous_session_token: str | None,
     context: RequestContext,
+    audit_unmatched: Callable[[str], None] | None,
 ) -> Completed:
     with write_transaction(rt.db) as session:
         pending = signin.claim(session, params.get("state"))
     intent = pending.intent if pending is not None else "signin"
     user_id = pending.user_id if pending is not None else None
+    if pending is None and audit_unmatched is not None:
+        try:
+            signin.check_claimed(None, provider.id, params, secret_key=rt.keys.secret_key, browser_token=browser_token)
+        except HubError as error:
+            audit_unmatched(error.code)
+            metrics.signin_failed(provider.id, intent, error.code)
+            raise
     try:
         consumed = signin.check_claimed(
             pending, provider.id, params, secret_key=rt.keys.secret_key, browser_token=browser_token

@@ -148,8 +148,9 @@ def db_current() -> None:
 
 @db.command("purge")
 def db_purge() -> None:
-    """Delete expired sessions and pending sign-ins (run it daily, e.g. from cron)."""
-    from hub import sessions, signin
+    """Delete expired sessions, pending sign-ins, issued codes and remembered logout token ids
+    (run it daily, e.g. from cron)."""
+    from hub import replay, sessions, signin
     from hub.db import write_transaction
     from hub.issuer import tokens
 
@@ -158,9 +159,10 @@ def db_purge() -> None:
         ended = len(sessions.end_sessions(session, expired_under=sessions.session_policy(rt.settings), reason="expired"))
         pending = signin.purge_expired(session)
         issued = tokens.purge_expired(session)
+        seen = replay.purge_expired(session)
     click.echo(
-        f"deleted {ended} expired sessions, {pending} expired pending sign-ins "
-        f"and {issued} expired codes and token families"
+        f"deleted {ended} expired sessions, {pending} expired pending sign-ins, "
+        f"{issued} expired codes and token families and {seen} expired logout token ids"
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
+from limits import parse_many
 
 from hub.errors import ConfigError
 
@@ -48,6 +49,16 @@ class Settings:
     """Client networks that may read /metrics (e.g. 127.0.0.1/32, 10.0.0.0/8)."""
     metrics_token: str | None = field(default=None, repr=False)
     """A bearer token /metrics requires. With neither setting, /metrics answers 404."""
+    ratelimit_storage: str = "memory://"
+    """Where rate-limit counters live: memory:// (one process) or redis://host:port/db."""
+    ratelimit_key_prefix: str = "hub"
+    """Prefix of every rate-limit key, so several hubs can share one Redis."""
+    ratelimit_signin: str = "60 per minute; 600 per hour"
+    ratelimit_callback: str = "60 per minute; 600 per hour"
+    ratelimit_logout: str = "60 per minute"
+    ratelimit_api: str = "600 per minute"
+    pending_signins_per_browser: int = 5
+    pending_signins_max: int = 20000
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The environment merged with .env, for hooks that read conventional variables."""
@@ -84,7 +95,18 @@ _SCALARS: dict[str, tuple[str, Any]] = {
     "audit_retention_days": ("int", 365),
     "metrics_allow": ("list", ()),
     "metrics_token": ("str", None),
+    "ratelimit_storage": ("str", "memory://"),
+    "ratelimit_key_prefix": ("str", "hub"),
+    "ratelimit_signin": ("str", "60 per minute; 600 per hour"),
+    "ratelimit_callback": ("str", "60 per minute; 600 per hour"),
+    "ratelimit_logout": ("str", "60 per minute"),
+    "ratelimit_api": ("str", "600 per minute"),
+    "pending_signins_per_browser": ("int", 5),
+    "pending_signins_max": ("int", 20000),
 }
+
+RATELIMIT_SETTINGS = ("ratelimit_signin", "ratelimit_callback", "ratelimit_logout", "ratelimit_api")
+"""The limits of the core's rules (hub.ratelimit); each is a Flask-Limiter limit string."""
 
 
 def load_settings(
@@ -262,6 +284,27 @@ def _validate(settings: Settings) -> None:
                 f"metrics_allow: expected IP addresses or networks such as 127.0.0.1 or 10.0.0.0/8, "
                 f"got {entry!r}"
             ) from None
+    if settings.pending_signins_per_browser < 1 or settings.pending_signins_max < 1:
+        raise ConfigError("pending_signins_per_browser and pending_signins_max: expected at least 1")
+    for name in RATELIMIT_SETTINGS:
+        check_limit_string(name, getattr(settings, name))
+    scheme = urlsplit(settings.ratelimit_storage).scheme
+    if scheme not in {"memory", "redis", "rediss", "redis+unix"}:
+        raise ConfigError(
+            f"ratelimit_storage: expected memory:// or redis://host:port/db, got a {scheme or 'bare'} URL"
+        )
+
+
+def check_limit_string(name: str, value: str) -> None:
+    """Refuse a malformed limit at start, not at the first request it would apply to."""
+    try:
+        items = parse_many(value)
+    except ValueError:
+        items = []
+    if not items:
+        raise ConfigError(
+            f"{name}: expected limits such as '60 per minute; 600 per hour', got {value!r}"
+        )
 
 
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", "[::]", ""})  # noqa: S104 - names, not a bind
@@ -289,6 +332,11 @@ def production_problems(settings: Settings, redirect_uris: Mapping[str, str], ge
     problems = [f"{name}: generated development secret; set HUB_{name.upper()}" for name in sorted(generated)]
     if settings.is_sqlite:
         problems.append("database_url: SQLite is for development; set HUB_DATABASE_URL to PostgreSQL")
+    if settings.ratelimit_storage.startswith("memory:"):
+        problems.append(
+            "ratelimit_storage: memory:// counts per process, so workers would each allow the full "
+            "limit; set HUB_RATELIMIT_STORAGE to redis://host:6379/0"
+        )
     if not is_loopback_http(settings.base_url):
         problems.append(f"base_url: expected https in production, got {settings.base_url}")
     if settings.metrics_token is not None and len(settings.metrics_token) < METRICS_TOKEN_MIN:

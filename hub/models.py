@@ -189,12 +189,29 @@ class PendingSignin(Base):
     intent: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     """The user who started a link; None for a sign-in."""
-    browser_hash: Mapped[str] = mapped_column(String(64))
+    browser_hash: Mapped[str] = mapped_column(String(64), index=True)
     """Hash of the browser-binding cookie, so a callback only completes in the browser that
-    started it (login CSRF)."""
+    started it (login CSRF), and so one browser keeps only a few sign-ins under way."""
     next_path: Mapped[str] = mapped_column(String(2048), default="/")
+    """At most hub.signin.MAX_NEXT characters are ever written."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class SeenLogoutToken(Base):
+    """A back-channel logout token already acted on, kept until the token expires.
+
+    The (provider, jti) primary key makes a replay fail on insert in whichever worker it
+    reaches; rows past `expires_at` are deleted at each insert and by `hub db purge`.
+    """
+
+    __tablename__ = "seen_logout_tokens"
+
+    provider_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 hex of the token's `jti`: fixed size whatever the provider sends."""
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class WebSession(Base):

@@ -124,7 +124,10 @@ class LogoutRequest:
     sid: str | None = None
     subject: str | None = None
     jti: str | None = None
+    """The logout token's `jti`: the hub refuses a second token with the same one (in every
+    worker, hub.replay) until `expires_at`."""
     expires_at: datetime | None = None
+    """The token's `exp`, as an aware UTC datetime: how long its jti must be remembered."""
 
 
 @dataclass(frozen=True)

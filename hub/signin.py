@@ -15,16 +15,39 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from hub.errors import SignInError, SignInExpired
+from hub.errors import HubError, SignInError, SignInExpired
 from hub.models import PendingSignin, utcnow
 from hub.oidc.authorization import s256_code_challenge
 from hub.provider import AuthorizationRequest, Callback, ProviderType
 
 PENDING_LIFETIME = timedelta(minutes=10)
 INTENTS = frozenset({"signin", "link"})
+MAX_NEXT = 2048
+"""Longest `next` path kept (the column's size); a longer one falls back to "/". Not 512: the
+issuer resumes an application's authorization request through `next` (up to 2000 characters,
+hub.views.issuer.MAX_RESUME_LENGTH). Storage stays bounded by the caps below: at most
+`pending_signins_max` rows of about 2.3 KB each."""
+
+
+class SigninsBusy(HubError):
+    """The pending sign-in table is at its cap (`pending_signins_max`), even without expired rows."""
+
+    code = "signins_busy"
+    status = 503
+    title = "Too many sign-ins under way"
+    hint = "Wait a few minutes and sign in again. If it keeps happening, tell your administrator."
+
+
+@dataclass(frozen=True)
+class PendingCaps:
+    """What one browser, and everyone together, may have under way (settings
+    `pending_signins_per_browser` and `pending_signins_max`)."""
+
+    per_browser: int = 5
+    total: int = 20000
 
 
 def digest(value: str) -> str:
@@ -52,15 +75,18 @@ def s256_challenge(verifier: str) -> str:
 
 
 def safe_next(next_path: str | None) -> str:
-    """A path on this site, or "/". Refuses absolute URLs, `//host`, backslashes and schemes."""
-    if not next_path or not next_path.startswith("/") or next_path.startswith("//"):
+    """A path on this site, or "/". Refuses absolute URLs, `//host`, backslashes, schemes and
+    paths longer than MAX_NEXT."""
+    if not next_path or len(next_path) > MAX_NEXT:
+        return "/"
+    if not next_path.startswith("/") or next_path.startswith("//"):
         return "/"
     if "\\" in next_path or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in next_path):
         return "/"
     parts = urlsplit(next_path)
     if parts.scheme or parts.netloc:
         return "/"
-    return next_path[:2048]
+    return next_path
 
 
 def clean_login_hint(hint: str | None) -> str | None:
@@ -80,14 +106,26 @@ def start(
     next_path: str | None = None,
     user_id: int | None = None,
     login_hint: str | None = None,
+    caps: PendingCaps | None = None,
 ) -> str:
     """Store a pending sign-in and return the provider's authorization URL to redirect to.
-    `login_hint` (an application's OpenID Connect hint) is passed on to the provider."""
+    `login_hint` (an application's OpenID Connect hint) is passed on to the provider.
+
+    Storage stays bounded: a browser keeps at most `caps.per_browser` sign-ins under way (a new
+    one drops its oldest), and when the table holds `caps.total` live rows, SigninsBusy.
+    """
+    caps = caps or PendingCaps()
     if intent not in INTENTS:
         raise SignInError(f"Unknown sign-in intent {intent!r}.", code="bad_intent")
     if intent == "link" and user_id is None:
         raise SignInError("Sign in before linking another account.", code="link_needs_signin")
     purge_expired(session)  # keeps the table to the sign-ins under way; indexed on expires_at
+    browser_hash = digest(browser_token)
+    _drop_oldest_of_browser(session, browser_hash, keep=caps.per_browser - 1)
+    if _live_count(session, caps.total) >= caps.total:
+        raise SigninsBusy(
+            "The hub has too many sign-ins under way right now, so it cannot start yours."
+        )
     state = secrets.token_urlsafe(32)
     now = utcnow()
     session.add(
@@ -96,7 +134,7 @@ def start(
             provider_id=provider.id,
             intent=intent,
             user_id=user_id if intent == "link" else None,
-            browser_hash=digest(browser_token),
+            browser_hash=browser_hash,
             next_path=safe_next(next_path),
             created_at=now,
             expires_at=now + PENDING_LIFETIME,
@@ -180,6 +218,26 @@ def check_claimed(
             nonce=nonce_for(secret_key, state),
         ),
     )
+
+
+def _drop_oldest_of_browser(session: Session, browser_hash: str, keep: int) -> None:
+    """Delete this browser's pending sign-ins beyond its `keep` newest (indexed on browser_hash)."""
+    older = (
+        select(PendingSignin.state_hash)
+        .where(PendingSignin.browser_hash == browser_hash)
+        .order_by(PendingSignin.created_at.desc(), PendingSignin.state_hash)
+        .offset(keep)
+    )
+    doomed = session.scalars(older).all()
+    if doomed:
+        session.execute(delete(PendingSignin).where(PendingSignin.state_hash.in_(doomed)))
+
+
+def _live_count(session: Session, cap: int) -> int:
+    """How many rows the table holds, counting no further than `cap` (an index-only scan of at
+    most `cap` entries, not of a table an attacker may have filled)."""
+    capped = select(PendingSignin.state_hash).limit(cap).subquery()
+    return session.scalar(select(func.count()).select_from(capped)) or 0
 
 
 def purge_expired(session: Session) -> int:

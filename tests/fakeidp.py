@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import secrets
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +28,7 @@ from hub.provider import (
     AuthorizationRequest,
     Callback,
     Identity,
+    LogoutRequest,
     Profile,
     ProviderType,
     RefreshResult,
@@ -121,6 +124,43 @@ class FakeProvider(ProviderType):
 
     def end_session_url(self, post_logout_redirect_uri: str) -> str | None:
         return f"{self.settings.get('idp', IDP)}/logout?{urlencode({'post_logout_redirect_uri': post_logout_redirect_uri})}"
+
+    def backchannel_logout(self, logout_token: str) -> LogoutRequest | None:
+        """A stand-in for a signed logout token (see `logout_token`): the core's handling of
+        what a validator returns, without JOSE."""
+        claims = read_logout_token(logout_token, self.settings["client_secret"])
+        exp = claims.get("exp")
+        return LogoutRequest(
+            sid=claims.get("sid"),
+            subject=claims.get("sub"),
+            jti=claims.get("jti"),
+            expires_at=datetime.fromtimestamp(exp, UTC) if isinstance(exp, int) else None,
+        )
+
+    def frontchannel_logout(self, params: Mapping[str, str]) -> str | None:
+        sid = params.get("sid")
+        if not sid:
+            raise TokenRejected("The front-channel logout request names no provider session (sid).")
+        return sid
+
+
+def logout_token(claims: dict[str, Any], secret: str = "fake-client-secret") -> str:  # noqa: S107 - a test value
+    """base64url(JSON) "." HMAC-SHA256 under the client secret: signed, so a test can forge one
+    only by knowing the secret, as with a real provider's key."""
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode()
+    mac = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
+    return f"{body}.{mac}"
+
+
+def read_logout_token(token: str, secret: str) -> dict[str, Any]:
+    body, _, mac = token.partition(".")
+    expected = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(mac, expected):
+        raise TokenRejected("The logout token's signature does not match.")
+    claims = json.loads(base64.urlsafe_b64decode(body.encode()))
+    if claims.get("exp", 0) < datetime.now(UTC).timestamp():
+        raise TokenRejected("The logout token has expired.")
+    return claims
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

@@ -96,7 +96,8 @@ def test_db_purge(env):
     result = hub("db", "purge", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        "deleted 0 expired sessions, 0 expired pending sign-ins and 0 expired codes and token families"
+        "deleted 0 expired sessions, 0 expired pending sign-ins, "
+        "0 expired codes and token families and 0 expired logout token ids"
     )
 
 
@@ -108,8 +109,9 @@ def test_serve_production_runs_gunicorn_workers_on_postgresql(env, tmp_path):
     import requests
 
     database_url = os.environ.get("HUB_TEST_DATABASE_URL")
-    if not database_url:
-        pytest.skip("runs in the PostgreSQL pass (HUB_TEST_DATABASE_URL)")
+    redis_url = os.environ.get("HUB_TEST_REDIS_URL")
+    if not database_url or not redis_url:
+        pytest.skip("runs in the PostgreSQL pass (HUB_TEST_DATABASE_URL) with Redis (HUB_TEST_REDIS_URL)")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -120,6 +122,8 @@ def test_serve_production_runs_gunicorn_workers_on_postgresql(env, tmp_path):
         "HUB_SECRET_KEY": "s" * 48,
         "HUB_AUDIT_KEY": "a" * 48,
         "HUB_TOKEN_KEYS": "k1:" + "A" * 43 + "=",
+        "HUB_RATELIMIT_STORAGE": redis_url,
+        "HUB_RATELIMIT_KEY_PREFIX": f"hub-test-cli-{port}",  # /readyz declares no rule: no keys
     }
     assert hub("db", "upgrade", env=production).returncode == 0
     process = subprocess.Popen(

@@ -127,6 +127,7 @@ def test_production_accepts_a_proper_configuration(tmp_path):
             "HUB_INSTANCE_PATH": str(tmp_path),
             "HUB_BASE_URL": "https://hub.example.test",
             "HUB_DATABASE_URL": "postgresql+psycopg://hub@db/hub",
+            "HUB_RATELIMIT_STORAGE": "redis://127.0.0.1:6379/0",
         }
     )
     assert production_problems(settings, {"entra": "https://hub.example.test/callback"}, set()) == []

@@ -17,7 +17,7 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from hub import apikeys, metrics
+from hub import apikeys, metrics, ratelimit
 from hub.db import write_transaction
 from hub.errors import HubError, NotFound
 from hub.models import ApiKey, LinkedAccount, utcnow
@@ -26,6 +26,7 @@ from hub.vault import provider_not_running
 from hub.web import audit_context, runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+ratelimit.limit("api")(bp)
 
 
 class Ambiguous(HubError):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Blueprint, current_app, g, make_response, redirect, request
 from werkzeug.wrappers import Response
 
-from hub import callback, security, sessions, signin
+from hub import callback, flood, ratelimit, security, sessions, signin
 from hub.db import write_transaction
 from hub.errors import NotFound, NotSignedIn
 from hub.views.account import SIGNED_IN_HOME
@@ -27,6 +29,7 @@ def login() -> tuple[str, int]:
 
 
 @bp.post("/auth/<provider_id>/start")
+@ratelimit.limit("signin")
 def start(provider_id: str) -> Response:
     rt = runtime()
     provider = rt.registry.get(provider_id)
@@ -37,21 +40,34 @@ def start(provider_id: str) -> Response:
     if intent == "link" and current is None:
         raise NotSignedIn("Sign in before linking another account.")
     session = db_session()
-    with session.begin():
-        url = signin.start(
-            session,
-            provider,
-            secret_key=rt.keys.secret_key,
-            browser_token=security.browser_token(current_app),
-            intent=intent,
-            next_path=request.form.get("next"),
-            user_id=current.user.id if current else None,
-            login_hint=request.form.get("login_hint"),
+    try:
+        with session.begin():
+            url = signin.start(
+                session,
+                provider,
+                secret_key=rt.keys.secret_key,
+                browser_token=security.browser_token(current_app),
+                intent=intent,
+                next_path=request.form.get("next"),
+                user_id=current.user.id if current else None,
+                login_hint=request.form.get("login_hint"),
+                caps=signin.PendingCaps(
+                    per_browser=rt.settings.pending_signins_per_browser,
+                    total=rt.settings.pending_signins_max,
+                ),
+            )
+    except signin.SigninsBusy as error:
+        g.failure_audited = True  # one event per window, not one per refused request
+        flood.record_failure(
+            "signin", reason=error.code, provider_id=provider_id, per_address=False, once=True,
+            details={"limit": rt.settings.pending_signins_max},
         )
+        raise
     g.no_store = True
     return redirect(url, code=303)
 
 
+@ratelimit.limit("callback")
 def callback_view(provider_id: str) -> Response:
     """The provider's redirect back. Registered at /auth/<id>/callback and at each provider's
     configured redirect URI path."""
@@ -69,11 +85,17 @@ def callback_view(provider_id: str) -> Response:
         current=current_session(),
         previous_session_token=request.cookies.get(cookie),
         context=audit_context(),
+        audit_unmatched=partial(_audit_unmatched_callback, provider_id),
     )
     # Straight to the page "/" would redirect to: one request fewer per sign-in.
     response = redirect(SIGNED_IN_HOME if done.next_path == "/" else done.next_path, code=302)
     set_session_cookie(response, done.session_token)
     return response
+
+
+def _audit_unmatched_callback(provider_id: str, reason: str) -> None:
+    g.failure_audited = True
+    flood.record_failure("signin", reason=reason, provider_id=provider_id)
 
 
 bp.add_url_rule("/auth/<provider_id>/callback", view_func=callback_view, methods=["GET"])

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, g, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from hub import flood, ratelimit
 from hub.errors import HubError
 from hub.web import audit_context, current_session, render, runtime
 
@@ -63,6 +64,22 @@ def handle_http_error(error: HTTPException) -> Response | tuple[str, int]:
     return respond(status, f"http_{status}", title, message, hint)
 
 
+def handle_rate_limited(_error: ratelimit.RateLimitExceeded) -> Response:
+    """429 with Retry-After; audited once per burst by hub.ratelimit, never here."""
+    seconds = ratelimit.rate_limits().retry_after()
+    response = make_response(
+        respond(
+            429,
+            "rate_limited",
+            "Too many requests",
+            "Too many requests came from your network to this part of the hub.",
+            f"Wait {seconds} seconds and try again.",
+        )
+    )
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 def handle_unexpected(error: Exception) -> Response | tuple[str, int]:
     log.exception("unhandled error on %s %s", request.method, request.path)
     if request.method not in {"GET", "HEAD"} and not g.get("failure_audited"):
@@ -77,9 +94,17 @@ def handle_unexpected(error: Exception) -> Response | tuple[str, int]:
 
 
 def audit_refusal(reason: str) -> None:
-    """A refused state-changing request leaves an audit event, in its own transaction."""
+    """A refused state-changing request leaves an audit event, in its own transaction; those
+    of anonymous requests (anyone can send them) are counted in aggregate (hub.flood)."""
     g.failure_audited = True
     current = current_session()
+    if current is None:
+        flood.record_failure(
+            f"request.{request.endpoint or 'unknown'}",
+            reason=reason,
+            details={"method": request.method, "path": request.path[:200]},
+        )
+        return
     runtime().audit.record_failure(
         runtime().db,
         f"request.{request.endpoint or 'unknown'}",
@@ -92,5 +117,6 @@ def audit_refusal(reason: str) -> None:
 
 def register(app: Flask) -> None:
     app.register_error_handler(HubError, handle_hub_error)
+    app.register_error_handler(ratelimit.RateLimitExceeded, handle_rate_limited)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from hub import sessions
+from hub import flood, ratelimit, replay, sessions
 from hub.db import write_transaction
 from hub.errors import HubError, NotFound
 from hub.models import LinkedAccount
@@ -22,6 +23,7 @@ from hub.provider import LogoutRequest, ProviderType
 from hub.web import audit_context, runtime
 
 bp = Blueprint("provider_logout", __name__)
+ratelimit.limit("logout")(bp)
 
 BACKCHANNEL_ENDPOINT = "provider_logout.backchannel"
 """The one endpoint exempt from the CSRF check (see hub.app)."""
@@ -48,7 +50,11 @@ def backchannel(provider_id: str) -> Response:
         return _plain(400, {"error": "invalid_request", "error_description": error.message})
     if logout is None:
         raise NotFound(f"Provider {provider_id!r} does not support back-channel logout.")
-    _end_sessions(provider_id, logout, "backchannel")
+    try:
+        _end_sessions(provider_id, logout, "backchannel")
+    except Replayed:
+        _audit_failure(provider_id, "backchannel", "logout_token_replayed")
+        return _plain(400, {"error": "invalid_request", "error_description": "This logout token was already used."})
     return _plain(200, {})
 
 
@@ -77,20 +83,36 @@ def _provider(provider_id: str) -> ProviderType:
     return provider
 
 
+class Replayed(Exception):
+    """A back-channel logout token whose jti was already acted on (hub.replay)."""
+
+
 def _end_sessions(provider_id: str, logout: LogoutRequest, via: str) -> None:
+    """End the sessions and audit each person signed out, in one transaction with recording
+    the token's jti (a replay raises Replayed and ends nothing, in any worker). A front-channel
+    request that ended nothing is anyone's forgery or a stale iframe: counted in aggregate
+    (hub.flood), never a success event."""
     rt = runtime()
-    with write_transaction(rt.db) as session:
-        user_ids = _revoke(session, provider_id, logout)
-        for user_id in sorted(set(user_ids)) or [None]:
-            rt.audit.record(
-                session,
-                "logout",
-                "success",
-                subject_user_id=user_id,
-                provider_id=provider_id,
-                context=audit_context(),
-                details={"via": via, "sessions": user_ids.count(user_id) if user_id else 0},
-            )
+    try:
+        with write_transaction(rt.db) as session:
+            if logout.jti is not None and not replay.remember(session, provider_id, logout.jti, logout.expires_at):
+                raise Replayed
+            user_ids = _revoke(session, provider_id, logout)
+            ended_nothing = not user_ids and via == "frontchannel"
+            for user_id in [] if ended_nothing else sorted(set(user_ids)) or [None]:
+                rt.audit.record(
+                    session,
+                    "logout",
+                    "success",
+                    subject_user_id=user_id,
+                    provider_id=provider_id,
+                    context=audit_context(),
+                    details={"via": via, "sessions": user_ids.count(user_id) if user_id else 0},
+                )
+    except IntegrityError:  # a concurrent request with the same jti committed first
+        raise Replayed from None
+    if ended_nothing:
+        flood.record_failure("logout", reason="no_session_matched", provider_id=provider_id, details={"via": via})
 
 
 def _revoke(session: Session, provider_id: str, logout: LogoutRequest) -> list[int]:
@@ -117,14 +139,9 @@ def _revoke(session: Session, provider_id: str, logout: LogoutRequest) -> list[i
 
 
 def _audit_failure(provider_id: str, via: str, reason: str) -> None:
-    runtime().audit.record_failure(
-        runtime().db,
-        "logout",
-        reason=reason,
-        provider_id=provider_id,
-        context=audit_context(),
-        details={"via": via},
-    )
+    """Anyone can send these: audited in aggregate per source address (hub.flood)."""
+    g.failure_audited = True
+    flood.record_failure("logout", reason=reason, provider_id=provider_id, details={"via": via})
 
 
 def _plain(status: int, body: dict[str, str]) -> Response:

@@ -1,0 +1,246 @@
+"""Rate limits on the routes anyone can call without signing in, with Flask-Limiter.
+
+A view function or a blueprint *declares* a rule with `limit(name, ...)`; `init_app` builds
+one Flask-Limiter `Limiter` per app from the rules the app's routes declared and checks them
+in a `before_request` hook that runs before the session lookup and the CSRF check, so a flood
+costs neither a database read nor an audit event per request. A rule is a named bucket: its
+limit (a Flask-Limiter limit string, by default the hub setting `ratelimit_<name>`) and a key
+function (by default the client's address) say how many requests one key may make.
+
+Counters live in `ratelimit_storage`: `memory://` in development and tests (one process),
+Redis in production (every worker shares the counts; `hub serve --production` refuses
+memory). A limited request gets 429 with `Retry-After` and the hub's readable page, or its
+JSON error on /api; the first refusal of a burst (per rule, key and window) writes one audit
+event, the others none.
+
+See /work/briefs/interfaces/ratelimit.md and docs/configuration.md for the API and settings.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, request
+from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded, RequestLimit
+from limits import parse_many
+
+from hub import metrics
+from hub.config import Settings
+from hub.errors import ConfigError
+from hub.web import audit_context, runtime
+
+__all__ = ["RateLimitExceeded", "RateLimits", "Rule", "client_address", "init_app", "limit", "rate_limits"]
+
+log = logging.getLogger(__name__)
+
+KeyFunc = Callable[[], str]
+T = TypeVar("T")
+EXTENSION = "hub.ratelimit"
+_ATTRIBUTE = "hub_rate_limits"
+
+
+def client_address() -> str:
+    """The client's address (after `trusted_proxies`), an IPv6 client's /64 network: one
+    host's whole allocation is one key, so it cannot rotate addresses to escape a limit."""
+    address = request.remote_addr or "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One named limit. `limit` None means the hub setting `ratelimit_<name>`."""
+
+    name: str
+    limit: str | None = None
+    key: KeyFunc = client_address
+
+    def limit_string(self, settings: Settings) -> str:
+        if self.limit is not None:
+            return self.limit
+        value = getattr(settings, f"ratelimit_{self.name}", None)
+        if not isinstance(value, str):
+            raise ConfigError(
+                f"rate-limit rule {self.name!r}: give it a limit string, or add the setting "
+                f"ratelimit_{self.name} to hub.config"
+            )
+        return value
+
+
+def limit(name: str, *, limit: str | None = None, key: KeyFunc = client_address) -> Callable[[T], T]:
+    """Declare a rule on a view function (as a decorator) or on a blueprint (`limit(...)(bp)`).
+
+    A rule on a blueprint covers each of its routes; a view's own rules come in addition. Every
+    route under one rule name shares its buckets (one count per key across them). `key` must
+    return a non-empty string for the request (say an application's client id, or the client
+    address when the request names none); it runs only for requests the rule covers, before
+    the view, so it may read the request but not `g.current_session`.
+    """
+    rule = Rule(name, limit, key)
+    if limit is not None:
+        _check(name, limit)
+
+    def declare(target: T) -> T:
+        setattr(target, _ATTRIBUTE, (*getattr(target, _ATTRIBUTE, ()), rule))
+        return target
+
+    return declare
+
+
+def rules_of(target: Any) -> tuple[Rule, ...]:
+    """The rules declared on a view function (through functools.partial too) or a blueprint."""
+    while isinstance(target, partial):
+        target = target.func
+    return tuple(getattr(target, _ATTRIBUTE, ()))
+
+
+class RateLimits:
+    """The app's limiter: Flask-Limiter plus the hub's rules, page and audit policy."""
+
+    def __init__(self, app: Flask, settings: Settings) -> None:
+        self.settings = settings
+        self.routes: dict[str, tuple[Rule, ...]] = {}
+        self._ready = False
+        self._lock = threading.Lock()
+        self.limiter = Limiter(
+            key_func=client_address,
+            storage_uri=settings.ratelimit_storage,
+            strategy="sliding-window-counter",
+            key_prefix=settings.ratelimit_key_prefix,
+            on_breach=self._breached,
+            headers_enabled=False,  # Retry-After only on a 429 (see `retry_after`)
+            in_memory_fallback_enabled=True,  # Redis down: each process limits on its own
+            swallow_errors=True,  # ... and an error in the limiter never fails a request
+        )
+        app.before_request(self._collect_rules)  # runs before the limiter's own check
+        self.limiter.init_app(app)
+
+    def _collect_rules(self) -> None:
+        """At the first request, when every route is registered (Flask allows no new ones
+        after it): one Flask-Limiter application limit per rule the routes declare."""
+        if self._ready:
+            return
+        with self._lock:
+            if self._ready:
+                return
+            self.routes = _routes_by_endpoint(current_app)
+            rules = sorted({rule for rules in self.routes.values() for rule in rules}, key=lambda r: r.name)
+            self.limiter.limit_manager.set_application_limits(
+                [self._application_limit(rule).bind(self.limiter) for rule in rules]
+            )
+            self._ready = True
+
+    def _application_limit(self, rule: Rule) -> ApplicationLimit:
+        """A Flask-Limiter application limit that only counts the routes declaring `rule`:
+        application limits are checked in before_request, ahead of the hub's own hooks."""
+        limit_string = rule.limit_string(self.settings)
+        _check(f"ratelimit_{rule.name}", limit_string)
+        return ApplicationLimit(
+            limit_provider=limit_string,
+            key_function=rule.key,
+            scope=f"rule:{rule.name}",
+            exempt_when=partial(self._exempt, rule),
+        )
+
+    def _exempt(self, rule: Rule) -> bool:
+        return rule not in self.routes.get(request.endpoint or "", ())
+
+    def _breached(self, limit: RequestLimit) -> None:
+        *_, key, scope = ["", "", *map(str, limit.request_args)]
+        rule = next(
+            (r for r in self.routes.get(request.endpoint or "", ()) if f"rule:{r.name}" == scope),
+            None,
+        )
+        if rule is None:
+            return
+        metrics.ratelimit_rejected(rule.name)
+        try:
+            g.rate_limit_rule = rule.name
+            window = int(limit.limit.get_expiry())
+            if self.count(f"breach:{rule.name}", key, window) == 1:
+                _audit_breach(rule, limit, window)
+        except Exception:  # the 429 must go out even if auditing it failed
+            log.exception("could not record a rate-limit breach of rule %s", rule.name)
+
+    def count(self, name: str, key: str, window_seconds: int) -> int:
+        """Count one occurrence of (name, key) in the current fixed window and return the
+        count so far, from the limiter's storage (so every worker shares it in production)."""
+        bucket = int(time.time() // window_seconds)
+        storage_key = f"{self.settings.ratelimit_key_prefix}/count/{name}/{key}/{window_seconds}/{bucket}"
+        return self.limiter.storage.incr(storage_key, window_seconds)
+
+    def retry_after(self) -> int:
+        """Seconds until the breached limit of this request lets a request through again."""
+        current = self.limiter.current_limit
+        if current is None:
+            return 60
+        try:
+            return max(1, math.ceil(current.window.reset_time - time.time()))
+        except Exception:  # the storage went away between the check and the answer
+            return int(current.limit.get_expiry())
+
+
+def init_app(app: Flask, settings: Settings) -> RateLimits:
+    """Check the rules of the app's routes in a before_request hook; add it before the hooks
+    that read the database. Routes registered later (before the first request) count too."""
+    limits = RateLimits(app, settings)
+    app.extensions[EXTENSION] = limits
+    return limits
+
+
+def rate_limits() -> RateLimits:
+    """The current app's limiter."""
+    return current_app.extensions[EXTENSION]
+
+
+def _audit_breach(rule: Rule, limit: RequestLimit, window: int) -> None:
+    """The first refusal of a burst: one failure event naming the rule and its limit."""
+    rt = runtime()
+    rt.audit.record_failure(
+        rt.db,
+        "rate_limit",
+        reason="rate_limited",
+        context=audit_context(),
+        details={
+            "rule": rule.name,
+            "limit": str(limit.limit),
+            "window_seconds": window,
+            "path": request.path[:200],
+        },
+    )
+
+
+def _routes_by_endpoint(app: Flask) -> dict[str, tuple[Rule, ...]]:
+    """endpoint -> its rules: those of each enclosing blueprint (outermost first), then the view's."""
+    routes: dict[str, tuple[Rule, ...]] = {}
+    for endpoint, view in app.view_functions.items():
+        parts = endpoint.split(".")[:-1]
+        blueprints = [app.blueprints.get(".".join(parts[: i + 1])) for i in range(len(parts))]
+        rules = (*(rule for bp in blueprints if bp is not None for rule in rules_of(bp)), *rules_of(view))
+        if rules:
+            routes[endpoint] = tuple(dict.fromkeys(rules))
+    return routes
+
+
+def _check(name: str, value: str) -> None:
+    try:
+        if parse_many(value):
+            return
+    except ValueError:
+        pass
+    raise ConfigError(f"{name}: expected limits such as '60 per minute; 600 per hour', got {value!r}")
