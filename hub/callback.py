@@ -155,6 +155,8 @@ def _write(
                         linked_account_id=account.id,
                         roles=result.identity.roles,
                         provider_session_id=result.identity.session_id,
+                        amr=result.identity.amr,
+                        acr=result.identity.acr,
                         ip=context.ip,
                         user_agent=context.user_agent,
                         replaces=previous_session_token,

@@ -227,6 +227,9 @@ class WebSession(Base):
     )
     provider_session_id: Mapped[str | None] = mapped_column(String(256), index=True)
     """The provider's `sid`, to end this session on a provider-side sign-out."""
+    amr: Mapped[list[str]] = mapped_column(default=list)
+    """How the person authenticated upstream (`amr`), when the provider said (for ID tokens)."""
+    acr: Mapped[str | None] = mapped_column(String(256))
     roles: Mapped[list[str]] = mapped_column(default=list)
     """Hub roles (sorted) the provider mapped at this sign-in."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -400,6 +403,8 @@ class AuthorizationCode(Base):
     code_challenge_method: Mapped[str | None] = mapped_column(String(16))
     auth_time: Mapped[datetime]
     provider_id: Mapped[str | None] = mapped_column(String(64))
+    amr: Mapped[list[str]] = mapped_column(default=list)
+    acr: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None]
@@ -426,6 +431,8 @@ class TokenFamily(Base):
     scope: Mapped[str] = mapped_column(Text, default="")
     auth_time: Mapped[datetime]
     provider_id: Mapped[str | None] = mapped_column(String(64))
+    amr: Mapped[list[str]] = mapped_column(default=list)
+    acr: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     expires_at: Mapped[datetime]

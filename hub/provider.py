@@ -74,6 +74,11 @@ class Identity:
     """Hub roles (for example `admin`) the provider's configuration maps from its claims."""
     session_id: str | None = None
     """The provider's session id (`sid`), used to match provider-side sign-outs."""
+    amr: tuple[str, ...] = ()
+    """How the person authenticated at the provider (OpenID Connect `amr`, e.g. `pwd`, `mfa`),
+    when the provider said; passed on in the ID tokens the hub issues to applications."""
+    acr: str | None = None
+    """The authentication context class the provider reported (OpenID Connect `acr`), if any."""
 
 
 @dataclass(frozen=True)
@@ -252,3 +257,16 @@ class ProviderType(abc.ABC):
         """Origins allowed to frame the front-channel logout page (CSP frame-ancestors, on
         that route only); the provider's own origin, for example `https://login.microsoftonline.com`."""
         return ()
+
+
+def authentication_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
+    """`amr` and `acr` from a validated ID token's claims, for `Identity(..., **...)`: kept only
+    when well-formed (a list of short strings, a short string), otherwise left out."""
+    found: dict[str, Any] = {}
+    amr = claims.get("amr")
+    if isinstance(amr, list) and all(isinstance(item, str) and 0 < len(item) <= 64 for item in amr):
+        found["amr"] = tuple(amr[:16])
+    acr = claims.get("acr")
+    if isinstance(acr, str) and 0 < len(acr) <= 256:
+        found["acr"] = acr
+    return found

@@ -69,6 +69,8 @@ def create(
     ip: str | None = None,
     user_agent: str | None = None,
     replaces: str | None = None,
+    amr: tuple[str, ...] = (),
+    acr: str | None = None,
 ) -> str:
     """Insert a session and return the cookie value. `replaces`, the browser's previous session
     cookie, is ended: every sign-in gets a new id (no fixation)."""
@@ -89,6 +91,8 @@ def create(
             expires_at=now + policy.absolute,
             ip=clip(WebSession.ip, ip),
             user_agent=clip(WebSession.user_agent, user_agent) or None,
+            amr=list(amr),
+            acr=clip(WebSession.acr, acr),
         )
     )
     return token

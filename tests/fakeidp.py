@@ -34,6 +34,7 @@ from hub.provider import (
     RefreshResult,
     SignInResult,
     Tokens,
+    authentication_claims,
 )
 
 IDP = "https://idp.test"
@@ -92,6 +93,7 @@ class FakeProvider(ProviderType):
                 issuer=idp,
                 roles=frozenset(me.get("roles", [])),
                 session_id=body.get("sid"),
+                **authentication_claims(body),
             ),
             profile=Profile(
                 display_name=me.get("name"),
@@ -271,7 +273,7 @@ class FakeIdP:
         self.secrets_issued += [access, refresh]
         self.access[access] = user
         self.refresh_tokens[refresh] = user
-        return {"access_token": access, "refresh_token": refresh, "expires_in": 3600, "nonce": nonce, "scope": "openid profile", "sid": f"sid-{user.sub}"}
+        return {"access_token": access, "refresh_token": refresh, "expires_in": 3600, "nonce": nonce, "scope": "openid profile", "sid": f"sid-{user.sub}", "amr": ["pwd", "mfa"], "acr": "urn:example:mfa"}
 
     def _revoke(self, request: Any) -> tuple[int, dict[str, str], str]:
         if self.revoke_status != 200:

@@ -38,10 +38,11 @@ def test_code_flow_for_a_confidential_app(issuer):
     assert claims["email_verified"] is False  # the fake provider did not verify it
     assert "admin" in claims["roles"] and claims["idp"] == "fake"
     assert claims["sid"] and claims["auth_time"] <= claims["iat"]
+    assert claims["amr"] == ["pwd", "mfa"] and claims["acr"] == "urn:example:mfa"  # as the provider said
     at_header, access = issuer.decode(token["access_token"])
     assert at_header["typ"] == "at+jwt"
     assert access["client_id"] == wiki.client_id and access["sub"] == claims["sub"]
-    assert access["sid"] == claims["sid"]
+    assert access["sid"] == claims["sid"] and access["amr"] == ["pwd", "mfa"]
     assert token["expires_in"] == 300 and token["refresh_token"]
     info = oauth.get(f"{issuer.base}/oauth2/userinfo")
     assert info.status_code == 200, info.text
@@ -232,3 +233,12 @@ def test_every_step_is_audited(issuer):
 
     with issuer.rt.db.session() as session:
         assert verify(session, issuer.rt.keys.audit_key).ok
+
+
+def test_upstream_amr_and_acr_are_kept_only_when_well_formed():
+    from hub.provider import authentication_claims
+
+    assert authentication_claims({"amr": ["pwd", "mfa"], "acr": "1"}) == {"amr": ("pwd", "mfa"), "acr": "1"}
+    assert authentication_claims({"amr": "pwd", "acr": 2}) == {}
+    assert authentication_claims({"amr": ["x" * 65], "acr": "y" * 257}) == {}
+    assert authentication_claims({}) == {}

@@ -165,11 +165,11 @@ class OAuthCode(AuthorizationCodeMixin):
     def get_auth_time(self) -> int:
         return int(self.row.auth_time.timestamp())
 
-    def get_acr(self) -> None:
-        return None
+    def get_acr(self) -> str | None:
+        return self.row.acr
 
-    def get_amr(self) -> None:
-        return None
+    def get_amr(self) -> list[str] | None:
+        return list(self.row.amr) or None
 
 
 class OAuthRefreshToken(TokenMixin):
@@ -205,6 +205,8 @@ class Subject:
     provider_id: str | None = None
     family: TokenFamily | None = None
     grant_id: int | None = None
+    amr: tuple[str, ...] = ()
+    acr: str | None = None
 
     def get_user_id(self) -> str:
         """The `sub` this application sees (pairwise when it asked for it)."""
@@ -342,6 +344,12 @@ class HubAccessTokens(JWTBearerTokenGenerator):
     def get_jwks(self) -> KeySet:
         return KeySet([self.rt.signing_keys.signing_key("RS256")])
 
+    def get_amr(self, user: Subject | None) -> list[str] | None:
+        return list(user.amr) if user is not None and user.amr else None
+
+    def get_acr(self, user: Subject | None) -> str | None:
+        return user.acr if user is not None else None
+
     def get_auth_time(self, user: Subject | None) -> int | None:
         return int(user.auth_time.timestamp()) if user is not None and user.auth_time else None
 
@@ -433,6 +441,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge_method=request.payload.data.get("code_challenge_method"),
             auth_time=subject.auth_time or utcnow(),
             provider_id=subject.provider_id,
+            amr=list(subject.amr),
+            acr=subject.acr,
         )
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> OAuthCode | None:
@@ -477,6 +487,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             scope=code.scope,
             auth_time=code.auth_time,
             provider_id=code.provider_id,
+            amr=code.amr,
+            acr=code.acr,
         )
         touch_last_used(grant)
         return Subject(
@@ -488,6 +500,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             provider_id=code.provider_id,
             family=family,
             grant_id=grant.id,
+            amr=tuple(code.amr),
+            acr=code.acr,
         )
 
 
@@ -532,6 +546,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             provider_id=family.provider_id,
             family=family,
             grant_id=family.grant_id,
+            amr=tuple(family.amr),
+            acr=family.acr,
         )
 
     def revoke_old_credential(self, refresh_token: OAuthRefreshToken) -> None:
@@ -651,6 +667,8 @@ def validate_access_token(rt: Runtime, session: Session, value: str, audience: s
         provider_id=family.provider_id,
         family=family,
         grant_id=family.grant_id,
+        amr=tuple(family.amr),
+        acr=family.acr,
     )
     return AccessToken(found, client, subject)
 
@@ -825,6 +843,8 @@ def subject_of_session(rt: Runtime, session: Session, current: Any, application:
         sid=sid,
         auth_time=row.created_at,
         provider_id=row.provider_id,
+        amr=tuple(row.amr or ()),
+        acr=row.acr,
     )
 
 

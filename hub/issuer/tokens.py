@@ -113,6 +113,8 @@ def start_family(
     scope: str,
     auth_time: datetime,
     provider_id: str | None,
+    amr: list[str] | None = None,
+    acr: str | None = None,
 ) -> TokenFamily:
     """A new family (first token of an authorization code). `sid` None means offline."""
     now = utcnow()
@@ -126,6 +128,8 @@ def start_family(
         scope=scope,
         auth_time=auth_time,
         provider_id=provider_id,
+        amr=list(amr or []),
+        acr=acr,
         created_at=now,
         last_used_at=now,
         expires_at=now + REFRESH_LIFETIME,

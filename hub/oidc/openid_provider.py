@@ -32,6 +32,7 @@ from hub.provider import (
     Profile,
     ProviderContext,
     SignInResult,
+    authentication_claims,
 )
 
 
@@ -105,6 +106,7 @@ class OpenIdConnectProvider(OAuth2Provider):
             issuer=validated.claims["iss"],
             roles=self.roles_from(claims),
             session_id=sid if isinstance(sid, str) else None,
+            **authentication_claims(validated.claims),
         )
 
     def roles_from(self, claims: Mapping[str, Any]) -> frozenset[str]:

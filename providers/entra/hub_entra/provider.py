@@ -25,7 +25,15 @@ from hub.oidc import (
     is_guid,
     secret_client_auth,
 )
-from hub.provider import AuthorizationRequest, Identity, LogoutRequest, Profile, ProviderContext, Tokens
+from hub.provider import (
+    AuthorizationRequest,
+    Identity,
+    LogoutRequest,
+    Profile,
+    ProviderContext,
+    Tokens,
+    authentication_claims,
+)
 from hub_entra.graph import GraphClient, profile_from_me
 from hub_entra.settings import CONSUMERS_TENANT_ID, EntraSettings, parse_settings
 
@@ -239,6 +247,7 @@ class EntraProvider(OpenIdConnectProvider):
             tenant=tid,
             roles=self.roles_from(claims),
             session_id=sid if isinstance(sid, str) else None,
+            **authentication_claims(claims),
         )
 
     def _check_tenant_allowed(self, tid: str) -> None:
