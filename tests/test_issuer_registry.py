@@ -221,3 +221,12 @@ def test_token_key_rotation_reseals_signing_keys_and_retire_waits_for_them(app):
     retired = KeyRing.parse(retire_key(new_ring.text(), old_ring.newest_id, key_usage(rt.db)))
     fresh = signing.SigningKeys(rt.db, retired)
     assert fresh.signing_key("RS256").as_dict(private=True)["d"] == before.as_dict(private=True)["d"]
+
+
+def test_a_service_app_needs_no_redirect_uri(hub_cli, app):
+    result = hub_cli("apps", "create", "Reports", "--grant-type", "client_credentials", "--json")
+    assert result.exit_code == 0, result.output
+    shown = json.loads(hub_cli("apps", "show", json.loads(result.stdout)["client_id"]).stdout)
+    assert shown["grant_types"] == ["client_credentials"] and shown["redirect_uris"] == []
+    refused = hub_cli("apps", "create", "Web", "--json")
+    assert refused.exit_code != 0 and "--redirect-uri" in str(refused.exception)

@@ -504,3 +504,19 @@ def test_bad_authorize_requests_get_a_page(issuer, query):
     issuer.register("Wiki", first_party=True)
     response = issuer.browser.get(f"/oauth2/authorize?{query}")
     assert response.status_code == 400 and "Location" not in response.headers
+
+
+def test_purge_forgets_only_what_has_ended(issuer):
+    issuer.sign_in()
+    wiki = issuer.register("Wiki", first_party=True)
+    oauth, token, authorized = issuer.sign_in_through(wiki)
+    refreshed = oauth.refresh_token(f"{issuer.base}/oauth2/token", refresh_token=token["refresh_token"])
+    with write_transaction(issuer.rt.db) as session:
+        assert tokens.purge_expired(session) == 0  # nothing has ended yet
+        session.execute(update(AuthorizationCode).values(expires_at=utcnow() - timedelta(seconds=1)))
+        session.execute(
+            update(RefreshToken).where(RefreshToken.used_at.is_not(None)).values(used_at=utcnow() - timedelta(days=2))
+        )
+        assert tokens.purge_expired(session) == 2  # the code and the rotated-out refresh token
+    alive = post_token(issuer, wiki, grant_type="refresh_token", refresh_token=refreshed["refresh_token"])
+    assert alive.status_code == 200, alive.text

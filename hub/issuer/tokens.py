@@ -24,6 +24,9 @@ ACCESS_TOKEN_SECONDS = 300
 ID_TOKEN_SECONDS = 300
 REFRESH_LIFETIME = timedelta(days=30)
 """Absolute lifetime of a family; a session-bound family also ends with its session."""
+REUSE_MEMORY = timedelta(days=1)
+"""How long a rotated-out refresh token is remembered so that presenting it again revokes its
+family; after that (hub db purge) it is simply unknown, and still refused."""
 
 
 def token_hash(value: str) -> str:
@@ -240,12 +243,16 @@ def remember_assertion(session: Session, jti: str, expires_at: datetime) -> bool
 
 
 def purge_expired(session: Session) -> int:
-    """Delete expired codes, assertion jtis, and families past their end (run by hub db purge)."""
+    """Delete expired codes and assertion jtis, rotated-out refresh tokens older than
+    REUSE_MEMORY, and families past their end (run by hub db purge)."""
     now = utcnow()
     count = (
         session.execute(delete(AuthorizationCode).where(AuthorizationCode.expires_at <= now)).rowcount or 0
     )
     count += session.execute(delete(ClientAssertion).where(ClientAssertion.expires_at <= now)).rowcount or 0
+    count += (
+        session.execute(delete(RefreshToken).where(RefreshToken.used_at <= now - REUSE_MEMORY)).rowcount or 0
+    )
     count += (
         session.execute(
             delete(TokenFamily).where(
