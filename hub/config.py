@@ -57,6 +57,8 @@ class Settings:
     ratelimit_callback: str = "60 per minute; 600 per hour"
     ratelimit_logout: str = "60 per minute"
     ratelimit_api: str = "600 per minute"
+    ratelimit_token: str = "1200 per minute"  # noqa: S105 - a rate, not a secret
+    """The issuer's token endpoint, per application (client id)."""
     pending_signins_per_browser: int = 5
     pending_signins_max: int = 20000
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -101,11 +103,12 @@ _SCALARS: dict[str, tuple[str, Any]] = {
     "ratelimit_callback": ("str", "60 per minute; 600 per hour"),
     "ratelimit_logout": ("str", "60 per minute"),
     "ratelimit_api": ("str", "600 per minute"),
+    "ratelimit_token": ("str", "1200 per minute"),
     "pending_signins_per_browser": ("int", 5),
     "pending_signins_max": ("int", 20000),
 }
 
-RATELIMIT_SETTINGS = ("ratelimit_signin", "ratelimit_callback", "ratelimit_logout", "ratelimit_api")
+RATELIMIT_SETTINGS = ("ratelimit_signin", "ratelimit_callback", "ratelimit_logout", "ratelimit_api", "ratelimit_token")
 """The limits of the core's rules (hub.ratelimit); each is a Flask-Limiter limit string."""
 
 

@@ -23,7 +23,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError
 from flask import Blueprint, Response, current_app, g, jsonify, make_response, request
 
-from hub import metrics, security, sessions, signin
+from hub import metrics, ratelimit, security, sessions, signin
 from hub.db import write_transaction
 from hub.errors import HubError
 from hub.issuer import applications, claims, signing, sso
@@ -354,8 +354,54 @@ def _consent_page(application: Any, scopes: list[str]) -> Any:
 # --- token, userinfo, revocation, introspection -----------------------------------------------------
 
 
+def application_of_request() -> str:
+    """The rate-limit key of a token request: the application it names (HTTP Basic user,
+    `client_id`, or a client assertion's unverified `sub`), else the client address. Only a
+    bucket name: authentication happens later, in the grant."""
+    auth = request.authorization
+    client_id = auth.username if auth is not None and auth.type == "basic" else None
+    client_id = client_id or request.form.get("client_id") or _assertion_subject(request.form.get("client_assertion"))
+    if client_id and len(client_id) <= 128 and client_id.isprintable():
+        return f"app:{client_id}"
+    return ratelimit.client_address()
+
+
+def _assertion_subject(assertion: str | None) -> str | None:
+    import json
+
+    if not assertion or len(assertion) > 8192 or assertion.count(".") != 2:
+        return None
+    payload = assertion.split(".")[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except ValueError:
+        return None
+    subject = claims.get("sub") if isinstance(claims, dict) else None
+    return subject if isinstance(subject, str) else None
+
+
+@bp.errorhandler(ratelimit.RateLimitExceeded)
+def _token_rate_limited(_error: ratelimit.RateLimitExceeded) -> Any:
+    """The token endpoint's 429 in the RFC's JSON shape (the breach is audited by hub.ratelimit)."""
+    from hub.views import errors
+
+    if request.endpoint not in BACK_CHANNEL:
+        return errors.handle_rate_limited(_error)
+    seconds = ratelimit.rate_limits().retry_after()
+    response = jsonify({
+        "error": "temporarily_unavailable",
+        "error_description": f"Too many token requests for this application; retry in {seconds} s.",
+    })
+    response.status_code = 429
+    response.headers["Retry-After"] = str(seconds)
+    response.headers["Cache-Control"] = "no-store"
+    metrics.issuer_grant(request.form.get("grant_type", ""), "unknown", "temporarily_unavailable")
+    return response
+
+
 @bp.post("/oauth2/token")
 @server_to_server
+@ratelimit.limit("token", key=application_of_request)
 def token() -> Any:
     response = _in_transaction(lambda: _server().create_token_response())
     outcome = "success" if response.status_code == 200 else (response.get_json(silent=True) or {}).get("error", "error")

@@ -1,0 +1,35 @@
+"""The token endpoint's rate limit is per application: one application over its limit gets the
+RFC-shaped 429, another application is unaffected."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from hub.models import AuditEvent
+
+
+@pytest.fixture
+def hub_config(hub_config):
+    return {**hub_config, "ratelimit_token": "3 per minute"}
+
+
+def test_token_endpoint_limits_each_application_on_its_own(issuer):
+    busy = issuer.register("Busy", grant_types=["client_credentials"])
+    quiet = issuer.register("Quiet", grant_types=["client_credentials"])
+
+    def ask(app):
+        return requests.post(
+            f"{issuer.base}/oauth2/token", data={"grant_type": "client_credentials"},
+            auth=(app.client_id, app.client_secret), timeout=5,
+        )
+
+    assert [ask(busy).status_code for _ in range(3)] == [200, 200, 200]
+    limited = ask(busy)
+    assert limited.status_code == 429
+    assert limited.json()["error"] == "temporarily_unavailable"
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert ask(quiet).status_code == 200
+    with issuer.rt.db.session() as session:
+        assert session.scalar(select(AuditEvent).where(AuditEvent.type == "rate_limit")) is not None
