@@ -97,3 +97,33 @@ def test_every_request_gets_a_timeout(monkeypatch):
     monkeypatch.setattr(requests.Session, "request", fake_request)
     ProviderSession().get("https://idp.test/x")
     assert seen["timeout"] == (3.05, 10.0)
+
+
+def test_proxy_variables_are_honoured_per_origin(http, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    monkeypatch.setenv("NO_PROXY", "graph.test")
+    proxied = http.merge_environment_settings("https://idp.test/token", {}, None, None, None)
+    direct = http.merge_environment_settings("https://graph.test/v1.0/me", {}, None, None, None)
+    assert proxied["proxies"]["https"] == "http://127.0.0.1:3128"
+    assert "https" not in direct["proxies"]
+
+
+@responses.activate
+def test_the_environment_is_read_once_per_origin_not_per_call(http, monkeypatch):
+    import requests.sessions
+
+    reads: list[str] = []
+    real = requests.sessions.get_environ_proxies
+
+    def counting(url, no_proxy=None):
+        reads.append(url)
+        return real(url, no_proxy=no_proxy)
+
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", counting)
+    responses.post(URL, json={"ok": True})
+    responses.get("https://graph.test/v1.0/me", json={"ok": True})
+    for _ in range(3):
+        assert http.post(URL, data={"a": "b"}).json() == {"ok": True}
+    http.get("https://graph.test/v1.0/me")
+    http.get("https://graph.test/v1.0/me")
+    assert reads == [URL, "https://graph.test/v1.0/me"]
