@@ -168,12 +168,14 @@ def claim(session: Session, state: str | None) -> PendingSignin | None:
     """
     if not state or len(state) > 512:
         return None
-    state_hash = digest(state)
-    pending = session.scalar(select(PendingSignin).where(PendingSignin.state_hash == state_hash))
-    if pending is None:
-        return None
-    claimed = session.execute(delete(PendingSignin).where(PendingSignin.state_hash == state_hash))
-    return pending if claimed.rowcount == 1 else None  # 0: a concurrent request won the claim
+    # One statement: the row comes back only to the request whose DELETE removed it, so of two
+    # concurrent callbacks with the same state exactly one gets it.
+    return session.scalars(
+        delete(PendingSignin)
+        .where(PendingSignin.state_hash == digest(state))
+        .returning(PendingSignin)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
 
 
 def check_claimed(

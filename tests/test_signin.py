@@ -268,3 +268,33 @@ def test_disabled_user_cannot_sign_in(client, idp, app):
     assert client.get("/account").status_code == 302  # session no longer valid
     response = sign_in(app.test_client(), idp, "alice")
     assert response.status_code == 403
+
+
+def test_concurrent_claims_of_one_state_give_the_pending_sign_in_to_exactly_one(app, client):
+    """Eight callbacks with the same state at once (a double-clicked or replayed redirect):
+    the pending sign-in's single DELETE ... RETURNING hands it to one of them only."""
+    import threading
+
+    from hub import signin
+    from hub.db import write_transaction
+
+    state = parse_qs(urlsplit(start_signin(client)).query)["state"][0]
+    rt = app.extensions["hub"]
+    barrier = threading.Barrier(8)
+    won: list[str] = []
+
+    def claim() -> None:
+        barrier.wait(timeout=10)
+        with write_transaction(rt.db) as session:
+            pending = signin.claim(session, state)
+        if pending is not None:
+            won.append(pending.provider_id)
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert won == ["fake"]
+    with rt.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(PendingSignin)) == 0
