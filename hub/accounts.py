@@ -7,7 +7,7 @@ anyone who controls a mailbox name at some provider take over a local user (nOAu
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from hub import sessions
 from hub.errors import AccessDenied, HubError, TokenRejected
@@ -32,7 +32,11 @@ def find_account(session: Session, provider_id: str, subject: str) -> LinkedAcco
 def sign_in(session: Session, provider_id: str, result: SignInResult) -> tuple[User, LinkedAccount]:
     """The user behind this identity, created at the first sign-in; profile refreshed after."""
     check_identity_fits(result.identity)
-    account = find_account(session, provider_id, result.identity.subject)
+    account = session.scalar(  # with its user: one query instead of two
+        select(LinkedAccount)
+        .where(LinkedAccount.provider_id == provider_id, LinkedAccount.subject == result.identity.subject)
+        .options(joinedload(LinkedAccount.user, innerjoin=True))
+    )
     if account is None:
         user = User(
             display_name=clip(User.display_name, result.profile.display_name),
