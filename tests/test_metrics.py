@@ -208,6 +208,23 @@ def test_a_caller_that_finds_the_token_refreshed_under_the_lock_counts_a_wait(ap
     assert metrics.value("hub_token_refresh_waits_total", provider="fake") - before == 1
 
 
+def test_rate_limit_refusals_are_counted_by_rule(hub_config, plugins):
+    from hub.app import create_app
+    from tests.conftest import csrf_of
+
+    settings = load_settings(environ={}, overrides={**hub_config, "ratelimit_signin": "2 per minute"})
+    app = create_app(settings=settings, plugins=plugins)
+    try:
+        client = app.test_client()
+        token = csrf_of(client)
+        before = metrics.value("hub_ratelimit_rejections_total", limit="signin")
+        codes = [client.post("/auth/fake/start", data={"csrf_token": token}).status_code for _ in range(5)]
+        assert codes == [303, 303, 429, 429, 429]
+        assert metrics.value("hub_ratelimit_rejections_total", limit="signin") - before == 3
+    finally:
+        app.extensions["hub"].close()
+
+
 def test_issuer_and_rate_limit_helpers_count_under_safe_labels(client):
     metrics.issuer_grant("refresh_token", "app-1")
     metrics.issuer_grant("refresh_token", "https://evil.example/?x=1", "invalid_grant")
