@@ -477,3 +477,39 @@ class SigningKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     activated_at: Mapped[datetime | None]
     retired_at: Mapped[datetime | None]
+
+
+# --- the issuer side: back-channel logout deliveries (hub.issuer.backchannel) ------------------
+
+
+class BackchannelLogout(Base):
+    """One back-channel logout token owed to one application: a delivery queue in the database.
+
+    Queued in the transaction that ends a hub session, so it exists exactly when the session
+    ended; any process's delivery thread claims due rows with a lease, POSTs the token outside
+    any transaction and records the outcome. No token is stored: it is signed at each attempt
+    (same `jti`, so a receiver can tell a retry from a new logout).
+    """
+
+    __tablename__ = "backchannel_logouts"
+    __table_args__ = (Index("ix_backchannel_logouts_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None]
+    """The person signed out (kept for the audit trail, so no foreign key)."""
+    sid: Mapped[str] = mapped_column(String(64))
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    """Why the hub session ended: logout, signout_everywhere, user_disabled, unlink, provider_logout..."""
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    """`pending` (to be sent), `delivered` (2xx), `abandoned` (refused, or out of attempts)."""
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    leased_until: Mapped[datetime | None]
+    """Set while a process is delivering it; another process may take it over afterwards."""
+    finished_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(200))

@@ -1,0 +1,300 @@
+"""Back-channel logout deliveries (hub.issuer.backchannel): queued with the session ending,
+signed, POSTed with bounded retries, audited, shared safely by several processes.
+
+Applications' receivers are mocked with `responses`; the clock is moved by hand, so retries
+are tested without waiting.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import requests
+import responses
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+from sqlalchemy import delete, select
+
+from hub import sessions
+from hub.audit import AuditLog
+from hub.db import Database, write_transaction
+from hub.issuer import applications, backchannel
+from hub.models import (
+    Application,
+    AuditEvent,
+    BackchannelLogout,
+    SsoSession,
+    SsoSessionApplication,
+    User,
+    WebSession,
+    utcnow,
+)
+from hub.signin import digest
+
+ISSUER = "http://127.0.0.1:5001"
+RECEIVER_A = "http://127.0.0.1:5003/backchannel-logout"
+RECEIVER_B = "http://127.0.0.1:5004/backchannel-logout"
+KEY = RSAKey.generate_key(2048, parameters={"kid": "test-hub-key"})
+POLICY = sessions.SessionPolicy(idle=timedelta(hours=1), absolute=timedelta(hours=8))
+
+
+class Clock:
+    """The real time, moved forward by hand."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self):
+        return utcnow() + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def audit() -> AuditLog:
+    return AuditLog(b"k" * 32)
+
+
+@pytest.fixture
+def receivers() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def make_dispatcher(db: Database, audit: AuditLog, clock: Clock, **options) -> backchannel.Dispatcher:
+    return backchannel.Dispatcher(
+        db,
+        audit,
+        issuer=ISSUER,
+        sign=backchannel.sign_with(lambda alg: KEY),
+        subject_of=lambda application, user_id: f"user-{user_id}",
+        clock=clock,
+        **options,
+    )
+
+
+@pytest.fixture
+def dispatcher(db, audit, clock) -> Iterator[backchannel.Dispatcher]:
+    running = make_dispatcher(db, audit, clock)
+    yield running
+    running.stop()
+
+
+def register(db: Database, name: str, backchannel_uri: str | None) -> int:
+    with write_transaction(db) as session:
+        return applications.create(
+            session,
+            name,
+            [f"http://127.0.0.1:5003/{name}/callback"],
+            backchannel_logout_uri=backchannel_uri,
+        ).application.id
+
+
+def hub_session(db: Database, user_name: str, *application_ids: int) -> tuple[str, str, int]:
+    """A signed-in hub session through which these applications signed in: (cookie, sid, user id)."""
+    with write_transaction(db) as session:
+        user = User(display_name=user_name)
+        session.add(user)
+        session.flush()
+        cookie = sessions.create(session, user, POLICY, provider_id="fake", linked_account_id=None, roles=frozenset())
+        session.flush()
+        sid = f"sid-{user_name}"
+        session.add(SsoSession(sid=sid, session_id_hash=digest(cookie), user_id=user.id))
+        session.flush()
+        for application_id in application_ids:
+            session.add(SsoSessionApplication(sid=sid, application_id=application_id))
+        return cookie, sid, user.id
+
+
+def end_session(db: Database, cookie: str, reason: str = "logout") -> int:
+    """What the hub does at sign-out: queue, then delete, in one transaction."""
+    with write_transaction(db) as session:
+        queued = backchannel.enqueue(session, [digest(cookie)], reason)
+        session.execute(delete(WebSession).where(WebSession.id_hash == digest(cookie)))
+    return queued
+
+
+def rows(db: Database) -> list[BackchannelLogout]:
+    with db.session() as session:
+        return list(session.scalars(select(BackchannelLogout).order_by(BackchannelLogout.id)))
+
+
+def events(db: Database) -> list[AuditEvent]:
+    with db.session() as session:
+        return list(session.scalars(select(AuditEvent).where(AuditEvent.type == "logout.backchannel").order_by(AuditEvent.seq)))
+
+
+def posted_token(call) -> jwt.Token:
+    body = dict(pair.split("=", 1) for pair in call.request.body.split("&"))
+    return jwt.decode(body["logout_token"], KEY)
+
+
+# --- queueing ---------------------------------------------------------------------------------
+
+
+def test_only_applications_of_the_ended_session_with_a_receiver_are_queued(db):
+    app_a = register(db, "a", RECEIVER_A)
+    app_b = register(db, "b", RECEIVER_B)
+    no_receiver = register(db, "c", None)
+    cookie, sid, user_id = hub_session(db, "ada", app_a, no_receiver)
+    hub_session(db, "bob", app_b)  # another person's session: untouched
+    assert end_session(db, cookie) == 1
+    [row] = rows(db)
+    assert (row.application_id, row.sid, row.user_id, row.state, row.reason) == (app_a, sid, user_id, "pending", "logout")
+    with db.session() as session:  # the SSO session went with the hub session
+        assert session.get(SsoSession, sid) is None
+
+
+def test_a_rolled_back_logout_queues_nothing(db):
+    app_a = register(db, "a", RECEIVER_A)
+    cookie, _, _ = hub_session(db, "ada", app_a)
+    with pytest.raises(RuntimeError), write_transaction(db) as session:
+        backchannel.enqueue(session, [digest(cookie)], "logout")
+        raise RuntimeError("the logout failed after queueing")
+    assert rows(db) == []
+
+
+# --- delivery ---------------------------------------------------------------------------------
+
+
+def test_the_logout_token_is_signed_and_says_who_and_which_session(db, dispatcher, receivers):
+    app_a = register(db, "a", RECEIVER_A)
+    cookie, sid, user_id = hub_session(db, "ada", app_a)
+    end_session(db, cookie)
+    receivers.post(RECEIVER_A, status=200)
+    assert dispatcher.run_once() == 1
+    [call] = receivers.calls
+    token = posted_token(call)
+    with db.session() as session:
+        client_id = session.get(Application, app_a).client_id
+    assert token.header["typ"] == "logout+jwt" and token.header["kid"] == "test-hub-key"
+    claims = token.claims
+    assert claims["iss"] == ISSUER and claims["aud"] == client_id
+    assert claims["sid"] == sid and claims["sub"] == f"user-{user_id}"
+    assert claims["events"] == {backchannel.EVENT: {}}
+    assert "nonce" not in claims and claims["jti"] and claims["exp"] - claims["iat"] == 120
+    assert call.request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    [row] = rows(db)
+    assert (row.state, row.attempts, row.leased_until) == ("delivered", 1, None)
+    [event] = events(db)
+    assert (event.outcome, event.subject_user_id, event.details["application"], event.details["session_ended_by"]) == (
+        "success",
+        user_id,
+        "a",
+        "logout",
+    )
+
+
+def test_an_unavailable_receiver_is_retried_later_with_the_same_jti(db, dispatcher, receivers, clock):
+    app_a = register(db, "a", RECEIVER_A)
+    cookie, _, _ = hub_session(db, "ada", app_a)
+    end_session(db, cookie)
+    receivers.post(RECEIVER_A, status=503)
+    assert dispatcher.run_once() == 1
+    [row] = rows(db)
+    assert row.state == "pending"
+    assert abs(row.next_attempt_at - (clock() + backchannel.RETRY_DELAYS[0])) < timedelta(seconds=2)
+    assert dispatcher.run_once() == 0  # not due yet
+    clock.advance(backchannel.RETRY_DELAYS[0])
+    receivers.replace(responses.POST, RECEIVER_A, status=200)
+    assert dispatcher.run_once() == 1
+    first, second = (posted_token(call) for call in receivers.calls)
+    assert first.claims["jti"] == second.claims["jti"] and second.claims["iat"] > first.claims["iat"] - 1
+    assert rows(db)[0].state == "delivered"
+    assert [(e.outcome, e.details["reason"], e.details["attempt"]) for e in events(db)] == [
+        ("failure", "http_503", 1),
+        ("success", None, 2),
+    ]
+
+
+def test_an_unreachable_receiver_is_abandoned_after_the_last_attempt(db, dispatcher, receivers, clock):
+    app_a = register(db, "a", RECEIVER_A)
+    cookie, _, _ = hub_session(db, "ada", app_a)
+    end_session(db, cookie)
+    receivers.post(RECEIVER_A, body=requests.ConnectionError("connection refused"))
+    for delay in (*backchannel.RETRY_DELAYS, None):
+        assert dispatcher.run_once() == 1
+        if delay is not None:
+            clock.advance(delay)
+    [row] = rows(db)
+    assert (row.state, row.attempts, row.last_error) == ("abandoned", backchannel.MAX_ATTEMPTS, "unreachable")
+    clock.advance(timedelta(days=1))
+    assert dispatcher.run_once() == 0
+    assert [e.details["state"] for e in events(db)] == ["pending"] * len(backchannel.RETRY_DELAYS) + ["abandoned"]
+
+
+def test_a_receiver_that_refuses_the_token_is_not_retried(db, dispatcher, receivers):
+    app_a = register(db, "a", RECEIVER_A)
+    cookie, _, _ = hub_session(db, "ada", app_a)
+    end_session(db, cookie)
+    receivers.post(RECEIVER_A, status=400, json={"error": "invalid_request"})
+    dispatcher.run_once()
+    assert rows(db)[0].state == "abandoned"
+    assert events(db)[0].details["reason"] == "http_400"
+
+
+def test_a_redirect_is_not_followed(db, dispatcher, receivers):
+    app_a = register(db, "a", RECEIVER_A)
+    cookie, _, _ = hub_session(db, "ada", app_a)
+    end_session(db, cookie)
+    receivers.post(RECEIVER_A, status=302, headers={"Location": "http://127.0.0.1:9/elsewhere"})
+    dispatcher.run_once()
+    assert len(receivers.calls) == 1 and rows(db)[0].state == "abandoned"
+
+
+# --- several processes --------------------------------------------------------------------------
+
+
+def test_a_claimed_row_is_not_sent_by_another_process_until_its_lease_ends(db, audit, clock, receivers):
+    app_a = register(db, "a", RECEIVER_A)
+    cookie, _, _ = hub_session(db, "ada", app_a)
+    end_session(db, cookie)
+    first, second = make_dispatcher(db, audit, clock), make_dispatcher(db, audit, clock)
+    claimed = first._claim()  # process one dies right after claiming
+    assert len(claimed) == 1
+    assert second.run_once() == 0
+    clock.advance(backchannel.LEASE)
+    receivers.post(RECEIVER_A, status=200)
+    assert second.run_once() == 1  # taken over once the lease ran out
+    assert rows(db)[0].state == "delivered" and rows(db)[0].attempts == 2
+
+
+def test_the_delivery_thread_sends_right_after_the_logout_commits(db, audit, receivers):
+    from sqlalchemy import event
+
+    running = make_dispatcher(db, audit, utcnow, poll_seconds=3600)  # only the wake-up can explain a delivery
+    event.listen(db.sessions, "after_commit", running.after_commit)
+    try:
+        app_a = register(db, "a", RECEIVER_A)
+        cookie, _, _ = hub_session(db, "ada", app_a)
+        running.ensure_running()
+        receivers.post(RECEIVER_A, status=200)
+        end_session(db, cookie)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and rows(db)[0].state != "delivered":
+            time.sleep(0.05)
+        assert rows(db)[0].state == "delivered"
+    finally:
+        event.remove(db.sessions, "after_commit", running.after_commit)
+        running.stop()
+
+
+def test_finished_rows_are_purged_after_a_week(db, dispatcher, receivers):
+    app_a = register(db, "a", RECEIVER_A)
+    cookie, _, _ = hub_session(db, "ada", app_a)
+    end_session(db, cookie)
+    receivers.post(RECEIVER_A, status=200)
+    dispatcher.run_once()
+    with write_transaction(db) as session:
+        assert backchannel.purge_finished(session) == 0
+        assert backchannel.purge_finished(session, older_than=timedelta(seconds=-1)) == 1
+    assert rows(db) == [] and len(events(db)) == 1
