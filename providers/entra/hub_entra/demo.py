@@ -1,12 +1,17 @@
-"""`hub demo`: the Entra emulator and the hub side by side on 127.0.0.1, on SQLite, one command.
+"""`hub demo`: the Entra emulator, the hub and two example applications side by side on
+127.0.0.1, on SQLite, one command.
 
 Contributed to the `hub` CLI through the `hub_cli_commands` hook, so the core knows nothing of
 Entra. Two tenants of the emulator are configured as two providers, to show providers of one
-type side by side; the demo database is a file of its own in the instance folder.
+type side by side; the demo database is a file of its own in the instance folder. The two
+example applications (hub_entra.example_app) are registered with the hub at every start, as
+first-party applications with back-channel logout: sign in to one, open the other and you are
+in without signing in again; sign out at the hub and both end their sessions.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -19,6 +24,7 @@ from hub_entra.emulator.directory import (
     demo_clients,
 )
 from hub_entra.emulator.server import EntraEmulator
+from hub_entra.example_app import create_example_app
 
 
 def demo_providers(emulator: EntraEmulator, base_url: str) -> dict[str, dict[str, Any]]:
@@ -40,10 +46,77 @@ def demo_providers(emulator: EntraEmulator, base_url: str) -> dict[str, dict[str
     }
 
 
+@dataclass(frozen=True)
+class ExampleApp:
+    """One example application of the demo: its name, server and hub registration."""
+
+    name: str
+    slug: str
+    server: LoopbackServer
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+
+EXAMPLE_SCOPE = "openid profile email roles provider_tokens"
+
+
+def register_example_app(rt: Any, name: str, base_url: str) -> tuple[str, str]:
+    """Register (or refresh) a demo application through the issuer's registry; returns its
+    client id and a client secret. Idempotent: an application of that name is kept (with the
+    grants people gave it) and gets a new secret and this run's URIs, since its port may
+    differ from the last run's (`--example-port 0`)."""
+    from hub.db import write_transaction
+    from hub.issuer import applications
+
+    redirect_uris = [f"{base_url}/callback"]
+    logout_uris = [f"{base_url}/"]
+    backchannel_uri = f"{base_url}/backchannel-logout"
+    with write_transaction(rt.db) as session:
+        existing = next((app for app in applications.list_all(session) if app.name == name), None)
+        if existing is None:
+            created = applications.create(
+                session,
+                name,
+                redirect_uris,
+                first_party=True,
+                post_logout_redirect_uris=logout_uris,
+                backchannel_logout_uri=backchannel_uri,
+            )
+            event = "application.create"
+        else:
+            existing.redirect_uris = {"uris": [applications.validate_redirect_uri(u, public=False) for u in redirect_uris]}
+            existing.post_logout_redirect_uris = {"uris": logout_uris}
+            existing.backchannel_logout_uri = applications.validate_redirect_uri(backchannel_uri, public=False)
+            existing.disabled_at = None
+            created = applications.rotate_secret(session, existing.client_id)
+            event = "application.rotate_secret"
+        application = created.application
+        rt.audit.record(
+            session,
+            event,
+            "success",
+            details={"client_id": application.client_id, "application": application.name, "via": "hub demo"},
+        )
+    assert created.client_secret is not None
+    return application.client_id, created.client_secret
+
+
 @click.command("demo")
 @click.option("--port", default=5001, show_default=True, type=int, help="The hub's port (0: any free port).")
 @click.option(
     "--emulator-port", default=5002, show_default=True, type=int, help="The emulator's port (0: any)."
+)
+@click.option(
+    "--example-port", default=5003, show_default=True, type=int, help="The first example application's port (0: any)."
+)
+@click.option(
+    "--second-example-port",
+    default=5004,
+    show_default=True,
+    type=int,
+    help="The second example application's port, to show single sign-on (0: any).",
 )
 @click.option(
     "--seed",
@@ -52,7 +125,7 @@ def demo_providers(emulator: EntraEmulator, base_url: str) -> dict[str, dict[str
     type=int,
     help="Fill the demo database with N fake accounts first.",
 )
-def demo_command(port: int, emulator_port: int, seed: int) -> None:
+def demo_command(port: int, emulator_port: int, example_port: int, second_example_port: int, seed: int) -> None:
     """Run the hub with a bundled Entra ID emulator: no tenant needed (loopback only)."""
     from hub.app import create_app
     from hub.config import load_settings
@@ -61,6 +134,10 @@ def demo_command(port: int, emulator_port: int, seed: int) -> None:
     server = LoopbackServer(port=port, name="hub-demo")  # bound first: the URLs need the port
     base_url = server.base_url
     redirect_uris = (*DEMO_REDIRECT_URIS, f"{base_url}/callback", f"{base_url}/auth/fabrikam/callback")
+    examples = [
+        ExampleApp("Example app A", "example_a", LoopbackServer(port=example_port, name="example-app-a")),
+        ExampleApp("Example app B", "example_b", LoopbackServer(port=second_example_port, name="example-app-b")),
+    ]
     emulator = EntraEmulator(clients=demo_clients(redirect_uris), port=emulator_port).start()
     try:
         base = load_settings()
@@ -73,14 +150,28 @@ def demo_command(port: int, emulator_port: int, seed: int) -> None:
         )
         app = create_app(settings=settings, plugins=load_plugins(settings.plugins), migrate_database=True)
         server.app = app
+        for example in examples:
+            client_id, client_secret = register_example_app(app.extensions["hub"], example.name, example.base_url)
+            example.server.app = create_example_app(
+                issuer=base_url,
+                client_id=client_id,
+                client_secret=client_secret,
+                base_url=example.base_url,
+                name=example.name,
+                slug=example.slug,
+                scope=EXAMPLE_SCOPE,
+            )
+            example.server.start()
         if seed:
             _seed(app, seed)
-        _banner(base_url, emulator)
+        _banner(base_url, emulator, examples)
         server.serve_forever()
     except KeyboardInterrupt:
         click.echo("stopping", err=True)
     finally:
         server.stop()
+        for example in examples:
+            example.server.stop()
         emulator.stop()
 
 
@@ -93,9 +184,14 @@ def _seed(app: Any, count: int) -> None:
     click.echo(f"added {report.users:,} users and {report.linked_accounts:,} linked accounts in {report.seconds:.1f} s")
 
 
-def _banner(base_url: str, emulator: EntraEmulator) -> None:
+def _banner(base_url: str, emulator: EntraEmulator, examples: list[ExampleApp]) -> None:
     click.echo(f"Identity Hub demo: open {base_url}/ in your browser.")
     click.echo(f"Entra ID emulator at {emulator.base_url} (tenants Contoso and Fabrikam).")
+    first, second = examples
+    click.echo("Applications that sign in through the hub (OpenID Connect, back-channel logout):")
+    click.echo(f"  {first.name} at {first.base_url}/  (sign in here first)")
+    click.echo(f"  {second.name} at {second.base_url}/  (then here: single sign-on, no second sign-in)")
+    click.echo("  Sign out at the hub or in either app: both apps end their sessions.")
     click.echo("Demo people (pick one on the emulator's sign-in page):")
     for tenant in emulator.tenants.values():
         for user in tenant.users:
