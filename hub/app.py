@@ -21,7 +21,7 @@ from hub.parsing import IdConverter, check_request_text
 from hub.plugins import Plugins
 from hub.resources import static_dir, templates_dir
 from hub.runtime import Runtime
-from hub.views import account, admin, api, auth, errors, health, issuer, metrics, provider_logout
+from hub.views import account, admin, api, applications, auth, errors, health, issuer, metrics, provider_logout
 from hub.web import close_db_session, runtime
 
 MAX_REQUEST_BYTES = 1 * 1024 * 1024
@@ -85,7 +85,18 @@ def create_app(
     app.after_request(_access_log)
     app.after_request(partial(_redirects_stay_on_our_host, urlsplit(settings.base_url).netloc.lower()))
     app.teardown_appcontext(close_db_session)
-    for blueprint in (auth.bp, account.bp, health.bp, admin.bp, provider_logout.bp, api.bp, metrics.bp, issuer.bp):
+    for blueprint in (
+        auth.bp,
+        account.bp,
+        health.bp,
+        admin.bp,
+        applications.bp,
+        applications.admin_bp,
+        provider_logout.bp,
+        api.bp,
+        metrics.bp,
+        issuer.bp,
+    ):
         app.register_blueprint(blueprint)
     issuer_server.build(app, rt)
     errors.register(app)

@@ -84,22 +84,46 @@ def enqueue(session: Session, session_id_hashes: Collection[str], reason: str) -
     ).all()
     now = utcnow()
     for sid, user_id, application_id in rows:
-        session.add(
-            BackchannelLogout(
-                application_id=application_id,
-                user_id=user_id,
-                sid=sid,
-                jti=secrets.token_urlsafe(24),
-                reason=clean_text(reason, 32),
-                state="pending",
-                attempts=0,
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
+        session.add(_row(application_id, user_id, sid, reason, now))
     if rows:
         session.info[QUEUED] = True
     return len(rows)
+
+
+def enqueue_for_application(session: Session, user_id: int, application_id: int, reason: str) -> int:
+    """Queue a logout token to one application for each live hub session of this person it
+    signed in through, and forget those sign-ins ("Remove access": the hub sessions go on,
+    the application's end)."""
+    links = session.execute(
+        select(SsoSessionApplication, Application.backchannel_logout_uri)
+        .join(SsoSession, SsoSession.sid == SsoSessionApplication.sid)
+        .join(Application, Application.id == SsoSessionApplication.application_id)
+        .where(SsoSession.user_id == user_id, SsoSessionApplication.application_id == application_id)
+    ).all()
+    queued = 0
+    now = utcnow()
+    for link, uri in links:
+        if uri:
+            session.add(_row(application_id, user_id, link.sid, reason, now))
+            queued += 1
+        session.delete(link)
+    if queued:
+        session.info[QUEUED] = True
+    return queued
+
+
+def _row(application_id: int, user_id: int | None, sid: str, reason: str, now: datetime) -> BackchannelLogout:
+    return BackchannelLogout(
+        application_id=application_id,
+        user_id=user_id,
+        sid=sid,
+        jti=secrets.token_urlsafe(24),
+        reason=clean_text(reason, 32),
+        state="pending",
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
 
 
 def purge_finished(session: Session, older_than: timedelta = KEEP_FINISHED) -> int:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect
+from flask import Blueprint, redirect, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from hub import accounts
+from hub.console.applications import connected_applications
 from hub.db import write_transaction
 from hub.errors import NotFound
 from hub.models import LinkedAccount
@@ -18,6 +19,10 @@ bp = Blueprint("account", __name__)
 
 SIGNED_IN_HOME = "/account"
 """Where "/" sends a signed-in person; a sign-in bound for "/" goes here directly."""
+
+ACCOUNT_DONE = {
+    "remove_access": "Access removed: the application's refresh tokens were revoked, and it was told to end its sessions.",
+}
 
 
 @bp.get("/")
@@ -42,6 +47,8 @@ def account() -> tuple[str, int]:
         linked=linked,
         providers=rt.providers,
         linkable=[p for p in rt.providers.values()],
+        connected=connected_applications(db_session(), current.user.id),
+        done=ACCOUNT_DONE.get(request.args.get("done", "")),
     )
 
 

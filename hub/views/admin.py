@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hub.audit import EXPORT_FORMATS, ExportFilters, export
 from hub.console import listing
+from hub.console.applications import connected_applications
 from hub.console.actions import ACCOUNT_ACTIONS, ACTIONS, Actor, perform
 from hub.console.auditlog import ChainWatch, audit_page, event_types, recent_for_user
 from hub.console.overview import OverviewCache, chart_svg
@@ -40,6 +41,7 @@ DONE_MESSAGES = {
     "signout_everywhere": "All the user's sessions ended.",
     "grant": "The user is now an administrator.",
     "revoke": "The hub's administrator role was removed.",
+    "remove_access": "The application's access was removed: its refresh tokens were revoked and it was told to end its sessions.",
 }
 
 
@@ -191,6 +193,7 @@ def user_detail(user_id: int) -> tuple[str, int]:
         linked=listing.accounts_of_user(session, user_id),
         web_sessions=web_sessions,
         events=recent_for_user(session, user_id),
+        connected=connected_applications(session, user_id),
         names=_provider_names(),
         states=listing.TOKEN_STATES,
         actions=ACTIONS,
