@@ -11,7 +11,16 @@ from sqlalchemy import select
 
 from hub.db import write_transaction
 from hub.issuer import applications, grants, sso, tokens
-from hub.models import Application, AuditEvent, BackchannelLogout, Grant, TokenFamily, User, WebSession, utcnow
+from hub.models import (
+    Application,
+    AuditEvent,
+    BackchannelLogout,
+    Grant,
+    TokenFamily,
+    User,
+    WebSession,
+    utcnow,
+)
 from tests.conftest import csrf_of, sign_in
 
 APP_URL = "http://127.0.0.1:5003"

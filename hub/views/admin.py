@@ -20,8 +20,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hub.audit import EXPORT_FORMATS, ExportFilters, export
 from hub.console import listing
-from hub.console.applications import connected_applications
 from hub.console.actions import ACCOUNT_ACTIONS, ACTIONS, Actor, perform
+from hub.console.applications import connected_applications
 from hub.console.auditlog import ChainWatch, audit_page, event_types, recent_for_user
 from hub.console.overview import OverviewCache, chart_svg
 from hub.console.providers import check_all
