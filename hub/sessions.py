@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from hub.issuer import backchannel
 from hub.models import User, WebSession, clip, utcnow
 from hub.signin import digest
 
@@ -197,6 +198,9 @@ def end_sessions(
         )
     if not conditions:
         raise ValueError("end_sessions needs at least one selector")
+    # Before the DELETE: the applications signed in through these sessions cascade away with
+    # them. The logout tokens are only queued here, and sent after the commit.
+    backchannel.enqueue(session, select(WebSession.id_hash).where(*conditions), reason)
     rows = session.execute(
         delete(WebSession)
         .where(*conditions)

@@ -21,11 +21,12 @@ from sqlalchemy import delete, select
 from hub import sessions
 from hub.audit import AuditLog
 from hub.db import Database, write_transaction
-from hub.issuer import applications, backchannel
+from hub.issuer import applications, backchannel, sso
 from hub.models import (
     Application,
     AuditEvent,
     BackchannelLogout,
+    LinkedAccount,
     SsoSession,
     SsoSessionApplication,
     User,
@@ -33,6 +34,7 @@ from hub.models import (
     utcnow,
 )
 from hub.signin import digest
+from tests.conftest import callback_path, csrf_of, sign_in, start_signin
 
 ISSUER = "http://127.0.0.1:5001"
 RECEIVER_A = "http://127.0.0.1:5003/backchannel-logout"
@@ -298,3 +300,98 @@ def test_finished_rows_are_purged_after_a_week(db, dispatcher, receivers):
         assert backchannel.purge_finished(session) == 0
         assert backchannel.purge_finished(session, older_than=timedelta(seconds=-1)) == 1
     assert rows(db) == [] and len(events(db)) == 1
+
+
+# --- every way a hub session ends queues the logouts (hub.sessions.end_sessions) ------------------
+
+
+@pytest.fixture
+def signed_in_with_app(app, idp):
+    """Bob signed in to the hub (fake provider) and, through that session, to an application
+    with a back-channel URI and to one without."""
+    client = app.test_client()
+    sign_in(client, idp, "bob")
+    rt = app.extensions["hub"]
+    told = register(rt.db, "told", RECEIVER_A)
+    untold = register(rt.db, "untold", None)
+    with write_transaction(rt.db) as session:
+        bob = session.scalars(select(User).where(User.display_name.like("Bob%"))).one()
+        web_session = session.scalars(select(WebSession).where(WebSession.user_id == bob.id)).one()
+        sid = sso.sid_for(session, web_session.id_hash, bob.id)
+        sso.record_application(session, sid, told)
+        sso.record_application(session, sid, untold)
+    return client, rt, bob.id, sid, told
+
+
+def admin_client(app, idp):
+    client = app.test_client()
+    sign_in(client, idp, "alice")
+    return client
+
+
+def _csrf(client, path):
+    return csrf_of(client, path)
+
+
+def sign_out(app, idp, client, user_id):
+    return client.post("/logout", data={"csrf_token": _csrf(client, "/account")})
+
+
+def admin_action(action):
+    def run(app, idp, client, user_id):
+        admin = admin_client(app, idp)
+        return admin.post(
+            f"/admin/users/{user_id}/{action}", data={"csrf_token": _csrf(admin, "/admin"), "confirm": "yes"}
+        )
+
+    return run
+
+
+def provider_logout(app, idp, client, user_id):
+    rt = app.extensions["hub"]
+    with write_transaction(rt.db) as session:
+        ended = sessions.end_sessions(session, user_id=user_id, provider_id="fake", reason="provider_logout")
+    assert len(ended) == 1
+
+
+def expiry(app, idp, client, user_id):
+    rt = app.extensions["hub"]
+    with write_transaction(rt.db) as session:
+        session.execute(
+            WebSession.__table__.update().where(WebSession.user_id == user_id).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    with write_transaction(rt.db) as session:
+        sessions.end_sessions(session, expired_under=POLICY, reason="expired")
+
+
+ENDINGS = {
+    "logout": sign_out,
+    "signout_everywhere": admin_action("signout_everywhere"),
+    "user_disabled": admin_action("disable_user"),
+    "provider_logout": provider_logout,
+    "expired": expiry,
+}
+
+
+@pytest.mark.parametrize("reason", sorted(ENDINGS))
+def test_every_way_a_hub_session_ends_queues_a_logout_for_its_applications(signed_in_with_app, app, idp, reason):
+    client, rt, user_id, sid, told = signed_in_with_app
+    ENDINGS[reason](app, idp, client, user_id)
+    with rt.db.session() as session:
+        assert session.scalars(select(WebSession).where(WebSession.user_id == user_id)).all() == []
+    [row] = rows(rt.db)
+    assert (row.application_id, row.sid, row.user_id, row.reason, row.state) == (told, sid, user_id, reason, "pending")
+
+
+def test_unlinking_the_account_a_session_came_through_queues_a_logout(signed_in_with_app, app, idp):
+    client, rt, user_id, sid, told = signed_in_with_app
+    # a second account, so the first can go
+    client.get(callback_path(idp.authorize(start_signin(client, "fake2", intent="link"), "bob")))
+    with rt.db.session() as session:
+        account_id = session.scalars(
+            select(LinkedAccount.id).where(LinkedAccount.user_id == user_id, LinkedAccount.provider_id == "fake")
+        ).one()
+    answer = client.post(f"/account/linked/{account_id}/unlink", data={"csrf_token": _csrf(client, "/account")})
+    assert answer.status_code == 303
+    [row] = rows(rt.db)
+    assert (row.application_id, row.sid, row.reason) == (told, sid, "unlink")

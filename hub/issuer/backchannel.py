@@ -37,7 +37,7 @@ from typing import Any
 
 import requests
 from joserfc import jwt
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.orm import Session
 
 from hub.audit import AuditLog, clean_text
@@ -68,17 +68,20 @@ QUEUED = "hub_backchannel_queued"
 # --- queueing (inside the transaction that ends the sessions) ---------------------------------
 
 
-def enqueue(session: Session, session_id_hashes: Collection[str], reason: str) -> int:
+def enqueue(session: Session, session_id_hashes: Collection[str] | Select[Any], reason: str) -> int:
     """Queue a logout token for each application with a back-channel URI that signed in
-    through one of these hub sessions. Call it before the session rows are deleted."""
-    if not session_id_hashes:
+    through one of these hub sessions (their id hashes, or a SELECT of them). Called by
+    hub.sessions.end_sessions before it deletes the session rows."""
+    if not isinstance(session_id_hashes, Select) and not session_id_hashes:
         return 0
     rows = session.execute(
         select(SsoSession.sid, SsoSession.user_id, Application.id)
         .join(SsoSessionApplication, SsoSessionApplication.sid == SsoSession.sid)
         .join(Application, Application.id == SsoSessionApplication.application_id)
         .where(
-            SsoSession.session_id_hash.in_(list(session_id_hashes)),
+            SsoSession.session_id_hash.in_(
+                session_id_hashes if isinstance(session_id_hashes, Select) else list(session_id_hashes)
+            ),
             Application.backchannel_logout_uri.is_not(None),
         )
     ).all()
