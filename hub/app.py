@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, current_app, g, request
+from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
@@ -80,6 +81,7 @@ def create_app(
     # CSRF check, so a request over its limit costs no database work.
     app.before_request(_start_request)
     ratelimit.init_app(app, settings)
+    _deliver_backchannel_logouts(app, rt)
     app.before_request(_before_request)
     app.after_request(partial(security.apply_headers, app))
     app.after_request(_access_log)
@@ -155,6 +157,15 @@ def _redirects_stay_on_our_host(configured: str, response: Response) -> Response
         path = "/" + parts.path.lstrip("/")  # never "//host": a scheme-relative URL leaves the site
         response.headers["Location"] = urlunsplit(("", "", path, parts.query, parts.fragment))
     return response
+
+
+def _deliver_backchannel_logouts(app: Flask, rt: Runtime) -> None:
+    """Send the back-channel logout tokens a commit queued right after it, and run the
+    delivery thread in every process that serves requests (a gunicorn worker forked from a
+    preloaded app starts its own on its first request)."""
+    event.listen(rt.db.sessions, "after_commit", rt.backchannel.after_commit)
+    event.listen(rt.db.sessions, "after_rollback", rt.backchannel.after_rollback)
+    app.before_request(rt.backchannel.ensure_running)
 
 
 def _access_log(response: Response) -> Response:

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 import pluggy
 from sqlalchemy import event
 
+from hub import metrics
 from hub.audit import AuditLog, AuditRecord
 from hub.config import Settings
 from hub.db import Database
+from hub.issuer.backchannel import Dispatcher, sign_with
 from hub.issuer.signing import SigningKeys
 from hub.keys import HubKeys, load_keys
 from hub.plugins import Plugins, load_plugins
@@ -29,6 +31,9 @@ class Runtime:
     vault: TokenVault
     signing_keys: SigningKeys
     """The issuer side's signing keys (hub.issuer.signing), shared through the database."""
+    backchannel: Dispatcher
+    """Sends the queued back-channel logout tokens (hub.issuer.backchannel). Its thread runs
+    only in processes that serve requests (create_app starts it); a CLI process queues."""
 
     @classmethod
     def load(cls, settings: Settings, plugins: Plugins | None = None) -> Runtime:
@@ -40,6 +45,15 @@ class Runtime:
         event.listen(db.sessions, "after_commit", audit.committed)
         event.listen(db.sessions, "after_rollback", audit.rolled_back)
         vault = TokenVault(KeyRing.parse(keys.token_keys))
+        signing_keys = SigningKeys(db, vault.keyring)
+        backchannel = Dispatcher(
+            db,
+            audit,
+            issuer=settings.base_url.rstrip("/"),
+            sign=sign_with(signing_keys.signing_key),
+            subject_of=None,
+            on_attempt=lambda application, outcome: metrics.backchannel_logout_delivery(application.client_id, outcome),
+        )
         return cls(
             settings=settings,
             keys=keys,
@@ -48,7 +62,8 @@ class Runtime:
             registry=build_registry(settings, plugins),
             audit=audit,
             vault=vault,
-            signing_keys=SigningKeys(db, vault.keyring),
+            signing_keys=signing_keys,
+            backchannel=backchannel,
         )
 
     @property
@@ -60,6 +75,7 @@ class Runtime:
         return self.registry.providers
 
     def close(self) -> None:
+        self.backchannel.stop()
         self.db.dispose()
 
 

@@ -206,7 +206,7 @@ class Dispatcher:
         *,
         issuer: str,
         sign: Signer,
-        subject_of: SubjectOf,
+        subject_of: SubjectOf | None,
         poll_seconds: float = POLL_SECONDS,
         clock: Callable[[], datetime] = utcnow,
         on_attempt: Callable[[Application, str], None] | None = None,
@@ -293,14 +293,18 @@ class Dispatcher:
 
     def _claim(self) -> list[Claimed]:
         now = self.clock()
+        due = (
+            BackchannelLogout.state == "pending",
+            BackchannelLogout.next_attempt_at <= now,
+            or_(BackchannelLogout.leased_until.is_(None), BackchannelLogout.leased_until <= now),
+        )
+        with self.db.session() as session:  # an idle poll reads only (no SQLite write lock)
+            if session.scalar(select(BackchannelLogout.id).where(*due).limit(1)) is None:
+                return []
         with write_transaction(self.db) as session:
             query = (
                 select(BackchannelLogout)
-                .where(
-                    BackchannelLogout.state == "pending",
-                    BackchannelLogout.next_attempt_at <= now,
-                    or_(BackchannelLogout.leased_until.is_(None), BackchannelLogout.leased_until <= now),
-                )
+                .where(*due)
                 .order_by(BackchannelLogout.next_attempt_at, BackchannelLogout.id)
                 .limit(BATCH_SIZE)
             )
@@ -322,7 +326,11 @@ class Dispatcher:
         if not uri:
             return Outcome(False, False, None, "no_uri")
         try:
-            subject = self.subject_of(application, claimed.user_id) if claimed.user_id is not None else None
+            subject = (
+                self.subject_of(application, claimed.user_id)
+                if self.subject_of is not None and claimed.user_id is not None
+                else None
+            )
             header = {"alg": application.id_token_signed_response_alg or "RS256", "typ": JWT_TYPE}
             token = self.sign(application, header, logout_claims(self.issuer, claimed, subject, self.clock()))
         except Exception:  # a key problem: retry, an operator may fix it
