@@ -200,12 +200,13 @@ def hub_imports(path) -> set[str]:
 
 def test_bundled_plugins_import_only_what_docs_architecture_allows():
     """docs/architecture.md: provider types import the plugin API only; test doubles add
-    hub.serving and hub.testing; `hub demo` alone builds a whole hub."""
+    hub.serving and hub.testing; `hub demo` alone builds a whole hub (and registers its example
+    applications); the example application imports nothing of the hub."""
     from pathlib import Path
 
     plugin_api = {"hub", "hub.provider", "hub.oidc", "hub.http", "hub.errors", "hub.routes"}
     doubles = plugin_api | {"hub.serving", "hub.testing", "hub.testing.app", "hub.testing.conformance"}
-    demo = doubles | {"hub.app", "hub.config", "hub.plugins", "hub.commands", "hub.seed"}
+    demo = doubles | {"hub.app", "hub.config", "hub.plugins", "hub.commands", "hub.seed", "hub.db", "hub.issuer"}
     root = Path(__file__).resolve().parent.parent / "providers"
     sources = sorted(root.glob("*/hub_*/**/*.py"))
     assert len(sources) > 15
