@@ -12,6 +12,7 @@ from hub.audit import AuditLog, AuditRecord
 from hub.config import Settings
 from hub.db import Database
 from hub.issuer.backchannel import Dispatcher, sign_with
+from hub.issuer.claims import subject_for
 from hub.issuer.signing import SigningKeys
 from hub.keys import HubKeys, load_keys
 from hub.plugins import Plugins, load_plugins
@@ -51,7 +52,7 @@ class Runtime:
             audit,
             issuer=settings.base_url.rstrip("/"),
             sign=sign_with(signing_keys.signing_key),
-            subject_of=None,
+            subject_of=lambda application, user_id: subject_for(user_id, application, keys.secret_key),
             on_attempt=lambda application, outcome: metrics.backchannel_logout_delivery(application.client_id, outcome),
         )
         return cls(
