@@ -22,7 +22,19 @@ from hub.parsing import IdConverter, check_request_text
 from hub.plugins import Plugins
 from hub.resources import static_dir, templates_dir
 from hub.runtime import Runtime
-from hub.views import account, admin, api, applications, auth, errors, health, issuer, metrics, provider_logout
+from hub.views import (
+    account,
+    admin,
+    api,
+    applications,
+    auth,
+    errors,
+    health,
+    issuer,
+    metrics,
+    provider_logout,
+    provider_token,
+)
 from hub.web import close_db_session, runtime
 
 MAX_REQUEST_BYTES = 1 * 1024 * 1024
@@ -96,6 +108,7 @@ def create_app(
         applications.admin_bp,
         provider_logout.bp,
         api.bp,
+        provider_token.bp,
         metrics.bp,
         issuer.bp,
     ):
