@@ -13,9 +13,6 @@ from sqlalchemy import select, update
 from hub.db import write_transaction
 from hub.issuer import grants
 from hub.models import AuditEvent, Grant, LinkedAccount, TokenSet, User, utcnow
-from tests import issuer_kit
-
-issuer, issuer_idp = issuer_kit.issuer, issuer_kit.issuer_idp  # the kit's fixtures, by name
 
 SCOPE = "openid profile provider_tokens"
 
