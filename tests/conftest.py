@@ -157,15 +157,19 @@ def page(browser):
 
 
 @pytest.fixture
-def demo(tmp_path) -> Iterator[str]:
-    """`hub demo` (the README's first command) on free ports; yields the address it prints."""
+def demo_banner(tmp_path) -> Iterator[dict[str, str]]:
+    """`hub demo` (the README's first command) on free ports; yields the addresses its banner
+    prints: {"hub": ..., "Example app A": ..., "Example app B": ...}."""
     import re
     import subprocess
     import sys
     import time
 
     process = subprocess.Popen(
-        [sys.executable, "-c", "from hub.cli import main; main()", "demo", "--port", "0", "--emulator-port", "0"],
+        [
+            sys.executable, "-c", "from hub.cli import main; main()", "demo",
+            "--port", "0", "--emulator-port", "0", "--example-port", "0", "--second-example-port", "0",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -173,19 +177,29 @@ def demo(tmp_path) -> Iterator[str]:
         env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "HUB_INSTANCE_PATH": str(tmp_path / "instance")},
     )
     output = []
+    addresses: dict[str, str] = {}
     try:
         deadline = time.monotonic() + 60
-        url = None
-        while time.monotonic() < deadline and url is None:
+        while time.monotonic() < deadline and len(addresses) < 3:
             line = process.stdout.readline()
             if not line:
                 break
             output.append(line)
-            match = re.search(r"open (http://127\.0\.0\.1:\d+)/", line)
-            url = match.group(1) if match else None
-        assert url, "hub demo printed no address:\n" + "".join(output)
-        yield url
+            hub = re.search(r"open (http://127\.0\.0\.1:\d+)/", line)
+            app = re.search(r"(Example app [AB]) at (http://127\.0\.0\.1:\d+)/", line)
+            if hub:
+                addresses["hub"] = hub.group(1)
+            if app:
+                addresses[app.group(1)] = app.group(2)
+        assert len(addresses) == 3, "hub demo did not print its addresses:\n" + "".join(output)
+        yield addresses
     finally:
         process.terminate()
         process.wait(timeout=10)
         process.stdout.close()
+
+
+@pytest.fixture
+def demo(demo_banner: dict[str, str]) -> str:
+    """The hub's address in `hub demo`."""
+    return demo_banner["hub"]

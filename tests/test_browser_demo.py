@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.downstream import eventually
+
 pytestmark = pytest.mark.browser
 
 def test_demo_migrates_its_own_database(demo, tmp_path):
@@ -32,3 +34,29 @@ def test_declining_consent_shows_a_readable_error(demo, page):
     page.get_by_role("button", name="Cancel").click()
     assert page.get_by_role("heading", name="The identity provider did not sign you in").is_visible()
     assert "AADSTS" in page.content()
+
+
+def test_the_demo_example_applications_sign_in_once_and_sign_out_together(demo_banner, page):
+    first, second = demo_banner["Example app A"], demo_banner["Example app B"]
+    page.goto(f"{first}/")
+    page.get_by_role("link", name="Sign in with Identity Hub").click()
+    assert page.get_by_role("heading", name="Sign in to Example app A").is_visible()
+    page.get_by_role("button", name="Sign in with Microsoft").click()
+    page.get_by_role("button", name="Bob Brown").click()
+    page.get_by_role("button", name="Accept").click()
+    page.wait_for_url(f"{first}/")
+    assert "Signed in as Bob Brown" in page.locator("#status").inner_text()
+    page.goto(f"{second}/")
+    page.get_by_role("link", name="Sign in with Identity Hub").click()
+    page.wait_for_url(f"{second}/")  # single sign-on: straight back, no sign-in page
+    assert "Signed in as Bob Brown" in page.locator("#status").inner_text()
+    page.screenshot(path=str(Path(os.environ.get("HUB_SCREENSHOTS", "/tmp")) / "hub-demo-example-app.png"))
+    page.get_by_role("button", name="Sign out").click()  # RP-initiated logout from app B
+    page.wait_for_url(f"{second}/**")
+    assert page.locator("#status").inner_text() == "You are not signed in."
+
+    def first_signed_out() -> bool:  # app A hears of it by back-channel, in the background
+        page.goto(f"{first}/")
+        return page.locator("#status").inner_text() == "You are not signed in."
+
+    assert eventually(first_signed_out)

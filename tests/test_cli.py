@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -149,9 +150,12 @@ def test_serve_production_runs_gunicorn_workers_on_postgresql(env, tmp_path):
         process.stderr.close()
 
 
-def test_demo_prints_the_address_and_the_people_with_their_roles(env, tmp_path):
+def test_demo_prints_the_address_the_example_applications_and_the_people_with_their_roles(env, tmp_path):
     process = subprocess.Popen(
-        [sys.executable, "-c", "from hub.cli import main; main()", "demo", "--port", "0", "--emulator-port", "0"],
+        [
+            sys.executable, "-c", "from hub.cli import main; main()", "demo",
+            "--port", "0", "--emulator-port", "0", "--example-port", "0", "--second-example-port", "0",
+        ],
         env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "HUB_INSTANCE_PATH": env["HUB_INSTANCE_PATH"]},
         cwd=str(tmp_path),
         stdout=subprocess.PIPE,
@@ -182,6 +186,8 @@ def test_demo_prints_the_address_and_the_people_with_their_roles(env, tmp_path):
     assert "Identity Hub demo: open http://127.0.0.1:" in text
     assert "Alice Adams" in text and "alice@contoso.example" in text and "admin (app role Hub.Admin)" in text
     assert "Bob Brown" in text and "Carol Chen" in text
+    assert re.search(r"Example app A at http://127\.0\.0\.1:\d+/", text)
+    assert re.search(r"Example app B at http://127\.0\.0\.1:\d+/ .*single sign-on", text)
 
 
 def test_serve_answers_on_the_given_host_and_port(env, tmp_path):
