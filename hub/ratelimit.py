@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded, RequestLimit
 from limits import parse_many
 
@@ -129,6 +129,9 @@ class RateLimits:
         )
         app.before_request(self._collect_rules)  # runs before the limiter's own check
         self.limiter.init_app(app)
+        # Flask-Limiter logs each refused request at INFO; the access log already has the 429
+        # and the audit log the burst, so a flood must not double the log volume.
+        self.limiter.logger.setLevel(logging.WARNING)
 
     def _collect_rules(self) -> None:
         """At the first request, when every route is registered (Flask allows no new ones
@@ -170,7 +173,6 @@ class RateLimits:
             return
         metrics.ratelimit_rejected(rule.name)
         try:
-            g.rate_limit_rule = rule.name
             window = int(limit.limit.get_expiry())
             if self.count(f"breach:{rule.name}", key, window) == 1:
                 _audit_breach(rule, limit, window)

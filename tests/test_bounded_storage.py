@@ -262,3 +262,31 @@ def test_the_same_jti_at_two_providers_is_two_tokens(app):
     token = token_for(jti="shared")
     assert client.post("/auth/fake/backchannel-logout", data={"logout_token": token}).status_code == 200
     assert client.post("/auth/fake2/backchannel-logout", data={"logout_token": token}).status_code == 200
+
+
+def test_one_token_posted_to_two_processes_at_once_acts_once(hub_config, plugins, idp):
+    """On PostgreSQL the second insert waits on the key and then fails; on SQLite the writers
+    are serialised: either way one 200 and one replay."""
+    import threading
+
+    first, second = make_app(hub_config, plugins), make_app(hub_config, plugins)
+    sign_in(first.test_client(), idp, "alice")
+    token = token_for()
+    barrier = threading.Barrier(2)
+    answers: list[int] = []
+
+    def post(app: Flask) -> None:
+        client = app.test_client()
+        barrier.wait()
+        answers.append(client.post("/auth/fake/backchannel-logout", data={"logout_token": token}).status_code)
+
+    threads = [threading.Thread(target=post, args=(app,)) for app in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(answers) == [200, 400]
+    assert rows(first, SeenLogoutToken) == 1 and rows(first, WebSession) == 0
+    assert [e.outcome for e in events(first, "logout")] == ["success", "failure"]
+    for app in (first, second):
+        app.extensions["hub"].close()

@@ -224,3 +224,17 @@ def test_redis_limits_answer_429_with_retry_after_on_the_api(hub_config, plugins
     assert [a.status_code for a in answers] == [401, 401, 429]
     assert 60 < int(answers[2].headers["Retry-After"]) <= 3600
     app.extensions["hub"].close()
+
+
+@needs_redis
+def test_failure_counts_are_shared_by_processes_through_redis(hub_config, plugins, redis_prefix):
+    """hub.flood counts in the limiter's storage: two workers' forged callbacks are one count."""
+    settings = {"ratelimit_storage": REDIS_URL, "ratelimit_key_prefix": redis_prefix, "ratelimit_callback": "1000 per minute"}
+    first, second = make_app(hub_config, plugins, **settings), make_app(hub_config, plugins, **settings)
+    for app in (first, second) * 6:
+        assert app.test_client().get("/auth/fake/callback?state=forged&code=x").status_code == 400
+    with first.extensions["hub"].db.session() as session:
+        counts = session.scalars(select(AuditEvent.details).where(AuditEvent.type == "signin")).all()
+    assert [c["count"] for c in counts] == [1, 10]  # twelve failures, one shared count
+    for app in (first, second):
+        app.extensions["hub"].close()
