@@ -112,6 +112,10 @@ def rules_of(target: Any) -> tuple[Rule, ...]:
 class RateLimits:
     """The app's limiter: Flask-Limiter plus the hub's rules, page and audit policy."""
 
+    window_clock: Callable[[], float] = staticmethod(time.time)
+    """What `count` reads to find the current fixed window (tests hold it still so a run that
+    crosses a minute boundary counts as one window)."""
+
     def __init__(self, app: Flask, settings: Settings) -> None:
         self.settings = settings
         self.routes: dict[str, tuple[Rule, ...]] = {}
@@ -182,7 +186,7 @@ class RateLimits:
     def count(self, name: str, key: str, window_seconds: int) -> int:
         """Count one occurrence of (name, key) in the current fixed window and return the
         count so far, from the limiter's storage (so every worker shares it in production)."""
-        bucket = int(time.time() // window_seconds)
+        bucket = int(self.window_clock() // window_seconds)
         storage_key = f"{self.settings.ratelimit_key_prefix}/count/{name}/{key}/{window_seconds}/{bucket}"
         return self.limiter.storage.incr(storage_key, window_seconds)
 

@@ -27,6 +27,13 @@ REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL")
 needs_redis = pytest.mark.skipif(not REDIS_URL, reason="set HUB_TEST_REDIS_URL (CI does)")
 
 
+@pytest.fixture(autouse=True)
+def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counts per fixed window (a burst's one audit event, aggregated failures): hold the
+    window still, so a test that happens to cross a minute boundary sees one window."""
+    monkeypatch.setattr(ratelimit.RateLimits, "window_clock", staticmethod(lambda: 1_000_000_020.0))
+
+
 def make_app(hub_config: dict[str, Any], plugins: Any, **settings: Any) -> Flask:
     return create_app(settings=load_settings(environ={}, overrides={**hub_config, **settings}), plugins=plugins)
 
