@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from hub.db import write_transaction
 from hub.issuer import applications, tokens
-from hub.models import AuditEvent, AuthorizationCode, RefreshToken, TokenFamily, User, WebSession, utcnow
+from hub.models import AuditEvent, AuthorizationCode, RefreshToken, SsoSession, TokenFamily, User, WebSession, utcnow
 from tests.issuer_kit import REDIRECT
 
 
@@ -92,6 +92,8 @@ def test_plain_pkce_is_refused(issuer):
     url, _ = issuer.authorize_url(oauth, pkce=False, code_challenge="a" * 43, code_challenge_method="plain")
     arrived = issuer.arrived(issuer.get(url).headers["Location"])
     assert arrived.params["error"] == "invalid_request"
+    with issuer.rt.db.session() as session:  # a refused authorization writes nothing but its audit event
+        assert session.scalar(select(SsoSession)) is None and session.scalar(select(AuthorizationCode)) is None
 
 
 def test_missing_or_wrong_code_verifier_is_refused(issuer):

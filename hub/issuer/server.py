@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
@@ -582,7 +582,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return self.audiences
 
     def validate_jti(self, claims_: Any, jti: str) -> bool:
-        expires = datetime.fromtimestamp(int(claims_.get("exp", time.time())) + 60, tz=utcnow().tzinfo)
+        expires = datetime.fromtimestamp(int(claims_.get("exp", time.time())) + 60, tz=UTC)
         return tokens.remember_assertion(db(), f"{claims_['sub']}|{jti}", expires)
 
     def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
@@ -832,20 +832,27 @@ def build(app: Flask, rt: Runtime) -> HubAuthorizationServer:
     return server
 
 
-def subject_of_session(rt: Runtime, session: Session, current: Any, application: Application) -> Subject:
-    """The Subject for a signed-in browser authorizing `application` (creates the session's sid)."""
+def subject_of_session(rt: Runtime, current: Any, application: Application) -> Subject:
+    """The Subject for a signed-in browser authorizing `application`. Its `sid` is given (and
+    created) only when the authorization succeeds (`join_session`)."""
     row: WebSession = current.row
-    sid = sso.sid_for(session, row.id_hash, current.user.id)
     return Subject(
         user=current.user,
         application=application,
         secret_key=rt.keys.secret_key,
-        sid=sid,
+        sid=None,
         auth_time=row.created_at,
         provider_id=row.provider_id,
         amr=tuple(row.amr or ()),
         acr=row.acr,
     )
+
+
+def join_session(session: Session, current: Any, subject: Subject) -> str:
+    """Give the subject its hub session's public `sid` and record the application in it."""
+    subject.sid = sso.sid_for(session, current.row.id_hash, current.user.id)
+    sso.record_application(session, subject.sid, subject.application.id)
+    return subject.sid
 
 
 __all__ = [
@@ -854,6 +861,7 @@ __all__ = [
     "OAuthClient",
     "Subject",
     "build",
+    "join_session",
     "note",
     "note_failure",
     "record_events",

@@ -26,11 +26,12 @@ from flask import Blueprint, Response, current_app, g, jsonify, make_response, r
 from hub import metrics, ratelimit, security, sessions, signin
 from hub.db import write_transaction
 from hub.errors import HubError
-from hub.issuer import applications, claims, signing, sso
+from hub.issuer import applications, claims, signing
 from hub.issuer import grants as consent
 from hub.issuer.server import (
     HubAuthorizationServer,
     Subject,
+    join_session,
     note,
     note_failure,
     record_events,
@@ -216,7 +217,7 @@ def _authorize(decision: str | None) -> Any:
     prompts = set((request.values.get("prompt") or "").split())
     subject: Subject | None = None
     if current is not None and application is not None and _fresh_enough(current, prompts):
-        subject = subject_of_session(rt, g.issuer_db, current, application)
+        subject = subject_of_session(rt, current, application)
     try:
         grant = server.get_consent_grant(end_user=subject)
         max_age = request.values.get("max_age")
@@ -246,8 +247,7 @@ def _authorize(decision: str | None) -> Any:
         if decision != "allow":
             return server.create_authorization_response(grant=grant, grant_user=None)
     consent.remember(g.issuer_db, subject.user.id, application.id, scopes)
-    assert subject.sid is not None
-    sso.record_application(g.issuer_db, subject.sid, application.id)
+    join_session(g.issuer_db, current, subject)
     note(
         "issuer.authorize",
         actor_user_id=subject.user.id,
