@@ -12,7 +12,16 @@ from sqlalchemy import select, update
 
 from hub.db import write_transaction
 from hub.issuer import applications, tokens
-from hub.models import AuditEvent, AuthorizationCode, RefreshToken, SsoSession, TokenFamily, User, WebSession, utcnow
+from hub.models import (
+    AuditEvent,
+    AuthorizationCode,
+    RefreshToken,
+    SsoSession,
+    TokenFamily,
+    User,
+    WebSession,
+    utcnow,
+)
 from tests.issuer_kit import REDIRECT
 
 
