@@ -388,6 +388,10 @@ def test_max_age_forces_a_new_sign_in_when_the_session_is_older(issuer):
     assert issuer.arrived(issuer.get(url).headers["Location"]).params["error"] == "login_required"
     url, _ = issuer.authorize_url(issuer.oauth(wiki), max_age="7200")
     assert issuer.get(url).status_code == 302
+    url, kept = issuer.authorize_url(issuer.oauth(wiki), max_age="0", idp_hint="fake")
+    to_provider = issuer.get(url)
+    back = issuer.get(issuer.idp.authorize(to_provider.headers["Location"], "alice"))
+    assert issuer.arrived(issuer.get(back.headers["Location"]).headers["Location"]).code  # no loop
     url, _ = issuer.authorize_url(issuer.oauth(wiki), max_age="soon")
     assert issuer.arrived(issuer.get(url).headers["Location"]).params["error"] == "invalid_request"
 

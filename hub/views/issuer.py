@@ -47,7 +47,7 @@ bp = Blueprint("issuer", __name__)
 
 LOGIN_MARK = "hub_login_after"
 """A signed timestamp added to the authorization request while the person signs in again for
-`prompt=login`: a sign-in after it satisfies the prompt, so the flow cannot loop."""
+`prompt=login` or `max_age`: a sign-in after it satisfies them, so the flow cannot loop."""
 LOGIN_MARK_LIFETIME = 600
 MAX_RESUME_LENGTH = 2000
 """The resumed authorization request travels as the sign-in's `next` path (hub.signin keeps 2048)."""
@@ -277,13 +277,13 @@ def _authorize_error(server: HubAuthorizationServer, error: OAuth2Error) -> Any:
 def _fresh_enough(current: sessions.CurrentSession, prompts: set[str]) -> bool:
     """Whether the hub session may answer this request without a new upstream sign-in."""
     auth_time = current.row.created_at.timestamp()
+    after = _login_mark_time(request.values.get(LOGIN_MARK))
+    if after is not None and auth_time >= after:
+        return True  # signed in again for this very request
     max_age = request.values.get("max_age", "")
     if max_age.isdigit() and time.time() - auth_time > int(max_age):
         return False
-    if prompts & {"login", "select_account"}:
-        after = _login_mark_time(request.values.get(LOGIN_MARK))
-        return after is not None and auth_time >= after
-    return True
+    return not prompts & {"login", "select_account"}
 
 
 def _login_mark(issued_at: int) -> str:
@@ -304,8 +304,9 @@ def _resume_path(prompts: set[str]) -> str:
     """The authorization request as a relative GET path, to resume after sign-in."""
     params = [(key, value) for key, value in request.values.items(multi=True)
               if key not in {LOGIN_MARK, security.CSRF_FIELD, "decision"}]
-    if prompts & {"login", "select_account"}:
-        # A sign-in from now on satisfies the prompt (one second of slack for the clock's rounding).
+    if prompts & {"login", "select_account"} or request.values.get("max_age"):
+        # A sign-in from now on satisfies the prompt or max_age (one second of slack for the
+        # clock's rounding), so even max_age=0 ends after one fresh sign-in.
         params.append((LOGIN_MARK, _login_mark(int(time.time()) - 1)))
     return "/oauth2/authorize?" + urlencode(params)
 
