@@ -269,9 +269,10 @@ def test_no_personal_data_or_secret_reaches_a_label(app, client, idp):
 @pytest.mark.slow
 def test_two_gunicorn_workers_add_up_in_every_scrape(tmp_path, database_url):
     """Refused token API calls land on both workers; every scrape, whichever worker answers it,
-    reports their sum. On PostgreSQL through `hub serve --production`, which empties the
-    directory at start (a stale file would break the scrape); on SQLite through gunicorn run
-    directly with PROMETHEUS_MULTIPROC_DIR, as an operator's own process manager would."""
+    reports their sum. With PostgreSQL and Redis (the PostgreSQL pass) through `hub serve
+    --production`, which empties the directory at start (a stale file would break the scrape);
+    otherwise through gunicorn run directly with PROMETHEUS_MULTIPROC_DIR, as an operator's own
+    process manager would."""
     import os
     import socket
     import subprocess
@@ -295,14 +296,19 @@ def test_two_gunicorn_workers_add_up_in_every_scrape(tmp_path, database_url):
         "HUB_METRICS_ALLOW": "127.0.0.1",
         "HUB_LOG_LEVEL": "WARNING",
         "PROMETHEUS_MULTIPROC_DIR": str(directory),
+        "HUB_RATELIMIT_API": "10000 per minute",  # the refusals below are the API key's, not the limit's
     }
-    if database_url.startswith("postgresql"):
+    redis_url = os.environ.get("HUB_TEST_REDIS_URL")
+    prefix = f"hub-test-metrics-{port}"
+    if database_url.startswith("postgresql") and redis_url:
         (directory / "counter_999999.db").write_bytes(b"left over from the last run")
         env |= {
             "HUB_BASE_URL": "https://hub.example.test",
             "HUB_SECRET_KEY": "s" * 48,
             "HUB_AUDIT_KEY": "a" * 48,
             "HUB_TOKEN_KEYS": "k1:" + "A" * 43 + "=",
+            "HUB_RATELIMIT_STORAGE": redis_url,
+            "HUB_RATELIMIT_KEY_PREFIX": prefix,
         }
         command = [sys.executable, "-c", "from hub.cli import main; main()", "serve", "--production", "--port", str(port), "--workers", "2"]
     else:
@@ -341,3 +347,11 @@ def test_two_gunicorn_workers_add_up_in_every_scrape(tmp_path, database_url):
         process.terminate()
         process.wait(timeout=20)
         process.stderr.close()
+        if env.get("HUB_RATELIMIT_STORAGE"):
+            import redis
+
+            connection = redis.Redis.from_url(env["HUB_RATELIMIT_STORAGE"])
+            keys = list(connection.scan_iter(match=f"*{prefix}*"))
+            if keys:
+                connection.delete(*keys)
+            connection.close()
