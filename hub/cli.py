@@ -148,11 +148,11 @@ def db_current() -> None:
 
 @db.command("purge")
 def db_purge() -> None:
-    """Delete expired sessions, pending sign-ins, issued codes and remembered logout token ids
-    (run it daily, e.g. from cron)."""
+    """Delete expired sessions, pending sign-ins, issued codes, remembered logout token ids and
+    finished back-channel logout deliveries (run it daily, e.g. from cron)."""
     from hub import replay, sessions, signin
     from hub.db import write_transaction
-    from hub.issuer import tokens
+    from hub.issuer import backchannel, tokens
 
     rt = runtime()
     with write_transaction(rt.db) as session:
@@ -160,9 +160,11 @@ def db_purge() -> None:
         pending = signin.purge_expired(session)
         issued = tokens.purge_expired(session)
         seen = replay.purge_expired(session)
+        delivered = backchannel.purge_finished(session)
     click.echo(
         f"deleted {ended} expired sessions, {pending} expired pending sign-ins, "
-        f"{issued} expired codes and token families and {seen} expired logout token ids"
+        f"{issued} expired codes and token families, {seen} expired logout token ids "
+        f"and {delivered} back-channel logouts finished over a week ago"
     )
 
 

@@ -98,7 +98,8 @@ def test_db_purge(env):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
         "deleted 0 expired sessions, 0 expired pending sign-ins, "
-        "0 expired codes and token families and 0 expired logout token ids"
+        "0 expired codes and token families, 0 expired logout token ids "
+        "and 0 back-channel logouts finished over a week ago"
     )
 
 
