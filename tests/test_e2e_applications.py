@@ -28,7 +28,7 @@ ALICE = "alice@contoso.example"
 def stack(tmp_path, database_url) -> Iterator[Stack]:
     with running_stack(tmp_path, database_url) as running:
         running.emulator.auto_sign_in = ALICE
-        running.add_app("Notes")
+        running.add_app("Notes", scope="openid profile email provider_tokens")
         running.add_app("Wiki")
         yield running
 
@@ -120,3 +120,18 @@ def test_a_session_ended_by_another_process_is_delivered_by_the_serving_one(stac
     finally:
         elsewhere.close()
     assert eventually(lambda: stack.apps["Notes"].sessions() == 0)
+
+
+def test_an_application_gets_the_persons_microsoft_token_through_the_hub(stack):
+    """Item 11 end to end: the example app calls /api/v1/me/provider-token with its hub access
+    token and receives the person's Entra access token (the app shows only that it got one)."""
+    browser = requests.Session()
+    sign_in_to(stack, "Notes", browser)
+    answer = browser.get(f"{stack.apps['Notes'].base_url}/provider-token?provider=entra", timeout=20).json()
+    assert answer["status"] == 200, answer
+    assert answer["answer"]["access_token_received"] is True and answer["answer"]["provider"] == "entra"
+    assert answer["answer"]["expires_at"]
+    wiki = stack.apps["Wiki"]  # granted no provider_tokens scope
+    browser.get(f"{wiki.base_url}/login", timeout=20)
+    refused = browser.get(f"{wiki.base_url}/provider-token?provider=entra", timeout=20).json()
+    assert refused["status"] == 403 and refused["answer"]["error"]["code"] == "insufficient_scope"

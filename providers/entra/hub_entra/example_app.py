@@ -169,6 +169,7 @@ def create_example_app(
             name=name,
             local=local,
             issuer=issuer,
+            scope=scope.split(),
             error=request.args.get("error"),
             signed_out=request.args.get("signed_out"),
             visible_claims={key: local.claims.get(key) for key in SHOWN_CLAIMS if key in local.claims} if local else {},
@@ -320,6 +321,7 @@ button,.button{font:inherit;padding:.4rem 1rem}</style></head>
 {% if local %}
   <p id="status">Signed in as <strong>{{ local.claims.get('name') or local.sub }}</strong> through the hub.</p>
   <table>{% for key, value in visible_claims.items() %}<tr><th>{{ key }}</th><td>{{ value }}</td></tr>{% endfor %}</table>
+  {% if 'provider_tokens' in scope %}<p><a href="/provider-token?provider=entra">Ask the hub for my Microsoft access token</a> (the answer says when it expires; the token itself is not shown)</p>{% endif %}
   <form method="post" action="/logout"><p><button type="submit">Sign out</button></p></form>
 {% else %}
   <p id="status">You are not signed in.</p>
