@@ -230,3 +230,20 @@ def test_a_service_app_needs_no_redirect_uri(hub_cli, app):
     assert shown["grant_types"] == ["client_credentials"] and shown["redirect_uris"] == []
     refused = hub_cli("apps", "create", "Web", "--json")
     assert refused.exit_code != 0 and "--redirect-uri" in str(refused.exception)
+
+
+def test_the_two_directions_never_import_each_other():
+    """hub/issuer (OpenID Provider) and hub/oidc (relying-party toolkit) meet only in accounts,
+    sessions, the key ring and the audit log."""
+    from pathlib import Path
+
+    from tests.test_cli import imported_modules
+
+    root = Path(__file__).resolve().parent.parent / "hub"
+    issuer_side = [*root.joinpath("issuer").glob("*.py"), root / "views" / "issuer.py"]
+    relying_party = list(root.joinpath("oidc").glob("*.py"))
+    assert issuer_side and relying_party
+    for path in issuer_side:
+        assert not {m for m in imported_modules(path) if m == "hub.oidc" or m.startswith("hub.oidc.")}, path
+    for path in relying_party:
+        assert not {m for m in imported_modules(path) if m.startswith("hub.issuer")}, path
