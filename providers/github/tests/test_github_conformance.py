@@ -58,6 +58,10 @@ class GitHubAdapter(ConformanceAdapter):
             self.github.misbehave("slow", endpoint="user", seconds=1.2)
         return True
 
+    def deny(self, authorization_url: str, user: str) -> dict[str, str] | None:
+        self.github.misbehave("authorize_error")
+        return self.approve(authorization_url, user)
+
     def expected_profile(self, user: str) -> dict[str, Any]:
         return {"display_name": "Ada Example", "email": "ada@example.test", "email_verified": True, "username": "ada"} if user == "ada" else {}
 
