@@ -117,7 +117,7 @@ def create_app(
     errors.register(app)
     _add_callback_routes(app, rt)
     try:
-        routes.mount(app, rt.plugins)
+        routes.mount(app, rt.plugins, settings.ratelimit_plugins)
     except ConfigError:
         rt.close()
         raise

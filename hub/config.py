@@ -59,6 +59,8 @@ class Settings:
     ratelimit_api: str = "600 per minute"
     ratelimit_token: str = "1200 per minute"  # noqa: S105 - a rate, not a secret
     """The issuer's token endpoint, per application (client id)."""
+    ratelimit_plugins: str = "120 per minute"
+    """Each plugin's routes (hub_register_routes), per plugin and client address."""
     pending_signins_per_browser: int = 5
     pending_signins_max: int = 20000
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -104,11 +106,14 @@ _SCALARS: dict[str, tuple[str, Any]] = {
     "ratelimit_logout": ("str", "60 per minute"),
     "ratelimit_api": ("str", "600 per minute"),
     "ratelimit_token": ("str", "1200 per minute"),
+    "ratelimit_plugins": ("str", "120 per minute"),
     "pending_signins_per_browser": ("int", 5),
     "pending_signins_max": ("int", 20000),
 }
 
-RATELIMIT_SETTINGS = ("ratelimit_signin", "ratelimit_callback", "ratelimit_logout", "ratelimit_api", "ratelimit_token")
+RATELIMIT_SETTINGS = (
+    "ratelimit_signin", "ratelimit_callback", "ratelimit_logout", "ratelimit_api", "ratelimit_token", "ratelimit_plugins",
+)  # fmt: skip
 """The limits of the core's rules (hub.ratelimit); each is a Flask-Limiter limit string."""
 
 

@@ -91,7 +91,8 @@ def hub_register_routes() -> flask.Blueprint | None:
     """Contribute web pages or endpoints: a Flask blueprint the hub mounts under
     `/plugins/<plugin name>/` (the entry point's name).
 
-    The mounted routes get what the hub's own pages get: the CSRF check on every POST, PUT,
+    The mounted routes get what the hub's own pages get: a rate limit per plugin and client
+    address (`ratelimit_plugins`), the CSRF check on every POST, PUT,
     PATCH and DELETE (mark a server-to-server view with `hub.routes.server_to_server` and
     authenticate the caller yourself), the security headers, the error pages and JSON errors
     for `hub.errors` exceptions (a refused change is audited), and the signed-in person's

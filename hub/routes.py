@@ -4,8 +4,8 @@
 The model is Datasette's `register_routes`: a plugin adds pages or endpoints (a SCIM server, a
 webhook receiver) without the core knowing it by name. The prefix is the plugin's entry-point
 name, so two plugins can never claim each other's paths or the core's. Mounted routes run
-inside the hub's request cycle, so they get its CSRF check, security headers, error pages,
-session lookup and audit context without asking; only an explicit `server_to_server` view
+inside the hub's request cycle, so they get its rate limit, CSRF check, security headers,
+error pages, session lookup and audit context without asking; only an explicit `server_to_server` view
 skips the browser CSRF check.
 """
 
@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, current_app, g, request
 
+from hub import ratelimit
 from hub.db import write_transaction
 from hub.errors import ConfigError
 from hub.plugins import Plugins
@@ -44,8 +45,12 @@ __all__ = [
 ]
 
 
-def mount(app: Flask, plugins: Plugins) -> dict[str, str]:
+def mount(app: Flask, plugins: Plugins, rate_limit: str | None = None) -> dict[str, str]:
     """Register every plugin's blueprint under its prefix; returns plugin name -> prefix.
+
+    `rate_limit` (the `ratelimit_plugins` setting) limits each plugin's routes per client
+    address, in a bucket of its own (rule `plugin_<name>`), so one busy plugin cannot use up
+    another's allowance; a plugin may declare stricter `hub.ratelimit` rules on its views.
 
     A plugin that returns something other than a blueprint, or whose name cannot be a path
     segment, stops the hub with a ConfigError naming it (like a bad provider type): a route
@@ -70,7 +75,13 @@ def mount(app: Flask, plugins: Plugins) -> dict[str, str]:
             )
         prefix = f"{PREFIX}/{plugin_name}"
         registered_name = f"plugin_{plugin_name}"
-        app.register_blueprint(blueprint, url_prefix=prefix, name=registered_name)
+        # The plugin's blueprint is nested in one made here, per app, so the hub's rules are
+        # declared on an object of its own (the plugin's may be mounted in several apps).
+        outer = Blueprint(registered_name, __name__)
+        outer.register_blueprint(blueprint, url_prefix="")
+        if rate_limit:
+            ratelimit.limit(registered_name, limit=rate_limit)(outer)
+        app.register_blueprint(outer, url_prefix=prefix)
         mounted[plugin_name] = prefix
         names[registered_name] = plugin_name
     app.extensions[EXTENSION] = names

@@ -90,7 +90,7 @@ def test_a_post_without_the_csrf_token_is_refused_and_audited(app, client):
     response = client.post("/plugins/notes/notes", data={"text": "hello"})
     assert response.status_code == 400 and "sent without this browser" in response.get_data(as_text=True)
     assert events(app, "plugin.notes.note.add") == []
-    refused = events(app, "request.plugin_notes.add_note")
+    refused = events(app, "request.plugin_notes.notes.add_note")
     assert [(e.outcome, e.details["reason"]) for e in refused] == [("failure", "csrf_cookie")]
 
 
@@ -110,7 +110,7 @@ def test_a_server_to_server_view_skips_csrf_and_checks_its_caller_itself(app, cl
     assert refused.status_code == 403
     assert refused.get_json()["error"]["code"] == "webhook_signature"
     assert [e.outcome for e in events(app, "plugin.notes.hook.received")] == ["success"]
-    assert [e.details["reason"] for e in events(app, "request.plugin_notes.hook")] == ["webhook_signature"]
+    assert [e.details["reason"] for e in events(app, "request.plugin_notes.notes.hook")] == ["webhook_signature"]
 
 
 def test_hub_errors_in_a_plugin_view_become_the_hubs_error_page(client):
@@ -152,3 +152,39 @@ def test_a_plugin_without_routes_adds_none(hub_config, plugins):
     finally:
         app.extensions["hub"].close()
 
+
+
+def test_each_plugins_routes_have_their_own_rate_limit_with_the_hubs_429(hub_config, plugins):
+    other = notes_plugin()
+    plugins.register(notes_plugin(), "notes", "hub-notes", "0.1")
+    plugins.register(other, "other", "hub-other", "0.1")
+    settings = load_settings(environ={}, overrides={**hub_config, "ratelimit_plugins": "3 per minute"})
+    app = create_app(settings=settings, plugins=plugins)
+    try:
+        client = app.test_client()
+        answers = [client.get("/plugins/notes/").status_code for _ in range(5)]
+        assert answers == [200, 200, 200, 429, 429]
+        refused = client.get("/plugins/notes/", headers={"Accept": "application/json"})
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+        assert refused.get_json()["error"]["code"] == "rate_limited"
+        assert client.get("/plugins/other/").status_code == 200  # another plugin's budget
+        assert client.get("/login").status_code == 200  # and the hub's own pages
+        with app.extensions["hub"].db.session() as session:
+            [event] = session.scalars(select(AuditEvent).where(AuditEvent.type == "rate_limit")).all()
+        assert event.details["rule"] == "plugin_notes"
+    finally:
+        app.extensions["hub"].close()
+
+
+def test_one_plugin_blueprint_serves_several_apps_with_one_rule_each(hub_config, plugins):
+    plugin = notes_plugin()
+    plugins.register(plugin, "notes", "hub-notes", "0.1")
+    settings = load_settings(environ={}, overrides={**hub_config, "ratelimit_plugins": "2 per minute"})
+    apps = [create_app(settings=settings, plugins=plugins) for _ in range(2)]
+    try:
+        for app in apps:  # the second app's mount must not double the first's rule (or share its count)
+            client = app.test_client()
+            assert [client.get("/plugins/notes/").status_code for _ in range(3)] == [200, 200, 429]
+    finally:
+        for app in apps:
+            app.extensions["hub"].close()
