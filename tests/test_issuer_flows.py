@@ -150,7 +150,8 @@ def test_refresh_rotates_and_reuse_revokes_the_family(issuer):
 
 def test_userinfo_refuses_missing_and_forged_tokens(issuer):
     missing = requests.get(f"{issuer.base}/oauth2/userinfo", timeout=5)
-    assert missing.status_code == 401 and missing.json()["error"] == "missing_authorization"
+    assert missing.status_code == 401 and missing.json()["error"] == "invalid_token"
+    assert missing.headers["WWW-Authenticate"] == f'Bearer realm="{issuer.base}"'  # RFC 6750 §3.1: no error code
     forged = requests.get(
         f"{issuer.base}/oauth2/userinfo", headers={"Authorization": "Bearer a.b.c"}, timeout=5
     )

@@ -286,12 +286,74 @@ class HubAuthorizationServer(AuthorizationServer):
 
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Any:
         note_failure(error)
-        return super().handle_error_response(request, error)
+        return super().handle_error_response(request, standard_error(error, self.issuer))
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         if name == "after_authenticate_client" and kwargs.get("client") is not None:
             g.issuer_client_id = kwargs["client"].client_id
         super().send_signal(name, *args, **kwargs)
+
+
+CLIENT_AUTHENTICATION_FAILED = (
+    "Client authentication failed: check the client id and secret, and that the application "
+    "authenticates the way it is registered (its token endpoint auth method)."
+)
+
+
+def _quoted(value: str) -> str:
+    """An RFC 7235 quoted-string's content (RFC 6749 error descriptions exclude both anyway)."""
+    return value.replace("\\", "").replace('"', "'")
+
+
+class ClientAuthenticationFailed(InvalidClientError):
+    """RFC 6749 §5.2's `invalid_client`. A 401 carries a Basic challenge with the `realm` RFC 7617
+    requires (Authlib's has none), and the description says what to check, not Authlib's
+    Python list of method names."""
+
+    def __init__(self, realm: str, status_code: int, description: str) -> None:
+        super().__init__(status_code=status_code, description=description)
+        self.realm = realm
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers = OAuth2Error.get_headers(self)
+        if self.status_code == 401:
+            headers.append((
+                "WWW-Authenticate",
+                f'Basic realm="{_quoted(self.realm)}", error="invalid_client", '
+                f'error_description="{_quoted(self.get_error_description())}"',
+            ))
+        return headers
+
+
+class BearerTokenMissing(OAuth2Error):
+    """A protected resource (userinfo) asked without a Bearer token: RFC 6750 §3.1 says the
+    challenge then names the scheme and realm and no error code (Authlib sends its own
+    `missing_authorization`, which no client knows). The JSON body says what to send."""
+
+    error = "invalid_token"
+    status_code = 401
+    description = "No access token was sent: send it as `Authorization: Bearer <token>`."
+
+    def __init__(self, realm: str) -> None:
+        super().__init__()
+        self.realm = realm
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*super().get_headers(), ("WWW-Authenticate", f'Bearer realm="{_quoted(self.realm)}"')]
+
+
+def standard_error(error: OAuth2Error, realm: str) -> OAuth2Error:
+    """Authlib's error, or the RFC-exact one where Authlib's answer differs from the RFCs."""
+    from authlib.oauth2.rfc6749.errors import MissingAuthorizationError, UnsupportedTokenTypeError
+
+    if isinstance(error, MissingAuthorizationError | UnsupportedTokenTypeError):
+        return BearerTokenMissing(realm)
+    if type(error) is InvalidClientError:
+        description = error.get_error_description() or ""
+        if description.startswith("The client cannot authenticate with methods") or "does not exist" in description:
+            description = CLIENT_AUTHENTICATION_FAILED
+        return ClientAuthenticationFailed(realm, error.status_code, description)
+    return error
 
 
 LAST_USED_GRANULARITY = timedelta(minutes=1)

@@ -52,6 +52,8 @@ LOGIN_MARK_LIFETIME = 600
 MAX_RESUME_LENGTH = 2000
 """The resumed authorization request travels as the sign-in's `next` path (hub.signin keeps 2048)."""
 UPSTREAM_HINTS = ("idp_hint", "kc_idp_hint")
+ASSERTION_ALGORITHMS = ("RS256", "ES256")
+"""What a private_key_jwt client assertion may be signed with."""
 PUBLIC_ENDPOINTS = frozenset({"issuer.jwks", "issuer.discovery", "issuer.oauth_metadata"})
 """Served without looking up the browser's session, so caches may keep them."""
 
@@ -121,13 +123,17 @@ def metadata() -> dict[str, Any]:
         "grant_types_supported": list(applications.GRANT_TYPES),
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": list(signing.ALGORITHMS),
-        "userinfo_signing_alg_values_supported": [],
+        # userinfo answers plain JSON: the optional userinfo_signing_alg_values_supported is
+        # left out rather than published empty.
         "token_endpoint_auth_methods_supported": list(applications.AUTH_METHODS),
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "revocation_endpoint_auth_methods_supported": list(applications.AUTH_METHODS),
+        # RFC 8414 §2: MUST be present when private_key_jwt is among the endpoint's methods.
+        "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "introspection_endpoint_auth_methods_supported": [
             "client_secret_basic", "client_secret_post", "private_key_jwt"
         ],
+        "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": list(claims.CLAIMS_SUPPORTED),
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
