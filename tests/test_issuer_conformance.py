@@ -52,6 +52,9 @@ def test_jwks_is_cacheable_for_less_time_than_discovery(issuer):  # noqa: F811
         ({"scope": "openid unheard-of"}, "invalid_scope"),
         ({"code_challenge": "x" * 43, "code_challenge_method": "plain"}, "invalid_request"),
         ({"max_age": "soon"}, "invalid_request"),
+        ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
+        ({"request_uri": "https://app.example/request.jwt"}, "request_uri_not_supported"),
+        ({"registration": "{}"}, "registration_not_supported"),
     ],
 )
 def test_every_authorization_error_carries_iss_and_state(issuer, params, error):  # noqa: F811

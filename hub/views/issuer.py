@@ -20,7 +20,12 @@ from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
-from authlib.oidc.core.errors import ConsentRequiredError
+from authlib.oidc.core.errors import (
+    ConsentRequiredError,
+    RegistrationNotSupportedError,
+    RequestNotSupportedError,
+    RequestURINotSupportedError,
+)
 from flask import Blueprint, Response, current_app, g, jsonify, make_response, request
 
 from hub import metrics, ratelimit, security, sessions, signin
@@ -229,6 +234,7 @@ def _authorize(decision: str | None) -> Any:
         max_age = request.values.get("max_age")
         if max_age is not None and not max_age.isdigit():
             raise InvalidRequestError("max_age must be a number of seconds.", redirect_uri=grant.redirect_uri)
+        _refuse_unsupported_parameters(grant.redirect_uri)
     except OAuth2Error as error:
         return _authorize_error(server, error)
     application = grant.request.client.row
@@ -263,6 +269,22 @@ def _authorize(decision: str | None) -> Any:
                  "sid": subject.sid},
     )
     return server.create_authorization_response(grant=grant, grant_user=subject)
+
+
+UNSUPPORTED_PARAMETERS = (
+    ("request", RequestNotSupportedError),
+    ("request_uri", RequestURINotSupportedError),
+    ("registration", RegistrationNotSupportedError),
+)
+"""OpenID Connect Core §6 and §7.2: parameters the hub does not support (discovery says so)
+are refused with their own error, never silently ignored, since a client relying on a signed
+request object would otherwise get an answer to a request it did not make."""
+
+
+def _refuse_unsupported_parameters(redirect_uri: str) -> None:
+    for name, error in UNSUPPORTED_PARAMETERS:
+        if request.values.get(name):
+            raise error(redirect_uri=redirect_uri)
 
 
 def _authorize_error(server: HubAuthorizationServer, error: OAuth2Error) -> Any:
