@@ -15,11 +15,17 @@ import * as client from 'openid-client'
 
 const SCOPE = 'openid profile email offline_access'
 
-function authOf (spec) {
+async function authOf (spec) {
   switch (spec.auth) {
     case 'client_secret_basic': return client.ClientSecretBasic(spec.client_secret)
     case 'client_secret_post': return client.ClientSecretPost(spec.client_secret)
     case 'none': return client.None()
+    case 'private_key_jwt': {
+      // The application's own EC key (its public half is registered with the hub).
+      const { kid, ...jwk } = spec.private_jwk
+      const key = await crypto.subtle.importKey('jwk', jwk, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])
+      return client.PrivateKeyJwt({ key, kid })
+    }
     default: throw new Error(`unknown auth method ${spec.auth}`)
   }
 }
@@ -66,8 +72,10 @@ async function browse (url, cookie) {
 async function runClient (issuer, cookie, spec) {
   const results = {}
   const config = await step(results, 'discovery', async () => {
+    const metadata = { redirect_uris: [spec.redirect_uri] }
+    if (spec.id_token_alg) metadata.id_token_signed_response_alg = spec.id_token_alg
     const config = await client.discovery(
-      new URL(issuer), spec.client_id, { redirect_uris: [spec.redirect_uri] }, authOf(spec),
+      new URL(issuer), spec.client_id, metadata, await authOf(spec),
       { execute: [client.allowInsecureRequests] }
     )
     const meta = config.serverMetadata()
@@ -75,6 +83,21 @@ async function runClient (issuer, cookie, spec) {
   }).then((facts) => facts?.config)
   if (results.discovery.ok) delete results.discovery.config
   if (!config) return results
+
+  if (spec.flow === 'client_credentials') {
+    const service = await step(results, 'client_credentials', async () => {
+      const tokens = await client.clientCredentialsGrant(config)
+      return { tokens, token_type: tokens.token_type, has_refresh_token: Boolean(tokens.refresh_token) }
+    }).then((facts) => facts?.tokens)
+    if (results.client_credentials.ok) delete results.client_credentials.tokens
+    if (service) {
+      await step(results, 'introspection', async () => {
+        const found = await client.tokenIntrospection(config, service.access_token)
+        return { active: found.active, sub: found.sub, client_id: found.client_id }
+      })
+    }
+    return results
+  }
 
   const verifier = client.randomPKCECodeVerifier()
   const state = client.randomState()
@@ -113,7 +136,8 @@ async function runClient (issuer, cookie, spec) {
       expires_in: tokens.expiresIn(),
       has_refresh_token: Boolean(tokens.refresh_token),
       scope: tokens.scope,
-      id_token_claims: claims
+      id_token_claims: claims,
+      id_token_alg: JSON.parse(Buffer.from(tokens.id_token.split('.')[0], 'base64url')).alg
     }
   }).then((facts) => facts?.tokens)
   if (results.code_exchange.ok) delete results.code_exchange.tokens
@@ -211,7 +235,7 @@ async function runClient (issuer, cookie, spec) {
     return { refused: false }
   })
 
-  if (spec.auth !== 'none') {
+  if (spec.auth === 'client_secret_basic' || spec.auth === 'client_secret_post') {
     await step(results, 'wrong_secret', async () => {
       const wrong = spec.auth === 'client_secret_basic'
         ? client.ClientSecretBasic('not-the-secret')
