@@ -3,7 +3,8 @@
 Why one module: Python is generous where the database is not. `str.isdigit()` is true for
 "²" and "٣" (then `int("²")` raises), `int()` accepts "+7", " 7" and "7_000", and an id
 beyond 64 bits passes Python but overflows SQLite's INTEGER and PostgreSQL's BIGINT, each a
-500. Every id, cursor value, page size and date the hub reads from a URL, query, form or
+500. Ids beyond 32 bits are the same on PostgreSQL, whose INTEGER columns stop at 2**31-1
+(a hypothesis run found `user=2147483648`). Every id, cursor value, page size and date the hub reads from a URL, query, form or
 JSON body goes through these functions, which accept ASCII digits within the database's
 range only and raise a HubError (400, or the caller's own error class) naming the field.
 """
@@ -18,8 +19,10 @@ from werkzeug.routing import BaseConverter, ValidationError
 
 from hub.errors import HubError
 
-MAX_ID = 2**63 - 1
-"""The largest value a BIGINT (PostgreSQL) or INTEGER (SQLite) column holds."""
+MAX_ID = 2**31 - 1
+"""The largest id: the hub's id columns are INTEGER, 32 bits on PostgreSQL (64 on SQLite)."""
+MAX_BIGINT = 2**63 - 1
+"""The largest BIGINT (audit event numbers)."""
 
 _ASCII_NUMBER = re.compile(r"[0-9]{1,19}")
 _ASCII_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -36,7 +39,7 @@ class InvalidInput(HubError):
 
 
 def parse_int(
-    text: Any, what: str, *, low: int = 0, high: int = MAX_ID, error: type[HubError] = InvalidInput
+    text: Any, what: str, *, low: int = 0, high: int = MAX_BIGINT, error: type[HubError] = InvalidInput
 ) -> int:
     """A whole number written in ASCII digits, within [low, high]; `error` otherwise."""
     if isinstance(text, bool):
@@ -53,15 +56,17 @@ def parse_int(
     return number
 
 
-def parse_id(text: Any, what: str, *, error: type[HubError] = InvalidInput) -> int:
-    """A database id (1 .. 2**63-1)."""
-    return parse_int(text, what, low=1, error=error)
+def parse_id(text: Any, what: str, *, high: int = MAX_ID, error: type[HubError] = InvalidInput) -> int:
+    """A database id (1 .. 2**31-1, or `high` for a BIGINT column)."""
+    return parse_int(text, what, low=1, high=high, error=error)
 
 
-def optional_id(text: str | None, what: str, *, error: type[HubError] = InvalidInput) -> int | None:
+def optional_id(
+    text: str | None, what: str, *, high: int = MAX_ID, error: type[HubError] = InvalidInput
+) -> int | None:
     """An id, or None for an absent or empty value."""
     text = (text or "").strip()
-    return parse_id(text, what, error=error) if text else None
+    return parse_id(text, what, high=high, error=error) if text else None
 
 
 def parse_day(text: str, what: str, *, error: type[HubError] = InvalidInput) -> datetime:
@@ -117,7 +122,7 @@ def check_request_text(values: Any) -> None:
 
 
 class IdConverter(BaseConverter):
-    """The app's `<int:...>` URL converter: ASCII digits within 64 bits, else no route (404).
+    """The app's `<int:...>` URL converter: ASCII digits up to MAX_ID, else no route (404).
 
     Werkzeug's own accepts any length, so /admin/users/99999999999999999999 reached the
     database and overflowed; installed as "int" by create_app, it bounds every route,

@@ -27,7 +27,7 @@ from hub.console.overview import OverviewCache, chart_svg
 from hub.console.providers import check_all
 from hub.errors import Forbidden, HubError, NotFound
 from hub.models import LinkedAccount, User, WebSession
-from hub.parsing import optional_id, parse_day, parse_id, parse_int
+from hub.parsing import MAX_BIGINT, optional_id, parse_day, parse_id, parse_int
 from hub.people import user_email_verified
 from hub.web import audit_context, current_session, db_session, render, runtime
 
@@ -290,7 +290,7 @@ def _audit_query() -> dict[str, str]:
 def audit() -> tuple[str, int]:
     filters = _audit_filters()
     before_text = request.args.get("before", "")
-    before = optional_id(before_text, "Page marker (an event number)", error=BadFilter)
+    before = optional_id(before_text, "Page marker (an event number)", high=MAX_BIGINT, error=BadFilter)
     session = db_session()
     page = audit_page(session, filters, before)
     query = _audit_query()
