@@ -49,6 +49,7 @@ def test_jwks_is_cacheable_for_less_time_than_discovery(issuer):  # noqa: F811
     [
         ({"prompt": "none"}, "login_required"),
         ({"response_type": "token"}, "unsupported_response_type"),
+        ({"response_type": None}, "invalid_request"),  # RFC 6749 §4.1.2.1: a missing parameter
         ({"scope": "openid unheard-of"}, "invalid_scope"),
         ({"code_challenge": "x" * 43, "code_challenge_method": "plain"}, "invalid_request"),
         ({"max_age": "soon"}, "invalid_request"),
@@ -61,6 +62,7 @@ def test_every_authorization_error_carries_iss_and_state(issuer, params, error):
     wiki = issuer.register("Wiki", first_party=True)
     query = {"client_id": wiki.client_id, "redirect_uri": wiki.redirect_uri, "response_type": "code",
              "scope": "openid", "state": "s-1", **params}
+    query = {name: value for name, value in query.items() if value is not None}
     response = requests.get(f"{issuer.base}/oauth2/authorize?{urlencode(query)}", allow_redirects=False, timeout=5)
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
@@ -86,6 +88,7 @@ def test_token_errors_are_rfc6749_json(issuer):  # noqa: F811
     code = {"grant_type": "authorization_code", "code": "no-such-code", "redirect_uri": wiki.redirect_uri}
     _is_rfc6749_error(_token(issuer, data=code, auth=basic), 400, "invalid_grant")
     _is_rfc6749_error(_token(issuer, data={"grant_type": "password"}, auth=basic), 400, "unsupported_grant_type")
+    _is_rfc6749_error(_token(issuer, data={"code": "c"}, auth=basic), 400, "invalid_request")  # no grant_type
     _is_rfc6749_error(_token(issuer, data={"grant_type": "authorization_code"}, auth=basic), 400, "invalid_request")
     _is_rfc6749_error(_token(issuer, data={"grant_type": "client_credentials"}, auth=basic), 400, "unauthorized_client")
 

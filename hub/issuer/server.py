@@ -285,8 +285,9 @@ class HubAuthorizationServer(AuthorizationServer):
         )
 
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Any:
+        error = standard_error(error, self.issuer)
         note_failure(error)
-        return super().handle_error_response(request, standard_error(error, self.issuer))
+        return super().handle_error_response(request, error)
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         if name == "after_authenticate_client" and kwargs.get("client") is not None:
@@ -344,10 +345,27 @@ class BearerTokenMissing(OAuth2Error):
 
 def standard_error(error: OAuth2Error, realm: str) -> OAuth2Error:
     """Authlib's error, or the RFC-exact one where Authlib's answer differs from the RFCs."""
-    from authlib.oauth2.rfc6749.errors import MissingAuthorizationError, UnsupportedTokenTypeError
+    from authlib.oauth2.rfc6749.errors import (
+        MissingAuthorizationError,
+        UnsupportedGrantTypeError,
+        UnsupportedResponseTypeError,
+        UnsupportedTokenTypeError,
+    )
+    from flask import request as flask_request
 
     if isinstance(error, MissingAuthorizationError | UnsupportedTokenTypeError):
         return BearerTokenMissing(realm)
+    if isinstance(error, UnsupportedResponseTypeError):  # RFC 6749 §4.1.2.1
+        missing = not flask_request.values.get("response_type")
+        return OAuth2Error(
+            "The request has no response_type: send response_type=code." if missing
+            else "Only response_type=code is supported.",
+            error="invalid_request" if missing else "unsupported_response_type",
+            state=error.state,
+            redirect_uri=error.redirect_uri,
+        )
+    if isinstance(error, UnsupportedGrantTypeError) and not flask_request.form.get("grant_type"):  # RFC 6749 §5.2
+        return InvalidRequestError("The request has no grant_type.")
     if type(error) is InvalidClientError:
         description = error.get_error_description() or ""
         if description.startswith("The client cannot authenticate with methods") or "does not exist" in description:
