@@ -29,6 +29,7 @@ def test_metadata_has_every_required_field_and_no_empty_list(issuer):  # noqa: F
         assert metadata["issuer"] == issuer.base  # RFC 8414 §3.3: identical to the issuer asked for
         assert "RS256" in metadata["id_token_signing_alg_values_supported"]  # OIDC Discovery §3
         assert not [name for name, value in metadata.items() if value == []], "empty lists say nothing"
+        assert {"sub", "iss", "aud", "sid", "auth_time", "amr", "acr"} <= set(metadata["claims_supported"])
         # RFC 8414 §2: signing algorithms are required wherever a JWT client assertion is accepted.
         for endpoint in ("token_endpoint", "revocation_endpoint", "introspection_endpoint"):
             if JWT_AUTH_METHODS & set(metadata[f"{endpoint}_auth_methods_supported"]):

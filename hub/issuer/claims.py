@@ -29,8 +29,10 @@ PROTECTED_CLAIMS = frozenset(
 )
 """Claims a `hub_token_claims` plugin may not add, change or remove."""
 
-CLAIMS_SUPPORTED = ("sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp", "idp", "name",
-                    "email", "email_verified", "roles")
+CLAIMS_SUPPORTED = ("sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp", "amr", "acr", "idp",
+                    "name", "email", "email_verified", "roles")
+"""Discovery's claims_supported: every claim an ID token may carry (amr and acr when the
+upstream provider gave them)."""
 
 
 @dataclass(frozen=True)
