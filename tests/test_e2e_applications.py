@@ -86,10 +86,14 @@ def test_signing_out_at_the_hub_ends_both_applications_sessions(stack):
     assert out.status_code == 200  # the person's own logout did not wait for the applications
     assert eventually(lambda: stack.apps["Notes"].sessions() == 0 and stack.apps["Wiki"].sessions() == 0)
     assert whoami(stack, "Notes", browser).status_code == whoami(stack, "Wiki", browser).status_code == 401
+
+    def states() -> list[str]:  # recorded after each POST has been answered
+        with stack.rt.db.session() as session:
+            return list(session.scalars(select(BackchannelLogout.state)))
+
+    assert eventually(lambda: states() == ["delivered", "delivered"]), states()
     with stack.rt.db.session() as session:
-        delivered = session.scalars(select(BackchannelLogout.state)).all()
         events = session.scalars(select(AuditEvent).where(AuditEvent.type == "logout.backchannel")).all()
-    assert delivered == ["delivered", "delivered"]
     assert sorted(e.details["application"] for e in events if e.outcome == "success") == ["Notes", "Wiki"]
 
 
