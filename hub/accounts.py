@@ -29,14 +29,16 @@ def find_account(session: Session, provider_id: str, subject: str) -> LinkedAcco
     )
 
 
-def sign_in(session: Session, provider_id: str, result: SignInResult) -> tuple[User, LinkedAccount]:
-    """The user behind this identity, created at the first sign-in; profile refreshed after."""
+def sign_in(session: Session, provider_id: str, result: SignInResult) -> tuple[User, LinkedAccount, bool]:
+    """The user behind this identity, created at the first sign-in (the flag says whether this
+    is it); profile refreshed after."""
     check_identity_fits(result.identity)
     account = session.scalar(  # with its user: one query instead of two
         select(LinkedAccount)
         .where(LinkedAccount.provider_id == provider_id, LinkedAccount.subject == result.identity.subject)
         .options(joinedload(LinkedAccount.user, innerjoin=True))
     )
+    first = account is None
     if account is None:
         user = User(
             display_name=clip(User.display_name, result.profile.display_name),
@@ -54,8 +56,9 @@ def sign_in(session: Session, provider_id: str, result: SignInResult) -> tuple[U
         user.email = user.email or _address(User.email, result.profile.email)
     now = utcnow()
     user.last_sign_in_at = account.last_sign_in_at = now
-    session.flush()
-    return user, account
+    if first:
+        session.flush()  # the new rows' ids; an existing account's changes go with the next flush
+    return user, account, first
 
 
 def link(session: Session, user_id: int, provider_id: str, result: SignInResult) -> tuple[User, LinkedAccount]:

@@ -145,8 +145,7 @@ def _write(
                     user, account = accounts.link(session, consumed.user_id, provider.id, result)
                     token = previous_session_token
                 else:
-                    first = accounts.find_account(session, provider.id, result.identity.subject) is None
-                    user, account = accounts.sign_in(session, provider.id, result)
+                    user, account, first = accounts.sign_in(session, provider.id, result)
                     token = sessions.create(
                         session,
                         user,
