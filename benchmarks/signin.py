@@ -37,6 +37,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TIME_LIMIT = 60.0
+REDIS_URL: str | None = None
+"""Rate-limit storage for the gunicorn runs (--redis); None keeps the in-memory storage."""
 
 
 def free_port() -> int:
@@ -147,6 +149,10 @@ def gunicorn_hub(
         "HUB_LOG_LEVEL": "WARNING",
         "HUB_DOTENV": str(workdir / "none.env"),
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),  # as in production: workers share counters
+        # The limits stay on (their checks are part of the cost) but far above a benchmark's rate.
+        "HUB_RATELIMIT_SIGNIN": "100000 per minute",
+        "HUB_RATELIMIT_CALLBACK": "100000 per minute",
+        **({"HUB_RATELIMIT_STORAGE": REDIS_URL, "HUB_RATELIMIT_KEY_PREFIX": f"hub-bench-{port}"} if REDIS_URL else {}),
     }
     subprocess.run([sys.executable, "-c", "from hub.cli import main; main()", "db", "upgrade"], env=env, check=True, capture_output=True)
     command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "hub.wsgi:app"]
@@ -272,6 +278,8 @@ def in_process_cpu(database_url: str, iterations: int) -> dict[str, float]:
                 "database_url": database_url,
                 "providers": {"entra": {"type": "entra", **entra_testing.entra_settings()}},
                 "log_level": "WARNING",
+                "ratelimit_signin": "100000 per minute",
+                "ratelimit_callback": "100000 per minute",
             },
         )
         app = create_app(settings=settings, plugins=load_plugins(("entra",)), migrate_database=True)
@@ -345,10 +353,14 @@ def main() -> None:
     parser.add_argument("--in-process", type=int, default=0, metavar="N", help="also CPU per sign-in in process, N sign-ins")
     parser.add_argument("--skip-hub-side", action="store_true", help="no in-process callback timing and profile")
     parser.add_argument("--pg-database", default="hub_bench", help="PostgreSQL database to create (WIPED)")
+    parser.add_argument("--redis", metavar="URL", help="rate-limit storage as in production, e.g. redis://127.0.0.1:6379/2")
     parser.add_argument("--profile", type=Path, help="run gunicorn under py-spy; collapsed stacks to PROFILE-<db>.txt")
     args = parser.parse_args()
+    global REDIS_URL
+    REDIS_URL = args.redis
 
-    print(f"machine: {os.cpu_count()} cores; gunicorn {args.workers} sync workers; emulator in this process\n")
+    storage = f"rate limits in {args.redis}" if args.redis else "rate limits in memory"
+    print(f"machine: {os.cpu_count()} cores; gunicorn {args.workers} sync workers; {storage}; emulator in this process\n")
     rows = []
     if not args.skip_sqlite and not args.skip_gunicorn:
         with tempfile.TemporaryDirectory() as scratch:
