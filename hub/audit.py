@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
@@ -38,6 +38,8 @@ from hub.models import AuditEvent, AuditRetentionGate, utcnow
 log = logging.getLogger(__name__)
 
 GENESIS_MAC = "0" * 64
+_COLUMNS = tuple(column.key for column in AuditEvent.__table__.columns)
+_INSERT = insert(AuditEvent.__table__)
 SEAL_TYPE = "audit_pruned"
 """Type of the event `prune` appends to seal the events it deleted."""
 CHECKPOINT_VERSION = "hub.audit.checkpoint.v1"
@@ -250,8 +252,9 @@ class AuditLog:
             details=scrub_details(details),
         )
         event.mac = chain_mac(self._key, head.mac if head else GENESIS_MAC, event)
-        session.add(event)
-        session.flush()
+        # A plain INSERT, not the ORM's unit of work: the event is written once and never
+        # changed, so tracking it in the session would only cost a flush.
+        session.execute(_INSERT, {column: getattr(event, column) for column in _COLUMNS})
         session.info.setdefault("hub_audit_pending", []).append(_record_of(event))
         return event
 
