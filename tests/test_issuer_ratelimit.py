@@ -33,3 +33,19 @@ def test_token_endpoint_limits_each_application_on_its_own(issuer):
     assert ask(quiet).status_code == 200
     with issuer.rt.db.session() as session:
         assert session.scalar(select(AuditEvent).where(AuditEvent.type == "rate_limit")) is not None
+
+
+def test_requests_in_an_applications_name_from_elsewhere_never_spend_its_allowance(app):
+    """The client id of a token request is unauthenticated when the limit is counted: an
+    attacker naming a real application from another address gets a bucket of their own."""
+    from hub.views.issuer import application_of_request
+
+    def key(address: str) -> str:
+        with app.test_request_context(
+            "/oauth2/token", method="POST", data={"client_id": "grafana"}, environ_base={"REMOTE_ADDR": address}
+        ):
+            return application_of_request()
+
+    assert key("192.0.2.10") == key("192.0.2.10")
+    assert key("192.0.2.10") != key("198.51.100.7")
+    assert "grafana" in key("192.0.2.10")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -385,19 +386,20 @@ def _consent_page(application: Any, scopes: list[str]) -> Any:
 
 def application_of_request() -> str:
     """The rate-limit key of a token request: the application it names (HTTP Basic user,
-    `client_id`, or a client assertion's unverified `sub`), else the client address. Only a
-    bucket name: authentication happens later, in the grant."""
+    `client_id`, or a client assertion's unverified `sub`) *from this client address*, else the
+    address alone. Only a bucket name: authentication happens later, in the grant. The address
+    is part of the key because the named client id is unauthenticated here: keyed on it alone,
+    anyone could spend a real application's allowance by sending bogus requests in its name."""
     auth = request.authorization
     client_id = auth.username if auth is not None and auth.type == "basic" else None
     client_id = client_id or request.form.get("client_id") or _assertion_subject(request.form.get("client_assertion"))
+    address = ratelimit.client_address()
     if client_id and len(client_id) <= 128 and client_id.isprintable():
-        return f"app:{client_id}"
-    return ratelimit.client_address()
+        return f"app:{client_id}@{address}"
+    return address
 
 
 def _assertion_subject(assertion: str | None) -> str | None:
-    import json
-
     if not assertion or len(assertion) > 8192 or assertion.count(".") != 2:
         return None
     payload = assertion.split(".")[1]
