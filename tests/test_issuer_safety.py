@@ -535,3 +535,28 @@ def test_purge_forgets_only_what_has_ended(issuer):
         assert tokens.purge_expired(session) == 2  # the code and the rotated-out refresh token
     alive = post_token(issuer, wiki, grant_type="refresh_token", refresh_token=refreshed["refresh_token"])
     assert alive.status_code == 200, alive.text
+
+
+def test_disabling_a_user_revokes_offline_tokens_for_good(issuer):
+    """An offline_access refresh token outlives the hub session; disabling the person must end
+    it too, so enabling them again never revives an application's access."""
+    from hub.audit import RequestContext
+    from hub.console import actions
+
+    issuer.sign_in()
+    wiki = issuer.register("Wiki", first_party=True)
+    _, token, _ = issuer.sign_in_through(wiki, scope="openid offline_access")
+    with issuer.rt.db.session() as session:
+        user_id = session.scalar(select(User.id))
+        admin = User(display_name="Admin", is_admin=True)
+        session.add(admin)
+        session.commit()
+        admin_id = admin.id
+    actor = actions.Actor(user_id=admin_id, context=RequestContext())
+    actions.perform(issuer.rt, "disable_user", actor, user_id, None, confirmed=True)
+    actions.perform(issuer.rt, "enable_user", actor, user_id, None, confirmed=True)
+    refused = post_token(issuer, wiki, grant_type="refresh_token", refresh_token=token["refresh_token"])
+    assert refused.json()["error"] == "invalid_grant"
+    with issuer.rt.db.session() as session:
+        assert session.scalar(select(TokenFamily.revoked_reason)) == "user_disabled"
+    assert audit(issuer, "admin.disable_user")[-1].details["application_grants_revoked"] == 1

@@ -20,6 +20,7 @@ from hub import accounts, sessions
 from hub.audit import RequestContext, clean_text
 from hub.db import write_transaction
 from hub.errors import HubError, NotFound
+from hub.issuer import tokens as issuer_tokens
 from hub.models import LinkedAccount, TokenSet, User, utcnow
 from hub.revocation import revoke_at_provider
 from hub.runtime import Runtime
@@ -194,8 +195,14 @@ def _disable(rt: Runtime, actor: Actor, user_id: int, _account_id: int | None) -
             raise ActionRefused("This user is already disabled.")
         user.disabled_at = utcnow()
         ended = len(sessions.end_sessions(session, user_id=user_id, reason="user_disabled"))
-        _record(rt, session, "disable_user", actor, user_id, sessions_ended=ended)
-    return None, f"The user was disabled and {ended} session(s) ended. They cannot sign in until enabled."
+        # Offline refresh tokens outlive hub sessions: revoke them too, so enabling the user
+        # again never revives an application's access the person did not grant anew.
+        revoked = issuer_tokens.revoke_user(session, user_id, "user_disabled")
+        _record(rt, session, "disable_user", actor, user_id, sessions_ended=ended, application_grants_revoked=revoked)
+    return None, (
+        f"The user was disabled, {ended} session(s) ended and {revoked} application token grant(s) revoked. "
+        "They cannot sign in until enabled."
+    )
 
 
 def _enable(rt: Runtime, actor: Actor, user_id: int, _account_id: int | None) -> tuple[str | None, str]:
