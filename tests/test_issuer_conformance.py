@@ -130,3 +130,11 @@ def test_userinfo_without_a_bearer_token_is_a_plain_bearer_challenge(issuer, aut
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == f'Bearer realm="{issuer.base}"'
     assert response.json()["error"] == "invalid_token"
+
+
+@pytest.mark.parametrize("path", ["/oauth2/token", "/oauth2/revoke", "/oauth2/introspect"])
+def test_a_wrong_method_at_a_back_channel_endpoint_is_the_rfcs_json_error(client, path):
+    response = client.get(path)
+    assert response.status_code == 405
+    assert response.is_json and response.get_json()["error"] == "invalid_request"
+    assert "POST" in response.headers["Allow"]

@@ -55,6 +55,8 @@ def handle_hub_error(error: HubError) -> Response | tuple[str, int]:
 
 def handle_http_error(error: HTTPException) -> Response | tuple[str, int]:
     status = error.code or 500
+    if status == 405 and request.path.startswith("/oauth2/") and request.path != "/oauth2/authorize":
+        return _protocol_method_not_allowed(error)
     messages = {
         404: ("Not found", "There is no page at this address.", "Check the address, or go back to the start page."),
         405: ("Not allowed", "This address does not accept that kind of request.", "Use the buttons on the hub's pages."),
@@ -62,6 +64,21 @@ def handle_http_error(error: HTTPException) -> Response | tuple[str, int]:
     }
     title, message, hint = messages.get(status, (error.name, error.name, "Go back and try again."))
     return respond(status, f"http_{status}", title, message, hint)
+
+
+def _protocol_method_not_allowed(error: HTTPException) -> Response:
+    """The issuer's back-channel endpoints speak JSON to programs (RFC 6749 §5.2), even to a
+    request with the wrong method, which never reaches the endpoint's own error handling."""
+    response = jsonify({
+        "error": "invalid_request",
+        "error_description": f"{request.path} does not accept {request.method[:16]} requests.",
+    })
+    response.status_code = 405
+    for name, value in error.get_headers():
+        if name.lower() == "allow":
+            response.headers["Allow"] = value
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def handle_rate_limited(_error: ratelimit.RateLimitExceeded) -> Response:
