@@ -9,6 +9,7 @@ its provider, tenant, subject and whether the provider verified it, and asks for
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -105,7 +106,12 @@ def find_user(session: Session, who: str) -> User:
 def user_email_verified(user: User) -> bool:
     """Whether one of the user's providers verified the user's address (users.email is copied
     from the first sign-in's profile, verified or not)."""
-    if not user.email:
+    return verified_by_any(user.email, user.linked_accounts)
+
+
+def verified_by_any(address: str | None, accounts: Iterable[LinkedAccount]) -> bool:
+    """Whether one of these linked accounts' providers verified exactly this address."""
+    if not address:
         return False
-    address = user.email.lower()
-    return any(account.email_verified and (account.email or "").lower() == address for account in user.linked_accounts)
+    wanted = address.lower()
+    return any(account.email_verified and (account.email or "").lower() == wanted for account in accounts)

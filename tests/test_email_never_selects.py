@@ -123,3 +123,13 @@ def test_console_marks_unverified_addresses(app, idp, mallory_first):
     header, *rows = csv_text.splitlines()
     column = header.split(",").index("email_verified")
     assert sorted(row.split(",")[column] for row in rows) == ["no", "yes"]
+
+
+def test_my_account_marks_an_unverified_address(app, idp, mallory_first):
+    mallory = app.test_client()
+    sign_in(mallory, idp, "mallory")
+    page = mallory.get("/account").get_data(as_text=True)
+    assert page.count(">unverified</span>") == 2  # her own address and her linked account's
+    alice = app.test_client()
+    sign_in(alice, idp, "alice")
+    assert ">unverified</span>" not in alice.get("/account").get_data(as_text=True)

@@ -12,6 +12,7 @@ from hub.console.applications import connected_applications
 from hub.db import write_transaction
 from hub.errors import NotFound
 from hub.models import LinkedAccount
+from hub.people import verified_by_any
 from hub.revocation import revoke_at_provider
 from hub.web import audit_context, current_session, db_session, login_required, render, runtime
 
@@ -44,6 +45,7 @@ def account() -> tuple[str, int]:
     return render(
         "account.html",
         user=current.user,
+        user_email_verified=verified_by_any(current.user.email, linked),
         linked=linked,
         providers=rt.providers,
         linkable=[p for p in rt.providers.values()],
