@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -33,20 +34,20 @@ def test_admin_searches_opens_a_user_unlinks_and_sees_the_audit_event(demo, brow
     admin = browser.new_context().new_page()
     sign_in(admin, demo, "Alice Adams")
     admin.get_by_role("link", name="Admin").click()
-    assert admin.get_by_role("heading", name="Overview").is_visible()
-    assert admin.locator("svg").first.is_visible()  # the sign-ins chart, drawn server-side
+    expect(admin.get_by_role("heading", name="Overview")).to_be_visible()
+    expect(admin.locator("svg").first).to_be_visible()  # the sign-ins chart, drawn server-side
 
     admin.goto(f"{demo}/admin/accounts")
     admin.get_by_label("Search").fill("bob")
     admin.get_by_role("button", name="Apply").click()
     admin.get_by_role("link", name="Bob Brown").first.click()
-    assert admin.get_by_role("heading", name=re.compile("Bob Brown")).is_visible()
+    expect(admin.get_by_role("heading", name=re.compile("Bob Brown"))).to_be_visible()
 
     admin.get_by_role("button", name=re.compile(r"^Unlink Fabrikam account")).click()
     admin.get_by_role("button", name="Yes, unlink").click()
-    assert admin.get_by_role("status").is_visible()
+    expect(admin.get_by_role("status")).to_be_visible()
     assert admin.get_by_role("button", name=re.compile(r"^Unlink ")).count() == 0  # the last account stays
-    assert admin.get_by_text("admin.unlink").first.is_visible()
+    expect(admin.get_by_text("admin.unlink").first).to_be_visible()
 
     bob.goto(f"{demo}/account")
     assert "Fabrikam" not in bob.locator("table").inner_text()
@@ -56,7 +57,7 @@ def test_non_admin_gets_403(demo, page):
     sign_in(page, demo, "Bob Brown")
     response = page.goto(f"{demo}/admin")
     assert response.status == 403
-    assert page.get_by_role("heading", name="You do not have access to this page").is_visible()
+    expect(page.get_by_role("heading", name="You do not have access to this page")).to_be_visible()
 
 
 def test_forged_post_without_csrf_token_is_refused_and_changes_nothing(demo, browser):

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.downstream import Stack, eventually, running_stack
 
@@ -42,7 +43,7 @@ def test_sign_in_through_the_hub_then_single_sign_on_then_sign_out_everywhere(st
     notes, wiki = stack.apps["Notes"], stack.apps["Wiki"]
     page.goto(f"{notes.base_url}/")
     page.get_by_role("link", name="Sign in with Identity Hub").click()
-    assert page.get_by_role("heading", name="Sign in to Notes").is_visible()  # the hub names the app
+    expect(page.get_by_role("heading", name="Sign in to Notes")).to_be_visible()  # the hub names the app
     sign_in_at_the_emulator(page)
     page.wait_for_url(f"{notes.base_url}/")
     assert "Signed in as Alice Adams" in page.locator("#status").inner_text()
@@ -65,8 +66,8 @@ def test_consent_is_asked_once_then_remembered_and_remove_access_asks_again(stac
     portal = stack.apps["Partner portal"]
     page.goto(f"{portal.base_url}/login")
     sign_in_at_the_emulator(page)
-    assert page.get_by_role("heading", name="Allow Partner portal to use your account?").is_visible()
-    assert page.get_by_text("see your email address").is_visible()
+    expect(page.get_by_role("heading", name="Allow Partner portal to use your account?")).to_be_visible()
+    expect(page.get_by_text("see your email address")).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "hub-app-consent.png"))
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(f"{portal.base_url}/")
@@ -81,14 +82,14 @@ def test_consent_is_asked_once_then_remembered_and_remove_access_asks_again(stac
 
     page.goto(f"{stack.hub_url}/account")
     connected = page.locator("#connected-applications")
-    assert connected.get_by_text("Partner portal").is_visible()
-    assert connected.get_by_text("see your name").is_visible()
+    expect(connected.get_by_text("Partner portal")).to_be_visible()
+    expect(connected.get_by_text("see your name")).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "hub-connected-applications.png"))
     connected.get_by_role("button", name="Remove access of Partner portal").click()
-    assert page.get_by_text("Access removed").is_visible()
-    assert not page.locator("#connected-applications").get_by_text("Partner portal").is_visible()
+    expect(page.get_by_text("Access removed")).to_be_visible()
+    expect(page.locator("#connected-applications").get_by_text("Partner portal")).to_be_hidden()
     assert eventually(lambda: portal.sessions() == 0)  # the application was told
     assert status(page, stack, "Partner portal") == "You are not signed in."
 
     page.goto(f"{portal.base_url}/login")  # still signed in at the hub, but asked again
-    assert page.get_by_role("heading", name="Allow Partner portal to use your account?").is_visible()
+    expect(page.get_by_role("heading", name="Allow Partner portal to use your account?")).to_be_visible()

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.downstream import eventually
 
@@ -22,8 +23,8 @@ def test_person_signs_in_with_microsoft_and_sees_their_profile(demo, page):
     page.get_by_role("button", name="Alice Adams").click()
     page.get_by_role("button", name="Accept").click()
     page.wait_for_url(f"{demo}/account")
-    assert page.get_by_role("heading", name="Alice Adams").is_visible()
-    assert page.get_by_text("alice@contoso.example").first.is_visible()
+    expect(page.get_by_role("heading", name="Alice Adams")).to_be_visible()
+    expect(page.get_by_text("alice@contoso.example").first).to_be_visible()
     page.screenshot(path=str(Path(os.environ.get("HUB_SCREENSHOTS", "/tmp")) / "hub-demo-account.png"))
 
 
@@ -32,7 +33,7 @@ def test_declining_consent_shows_a_readable_error(demo, page):
     page.get_by_role("button", name="Sign in with Microsoft").click()
     page.get_by_role("button", name="Bob Brown").click()
     page.get_by_role("button", name="Cancel").click()
-    assert page.get_by_role("heading", name="The identity provider did not sign you in").is_visible()
+    expect(page.get_by_role("heading", name="The identity provider did not sign you in")).to_be_visible()
     assert "AADSTS" in page.content()
 
 
@@ -40,7 +41,7 @@ def test_the_demo_example_applications_sign_in_once_and_sign_out_together(demo_b
     first, second = demo_banner["Example app A"], demo_banner["Example app B"]
     page.goto(f"{first}/")
     page.get_by_role("link", name="Sign in with Identity Hub").click()
-    assert page.get_by_role("heading", name="Sign in to Example app A").is_visible()
+    expect(page.get_by_role("heading", name="Sign in to Example app A")).to_be_visible()
     page.get_by_role("button", name="Sign in with Microsoft").click()
     page.get_by_role("button", name="Bob Brown").click()
     page.get_by_role("button", name="Accept").click()

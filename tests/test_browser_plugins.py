@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hub_entra.emulator import EntraEmulator
 from hub_entra.emulator.directory import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from hub.app import create_app
@@ -84,7 +85,7 @@ def test_three_providers_side_by_side_keep_people_apart(hub, page) -> None:
     base_url, app, emulator = hub
     page.goto(f"{base_url}/login")
     for label in ("Sign in with Contoso", "Sign in with Fabrikam", "Sign in with Contoso SSO"):
-        assert page.get_by_role("button", name=label, exact=True).is_visible()
+        expect(page.get_by_role("button", name=label, exact=True)).to_be_visible()
     sign_in_in_browser(page, base_url, "Sign in with Fabrikam", "Carol Chen")
     page.context.clear_cookies()
     sign_in_in_browser(page, base_url, "Sign in with Contoso SSO", "Alice Adams")
