@@ -237,9 +237,9 @@ def test_the_two_directions_never_import_each_other():
     sessions, the key ring and the audit log."""
     from pathlib import Path
 
-    from tests.test_cli import imported_modules
+    from tests.e2e.test_cli import imported_modules
 
-    root = Path(__file__).resolve().parent.parent / "hub"
+    root = Path(__file__).resolve().parents[2] / "hub"
     issuer_side = [*root.joinpath("issuer").glob("*.py"), root / "views" / "issuer.py"]
     relying_party = list(root.joinpath("oidc").glob("*.py"))
     assert issuer_side and relying_party

@@ -30,7 +30,7 @@ import requests
 from hub import hookspecs
 from hub.provider import ProviderType
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "plugins.md"
 CLIENT_SECRET = "tiny-client-secret-for-the-install-test"
 

@@ -207,7 +207,7 @@ def test_bundled_plugins_import_only_what_docs_architecture_allows():
     plugin_api = {"hub", "hub.provider", "hub.oidc", "hub.http", "hub.errors", "hub.routes"}
     doubles = plugin_api | {"hub.serving", "hub.testing", "hub.testing.app", "hub.testing.conformance"}
     demo = doubles | {"hub.app", "hub.config", "hub.plugins", "hub.commands", "hub.seed", "hub.db", "hub.issuer"}
-    root = Path(__file__).resolve().parent.parent / "providers"
+    root = Path(__file__).resolve().parents[2] / "providers"
     sources = sorted(root.glob("*/hub_*/**/*.py"))
     assert len(sources) > 15
     problems = []

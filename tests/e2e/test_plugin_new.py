@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from hub.commands.plugin import plugin_group
 from hub.scaffold import ScaffoldError, write_plugin
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_command_writes_the_package_and_says_how_to_test_it(tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def hub(*args: str, env: dict[str, str], timeout: int = 60) -> subprocess.CompletedProcess[str]:
@@ -234,7 +234,7 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_commands_reach_the_runtime_one_way_and_none_imports_the_cli():
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     sources = [*root.glob("hub/**/*.py"), *root.glob("providers/*/hub_*/**/*.py")]
     assert len(sources) > 40
     importers = [str(p.relative_to(root)) for p in sources if p.name != "cli.py" and "hub.cli" in imported_modules(p)]

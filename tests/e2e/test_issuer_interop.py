@@ -28,7 +28,7 @@ from tests.issuer_kit import IssuerKit, issuer, issuer_idp  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
-INTEROP = Path(__file__).parent / "interop"
+INTEROP = Path(__file__).resolve().parents[1] / "interop"
 SCRIPT = INTEROP / "flow.mjs"
 CALLBACK = "https://app.example/callback"
 SIGNED_OUT = "https://app.example/signed-out"

@@ -16,7 +16,7 @@ import hub.oidc
 from hub.http import ProviderSession
 from hub.oidc import ClientAuth, TokenClient
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 V1_NAMES = (
     "ALLOWED_ALGORITHMS", "ASSERTION_LIFETIME", "BACKCHANNEL_LOGOUT_EVENT", "CLIENT_ASSERTION_TYPE",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hub import apidoc
 
-REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "reference.md"
+REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "reference.md"
 
 
 def test_the_reference_is_what_the_code_generates():

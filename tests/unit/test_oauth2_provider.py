@@ -30,7 +30,7 @@ from hub.provider import AuthorizationRequest, Callback, Identity, ProviderConte
 GITLAB = "https://gitlab.example"
 SECRET = "gl-secret:with+odd%chars"  # noqa: S105 - a fake for tests
 VERIFIER = "v" * 43
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 
 
 def example_provider_class() -> type[OAuth2Provider]:

@@ -16,7 +16,7 @@ from hub import apikeys
 from hub.db import write_transaction
 from hub.models import LinkedAccount, User
 from tests.conftest import sign_in
-from tests.test_cli import hub
+from tests.e2e.test_cli import hub
 
 ALICE = "alice@example.test"
 

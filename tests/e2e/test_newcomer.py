@@ -25,7 +25,7 @@ from hub.models import LinkedAccount
 from hub.plugins import load_plugins
 from hub.vault import KeyRing
 from tests.conftest import sign_in
-from tests.test_cli import hub
+from tests.e2e.test_cli import hub
 
 UPGRADE_FIRST = "run `hub db upgrade` first"
 
