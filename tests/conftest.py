@@ -1,11 +1,16 @@
-"""Fixtures: a migrated database per test (SQLite, or PostgreSQL when HUB_TEST_DATABASE_URL is
-set), an app with the fake provider plugin, a client, and a helper that signs a user in."""
+"""Fixtures every kind of test shares (tests/README.md says which fixture lives where): a migrated
+database per test (SQLite, or PostgreSQL when HUB_TEST_DATABASE_URL is set), an app with the fake
+provider plugin and its test client, helpers that sign a user in, and the one fixture each for the
+fake OIDC provider (`idp`), the Entra emulator (`emulator`), the fake GitHub (`github`) and the hub
+on a real socket (`live_hub`, and `issuer` built on it)."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +19,8 @@ import pytest
 import responses
 from flask import Flask
 from flask.testing import FlaskClient
+from hub_entra.emulator import EntraEmulator
+from hub_github.fake import FakeGitHub
 from sqlalchemy import text
 
 from hub.app import create_app
@@ -23,7 +30,8 @@ from hub.migrate import upgrade
 from hub.models import Base
 from hub.plugins import Plugins, load_plugins
 from tests import fakeidp
-from tests.issuer_kit import issuer, issuer_idp  # noqa: F401 - fixtures for the issuer side's tests
+from tests.issuer_kit import IssuerKit
+from tests.live import serve
 
 BASE_URL = "http://localhost:5001"
 PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
@@ -107,8 +115,57 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def idp() -> Iterator[fakeidp.FakeIdP]:
+    """The fake upstream OpenID provider (tests/fakeidp.py), mocked with `responses`; requests to
+    a hub on a loopback port (`live_hub`, `issuer`) pass through to it."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_passthru(re.compile(r"http://127\.0\.0\.1:\d+/"))
         yield fakeidp.FakeIdP(mock)
+
+
+@pytest.fixture
+def emulator() -> Iterator[EntraEmulator]:
+    """The Entra emulator (hub_entra.emulator) on a free loopback port."""
+    with EntraEmulator() as running:
+        yield running
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    """The fake GitHub (hub_github.fake) on a free loopback port."""
+    with FakeGitHub() as fake:
+        yield fake
+
+
+LiveHub = Callable[..., tuple[str, Flask]]
+
+
+@pytest.fixture
+def live_hub(tmp_path: Path, database_url: str) -> Iterator[LiveHub]:
+    """Start the hub on a free 127.0.0.1 port: `live_hub(providers, plugins)` returns
+    (base_url, app). `providers(base_url)` returns the [providers] tables (it is called once the
+    address is known, so it can register redirect URIs with a fake first); `plugins` is a plugin
+    manager or the names of installed plugins to load from their entry points. Every hub started
+    stops, and returns its database connections, at teardown."""
+    with ExitStack() as started:
+
+        def start(providers: Callable[[str], dict[str, Any]], plugins: Plugins | Sequence[str]) -> tuple[str, Flask]:
+            def make_app(base_url: str) -> Flask:
+                overrides = {"instance_path": str(tmp_path / "instance"), "database_url": database_url,
+                             "base_url": base_url, "providers": providers(base_url)}  # fmt: skip
+                manager = plugins if isinstance(plugins, Plugins) else load_plugins(tuple(plugins))
+                return create_app(settings=load_settings(environ={}, overrides=overrides), plugins=manager)
+
+            return started.enter_context(serve(make_app))
+
+        yield start
+
+
+@pytest.fixture
+def issuer(hub_config: dict[str, Any], plugins: Plugins, idp: fakeidp.FakeIdP, live_hub: LiveHub) -> IssuerKit:
+    """The hub as OpenID Provider on a loopback port (base_url = its address, the issuer), with
+    the fake upstream provider of `hub_config`, and a browser (tests/issuer_kit.py)."""
+    base_url, app = live_hub(lambda _base_url: hub_config["providers"], plugins)
+    return IssuerKit(app, base_url, idp)
 
 
 def csrf_of(client: FlaskClient, path: str = "/login") -> str:
@@ -136,70 +193,3 @@ def sign_in(client: FlaskClient, idp: fakeidp.FakeIdP, user: str = "alice", **fo
     """A whole sign-in through the fake provider; returns the callback's response."""
     authorization_url = start_signin(client, **form)
     return client.get(callback_path(idp.authorize(authorization_url, user)))
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """A headless Chromium (Debian's), shared by the browser tests of a run."""
-    from tests.live import chromium
-
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
-@pytest.fixture
-def demo_banner(tmp_path) -> Iterator[dict[str, str]]:
-    """`hub demo` (the README's first command) on free ports; yields the addresses its banner
-    prints: {"hub": ..., "Example app A": ..., "Example app B": ...}."""
-    import re
-    import subprocess
-    import sys
-    import time
-
-    process = subprocess.Popen(
-        [
-            sys.executable, "-c", "from hub.cli import main; main()", "demo",
-            "--port", "0", "--emulator-port", "0", "--example-port", "0", "--second-example-port", "0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=tmp_path,
-        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "HUB_INSTANCE_PATH": str(tmp_path / "instance")},
-    )
-    output = []
-    addresses: dict[str, str] = {}
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(addresses) < 3:
-            line = process.stdout.readline()
-            if not line:
-                break
-            output.append(line)
-            hub = re.search(r"open (http://127\.0\.0\.1:\d+)/", line)
-            app = re.search(r"(Example app [AB]) at (http://127\.0\.0\.1:\d+)/", line)
-            if hub:
-                addresses["hub"] = hub.group(1)
-            if app:
-                addresses[app.group(1)] = app.group(2)
-        assert len(addresses) == 3, "hub demo did not print its addresses:\n" + "".join(output)
-        yield addresses
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stdout.close()
-
-
-@pytest.fixture
-def demo(demo_banner: dict[str, str]) -> str:
-    """The hub's address in `hub demo`."""
-    return demo_banner["hub"]

@@ -9,18 +9,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from hub_entra.emulator import EntraEmulator
 from hub_entra.emulator.directory import CONTOSO_TENANT_ID
 from hub_entra.example_app import SessionStore, create_example_app
 
-from hub.app import create_app
-from hub.config import load_settings
 from hub.db import write_transaction
 from hub.issuer import applications
-from hub.plugins import load_plugins
 from hub.serving import LoopbackServer
 
 
@@ -80,33 +76,17 @@ class Stack:
 
 
 @contextmanager
-def running_stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
-    with ExitStack() as stack:
-        emulator = stack.enter_context(EntraEmulator())
-        hub_server = LoopbackServer(name="hub-with-apps")
-        base_url = hub_server.base_url
+def running_stack(emulator: EntraEmulator, live_hub: Callable[..., tuple[str, Any]]) -> Iterator[Stack]:
+    """The hub (the `live_hub` fixture) with its `entra` provider pointed at the `emulator`
+    fixture; applications added with `Stack.add_app` stop when the block ends."""
+
+    def providers(base_url: str) -> dict[str, Any]:
         redirect_uri = f"{base_url}/auth/entra/callback"
         emulator.add_redirect_uri(redirect_uri)
-        settings = load_settings(
-            environ={},
-            overrides={
-                "instance_path": str(tmp_path / "instance"),
-                "database_url": database_url,
-                "base_url": base_url,
-                "providers": {
-                    "entra": {
-                        "type": "entra",
-                        "name": "Microsoft",
-                        **emulator.provider_settings(CONTOSO_TENANT_ID),
-                        "redirect_uri": redirect_uri,
-                    }
-                },
-            },
-        )
-        hub = create_app(settings=settings, plugins=load_plugins(("entra",)))
-        hub_server.app = hub
-        stack.callback(hub.extensions["hub"].close)  # LIFO: after the server below has stopped
-        stack.enter_context(hub_server)
+        return {"entra": {"type": "entra", "name": "Microsoft", **emulator.provider_settings(CONTOSO_TENANT_ID), "redirect_uri": redirect_uri}}
+
+    base_url, hub = live_hub(providers, ("entra",))
+    with ExitStack() as stack:
         yield Stack(emulator, base_url, hub, {}, stack)
 
 

@@ -2,31 +2,25 @@
 client talks to it over a real socket), a browser (Flask's test client on the same app), the
 fake upstream provider, and helpers that register applications and run authorizations.
 
-tests/conftest.py offers its fixtures `issuer` and `issuer_idp` to every test module.
+tests/conftest.py builds the fixture `issuer` from it on `live_hub` and `idp`.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-import responses
 from authlib.integrations.requests_client import OAuth2Session
 from flask import Flask
 from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from hub.app import create_app
-from hub.config import load_settings
 from hub.db import write_transaction
 from hub.issuer import applications
-from hub.serving import LoopbackServer
 from tests import fakeidp
 
 REDIRECT = "https://app.example/callback"
@@ -150,28 +144,3 @@ def _unescape(value: str) -> str:
     import html
 
     return html.unescape(value)
-
-
-@pytest.fixture
-def issuer_idp() -> Iterator[fakeidp.FakeIdP]:
-    """The fake upstream provider; requests to the hub's own loopback server pass through."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_passthru(re.compile(r"http://127\.0\.0\.1:\d+/"))
-        yield fakeidp.FakeIdP(mock)
-
-
-@pytest.fixture
-def issuer(hub_config: dict[str, Any], plugins: Any, issuer_idp: fakeidp.FakeIdP) -> Iterator[IssuerKit]:
-    """The hub on a loopback port, base_url = its address (the issuer), with a browser."""
-    server = LoopbackServer(name="hub-issuer-under-test")
-    settings = load_settings(environ={}, overrides={**hub_config, "base_url": server.base_url})
-    app = create_app(settings=settings, plugins=plugins)
-    server.app = app
-    server.start()
-    try:
-        yield IssuerKit(app, server.base_url, issuer_idp)
-    finally:
-        server.stop()
-        app.extensions["hub"].close()
-
-

@@ -20,8 +20,8 @@ SCREENSHOTS = Path(os.environ.get("HUB_SCREENSHOTS", "/tmp"))
 
 
 @pytest.fixture
-def stack(tmp_path, database_url) -> Iterator[Stack]:
-    with running_stack(tmp_path, database_url) as running:
+def stack(emulator, live_hub) -> Iterator[Stack]:
+    with running_stack(emulator, live_hub) as running:
         running.add_app("Notes")
         running.add_app("Wiki")
         running.add_app("Partner portal", first_party=False)

@@ -5,7 +5,6 @@ account picker and consent page."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,43 +13,35 @@ from hub_entra.emulator.directory import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from hub.app import create_app
-from hub.config import load_settings
 from hub.models import LinkedAccount
-from hub.plugins import load_plugins
-from tests.live import chromium_or_skip, serve
+from tests.live import chromium_or_skip
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def hub(tmp_path, database_url) -> Iterator[tuple[str, Any, EntraEmulator]]:
+def hub(live_hub, emulator) -> tuple[str, Any, EntraEmulator]:
     chromium_or_skip()
-    with EntraEmulator() as emulator:
 
-        def make_app(base_url: str) -> Any:
-            for provider_id in ("contoso", "fabrikam", "corp"):
-                emulator.add_redirect_uri(f"{base_url}/auth/{provider_id}/callback")
-            contoso = emulator.provider_settings(CONTOSO_TENANT_ID)
-            providers = {
-                "contoso": {"type": "entra", "name": "Contoso", **contoso},
-                "fabrikam": {"type": "entra", "name": "Fabrikam", **emulator.provider_settings(FABRIKAM_TENANT_ID)},
-                "corp": {
-                    "type": "oidc",
-                    "name": "Contoso SSO",
-                    "issuer": emulator.issuer(CONTOSO_TENANT_ID),
-                    "client_id": contoso["client_id"],
-                    "client_secret": contoso["client_secret"],
-                    "scopes": ["openid", "profile", "email", "offline_access"],
-                },
-            }
-            overrides = {"instance_path": str(tmp_path / "instance"), "database_url": database_url,
-                         "base_url": base_url, "providers": providers}  # fmt: skip
-            return create_app(settings=load_settings(environ={}, overrides=overrides), plugins=load_plugins(("entra", "oidc")))
+    def providers(base_url: str) -> dict[str, Any]:
+        for provider_id in ("contoso", "fabrikam", "corp"):
+            emulator.add_redirect_uri(f"{base_url}/auth/{provider_id}/callback")
+        contoso = emulator.provider_settings(CONTOSO_TENANT_ID)
+        return {
+            "contoso": {"type": "entra", "name": "Contoso", **contoso},
+            "fabrikam": {"type": "entra", "name": "Fabrikam", **emulator.provider_settings(FABRIKAM_TENANT_ID)},
+            "corp": {
+                "type": "oidc",
+                "name": "Contoso SSO",
+                "issuer": emulator.issuer(CONTOSO_TENANT_ID),
+                "client_id": contoso["client_id"],
+                "client_secret": contoso["client_secret"],
+                "scopes": ["openid", "profile", "email", "offline_access"],
+            },
+        }
 
-        with serve(make_app) as (base_url, app):
-            yield base_url, app, emulator
-            app.extensions["hub"].close()
+    base_url, app = live_hub(providers, ("entra", "oidc"))
+    return base_url, app, emulator
 
 
 def sign_in_in_browser(page: Any, base_url: str, button: str, person: str) -> None:

@@ -24,11 +24,6 @@ def hub(*args: str, env: dict[str, str], timeout: int = 60) -> subprocess.Comple
     )
 
 
-@pytest.fixture
-def env(tmp_path) -> dict[str, str]:
-    return {"HUB_INSTANCE_PATH": str(tmp_path / "instance"), "HUB_DOTENV": str(tmp_path / "none.env"), "CWD": str(tmp_path)}
-
-
 def test_help_lists_the_commands(env):
     result = hub("--help", env=env)
     assert result.returncode == 0, result.stderr

@@ -25,8 +25,8 @@ ALICE = "alice@contoso.example"
 
 
 @pytest.fixture
-def stack(tmp_path, database_url) -> Iterator[Stack]:
-    with running_stack(tmp_path, database_url) as running:
+def stack(emulator, live_hub) -> Iterator[Stack]:
+    with running_stack(emulator, live_hub) as running:
         running.emulator.auto_sign_in = ALICE
         running.add_app("Notes", scope="openid profile email provider_tokens")
         running.add_app("Wiki")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -26,42 +26,27 @@ ALICE, BOB, CAROL = "alice@contoso.example", "bob@contoso.example", "carol@fabri
 
 
 @pytest.fixture
-def emulator() -> Iterator[EntraEmulator]:
-    with EntraEmulator() as running:
-        yield running
-
-
-@pytest.fixture
-def hub_factory(tmp_path, database_url, emulator) -> Iterator[Callable[..., tuple[str, Any]]]:
+def hub_factory(live_hub, emulator) -> Callable[..., tuple[str, Any]]:
     """Start a hub whose providers point at the emulator: `hub_factory(entra={...settings})`."""
-    stack = []
 
     def start(**providers: dict[str, Any]) -> tuple[str, Any]:
-        def make_app(base_url: str) -> Any:
-            tables = {}
+        def tables(base_url: str) -> dict[str, Any]:
+            result = {}
             for provider_id, overrides in providers.items():
                 redirect_uri = f"{base_url}/auth/{provider_id}/callback"
                 emulator.add_redirect_uri(redirect_uri, overrides.get("client_id"))
-                tables[provider_id] = {
+                result[provider_id] = {
                     "type": "entra",
                     "name": provider_id.title(),
                     **emulator.provider_settings(overrides.pop("tenant", CONTOSO_TENANT_ID), client_id=overrides.get("client_id")),
                     **overrides,
                     "redirect_uri": redirect_uri,
                 }
-            settings = load_settings(
-                environ={},
-                overrides={"instance_path": str(tmp_path / "instance"), "database_url": database_url, "base_url": base_url, "providers": tables},
-            )
-            return create_app(settings=settings, plugins=load_plugins(("entra",)))
+            return result
 
-        context = serve(make_app)
-        stack.append(context)
-        return context.__enter__()
+        return live_hub(tables, ("entra",))
 
-    yield start
-    for context in reversed(stack):
-        context.__exit__(None, None, None)
+    return start
 
 
 def hub_rt(app):

@@ -5,48 +5,29 @@ the fake GitHub), driven as a browser drives it (requests following redirects)."
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import requests
-from hub_entra.emulator import EntraEmulator
 from hub_entra.emulator.directory import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
-from hub_github.fake import FakeGitHub
 from sqlalchemy import select, update
 
-from hub.app import create_app
-from hub.config import load_settings
 from hub.models import LinkedAccount, TokenSet, User, WebSession, utcnow
-from hub.plugins import load_plugins
-from tests.live import serve
 
 ALICE, CAROL = "alice@contoso.example", "carol@fabrikam.example"
 
 
 @pytest.fixture
-def emulator() -> Iterator[EntraEmulator]:
-    with EntraEmulator() as running:
-        yield running
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as fake:
-        yield fake
-
-
-@pytest.fixture
-def hub(tmp_path, database_url, emulator, github) -> Iterator[tuple[str, Any]]:
+def hub(live_hub, emulator, github) -> tuple[str, Any]:
     """A hub with `entra` (Contoso), `corp` (oidc: Fabrikam through plain OpenID Connect) and
     `github`, all loaded from their entry points."""
 
-    def make_app(base_url: str) -> Any:
+    def providers(base_url: str) -> dict[str, Any]:
         for provider_id in ("entra", "corp", "github"):
             emulator.add_redirect_uri(f"{base_url}/auth/{provider_id}/callback")
         entra = emulator.provider_settings(CONTOSO_TENANT_ID)
-        providers = {
+        return {
             "entra": {"type": "entra", "name": "Contoso", **entra},
             "corp": {
                 "type": "oidc",
@@ -58,15 +39,8 @@ def hub(tmp_path, database_url, emulator, github) -> Iterator[tuple[str, Any]]:
             },
             "github": {"type": "github", "name": "GitHub", **github.provider_settings()},
         }
-        settings = load_settings(
-            environ={},
-            overrides={"instance_path": str(tmp_path / "instance"), "database_url": database_url, "base_url": base_url, "providers": providers},
-        )
-        return create_app(settings=settings, plugins=load_plugins(("entra", "oidc", "github")))
 
-    with serve(make_app) as (base_url, app):
-        yield base_url, app
-        app.extensions["hub"].close()
+    return live_hub(providers, ("entra", "oidc", "github"))
 
 
 def press(browser: requests.Session, base_url: str, provider_id: str, page: str = "/login", **form: str) -> requests.Response:

@@ -12,8 +12,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from tests.issuer_kit import issuer, issuer_idp  # noqa: F401
-
 OIDC_REQUIRED = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "response_types_supported",
                  "subject_types_supported", "id_token_signing_alg_values_supported")
 JWT_AUTH_METHODS = {"private_key_jwt", "client_secret_jwt"}

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from joserfc.jwk import ECKey
 
-from tests.issuer_kit import IssuerKit, issuer, issuer_idp  # noqa: F401
+from tests.issuer_kit import IssuerKit
 
 pytestmark = pytest.mark.slow
 

@@ -30,11 +30,6 @@ from tests.e2e.test_cli import hub
 UPGRADE_FIRST = "run `hub db upgrade` first"
 
 
-@pytest.fixture
-def env(tmp_path) -> dict[str, str]:
-    return {"HUB_INSTANCE_PATH": str(tmp_path / "instance"), "HUB_DOTENV": str(tmp_path / "none.env"), "CWD": str(tmp_path)}
-
-
 # --- an unmigrated database ----------------------------------------------------------------------
 
 

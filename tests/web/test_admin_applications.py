@@ -27,18 +27,6 @@ APP_URL = "http://127.0.0.1:5003"
 
 
 @pytest.fixture
-def rt(app):
-    return app.extensions["hub"]
-
-
-@pytest.fixture
-def admin(app, idp):
-    client = app.test_client()
-    sign_in(client, idp, "alice")
-    return client
-
-
-@pytest.fixture
 def person(app, idp):
     client = app.test_client()
     sign_in(client, idp, "bob")

@@ -17,19 +17,6 @@ from hub.models import AuditEvent, LinkedAccount, TokenSet, User, utcnow
 from hub.provider import HealthCheck
 from hub.seed import seed
 from tests import fakeidp
-from tests.conftest import sign_in
-
-
-@pytest.fixture
-def rt(app):
-    return app.extensions["hub"]
-
-
-@pytest.fixture
-def admin(app, idp):
-    client = app.test_client()
-    sign_in(client, idp, "alice")
-    return client
 
 
 @pytest.fixture
