@@ -3,7 +3,7 @@ everything a plugin imports, so the page cannot drift from the code.
 
     uv run python -m hub.apidoc > docs/reference.md
 
-tests/test_reference_docs.py fails when the committed page differs from what this module
+tests/unit/test_reference_docs.py fails when the committed page differs from what this module
 generates. Attribute docstrings (a string right after a class attribute) are read from the
 source, as Sphinx does.
 """
@@ -37,7 +37,7 @@ MODULES = (
 HEADER = """# Plugin API reference
 
 Generated from the code by `uv run python -m hub.apidoc > docs/reference.md`; do not edit by
-hand (tests/test_reference_docs.py compares). How to write a plugin: [plugins.md](plugins.md).
+hand (tests/unit/test_reference_docs.py compares). How to write a plugin: [plugins.md](plugins.md).
 Everything here is part of plugin API version 1: names are only ever added.
 """
 

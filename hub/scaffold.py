@@ -5,7 +5,7 @@ The package is what docs/plugins.md describes, already wired: a pyproject with t
 `OpenIdConnectProvider`, settings validated at start without echoing secrets, the conformance
 kit and an end-to-end sign-in through a real hub, both against
 `hub.testing.authserver.FakeAuthorizationServer`, and a README. Its tests pass as generated
-(tests/test_plugin_new.py installs one into a fresh venv and runs them); the author then
+(tests/e2e/test_plugin_new.py installs one into a fresh venv and runs them); the author then
 changes the endpoints and the profile mapping to their provider's.
 """
 

@@ -1,5 +1,5 @@
 """A GitLab-like provider plugin written the right way on hub.oidc.OAuth2Provider, the reference
-the conformance kit's tests break on purpose (tests/test_conformance_kit.py).
+the conformance kit's tests break on purpose (tests/unit/test_conformance_kit.py).
 
 Its IdP is hub.testing.authserver.FakeAuthorizationServer with a GitLab-shaped profile:
 a numeric `id`, a changeable `username`, a `state` that is `blocked` for a blocked account.

@@ -2,7 +2,7 @@
 
 Each module implements one specification; this package re-exports every name plugins
 import, so `from hub.oidc import TokenClient` keeps working for plugins written against
-hub_api_version 1 (tests/test_oidc_public_names.py imports each documented name).
+hub_api_version 1 (tests/unit/test_oidc_public_names.py imports each documented name).
 
 | module | implements |
 | --- | --- |

@@ -3,7 +3,7 @@ OpenID Connect Discovery 1.0 and RFC 8414 metadata, JWKS caching, RFC 9207 `iss`
 authorization response (errors too), RFC 6749 §5.2 token errors (JSON, no-store, 401 with a
 Basic challenge carrying RFC 7617's realm), RFC 6750 §3.1 challenges at userinfo.
 
-tests/test_issuer_interop.py runs an independent certified client library against the same."""
+tests/e2e/test_issuer_interop.py runs an independent certified client library against the same."""
 
 from __future__ import annotations
 

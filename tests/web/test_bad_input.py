@@ -63,7 +63,7 @@ BODIES: list[Any] = [[1], "str", 123, None, True, {"provider_id": ["x"]}, {"prov
 @pytest.fixture
 def hub_config(hub_config: dict[str, Any]) -> dict[str, Any]:
     """The sweep sends thousands of requests from one address: rate limits out of its way
-    (tests/test_ratelimit.py tests them)."""
+    (tests/web/test_ratelimit.py tests them)."""
     unlimited = "1000000 per minute"
     return {**hub_config, **{f"ratelimit_{name}": unlimited for name in ("signin", "callback", "logout", "api")}}
 
