@@ -144,13 +144,14 @@ def live_hub(tmp_path: Path, database_url: str) -> Iterator[LiveHub]:
     """Start the hub on a free 127.0.0.1 port: `live_hub(providers, plugins)` returns
     (base_url, app). `providers(base_url)` returns the [providers] tables (it is called once the
     address is known, so it can register redirect URIs with a fake first); `plugins` is a plugin
-    manager or the names of installed plugins to load from their entry points. Every hub started
-    stops, and returns its database connections, at teardown."""
+    manager or the names of installed plugins to load from their entry points; keyword arguments
+    are further settings. Every hub started stops, and returns its database connections, at
+    teardown."""
     with ExitStack() as started:
 
-        def start(providers: Callable[[str], dict[str, Any]], plugins: Plugins | Sequence[str]) -> tuple[str, Flask]:
+        def start(providers: Callable[[str], dict[str, Any]], plugins: Plugins | Sequence[str], **settings: Any) -> tuple[str, Flask]:
             def make_app(base_url: str) -> Flask:
-                overrides = {"instance_path": str(tmp_path / "instance"), "database_url": database_url,
+                overrides = {"instance_path": str(tmp_path / "instance"), "database_url": database_url, **settings,
                              "base_url": base_url, "providers": providers(base_url)}  # fmt: skip
                 manager = plugins if isinstance(plugins, Plugins) else load_plugins(tuple(plugins))
                 return create_app(settings=load_settings(environ={}, overrides=overrides), plugins=manager)
@@ -164,7 +165,8 @@ def live_hub(tmp_path: Path, database_url: str) -> Iterator[LiveHub]:
 def issuer(hub_config: dict[str, Any], plugins: Plugins, idp: fakeidp.FakeIdP, live_hub: LiveHub) -> IssuerKit:
     """The hub as OpenID Provider on a loopback port (base_url = its address, the issuer), with
     the fake upstream provider of `hub_config`, and a browser (tests/issuer_kit.py)."""
-    base_url, app = live_hub(lambda _base_url: hub_config["providers"], plugins)
+    settings = {key: value for key, value in hub_config.items() if key not in ("base_url", "providers")}
+    base_url, app = live_hub(lambda _base_url: hub_config["providers"], plugins, **settings)
     return IssuerKit(app, base_url, idp)
 
 
