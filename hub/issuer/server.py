@@ -216,6 +216,23 @@ class Subject:
         return True
 
 
+def subject_of(user: User, application: Application, family: TokenFamily, *, sid: str | None) -> Subject:
+    """The subject of a token issued under `family`, which carries the sign-in's facts. `sid` is
+    the hub session's even when an offline family is bound to none (the ID token still names it)."""
+    return Subject(
+        user=user,
+        application=application,
+        secret_key=_server().rt.keys.secret_key,
+        sid=sid,
+        auth_time=family.auth_time,
+        provider_id=family.provider_id,
+        family=family,
+        grant_id=family.grant_id,
+        amr=tuple(family.amr),
+        acr=family.acr,
+    )
+
+
 class AccessToken(TokenMixin):
     """A validated hub access token (RFC 9068 JWT), as resource-server code sees it."""
 
@@ -571,18 +588,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             acr=code.acr,
         )
         touch_last_used(grant)
-        return Subject(
-            user=user,
-            application=client.row,
-            secret_key=_server().rt.keys.secret_key,
-            sid=code.sid,
-            auth_time=code.auth_time,
-            provider_id=code.provider_id,
-            family=family,
-            grant_id=grant.id,
-            amr=tuple(code.amr),
-            acr=code.acr,
-        )
+        return subject_of(user, client.row, family, sid=code.sid)
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
@@ -617,18 +623,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                  details={"client_id": client.client_id, "family_revoked": True})
             raise InvalidGrantError("This refresh token was already used.")
         touch_last_used(grant)
-        return Subject(
-            user=user,
-            application=client.row,
-            secret_key=_server().rt.keys.secret_key,
-            sid=family.sid,
-            auth_time=family.auth_time,
-            provider_id=family.provider_id,
-            family=family,
-            grant_id=family.grant_id,
-            amr=tuple(family.amr),
-            acr=family.acr,
-        )
+        return subject_of(user, client.row, family, sid=family.sid)
 
     def revoke_old_credential(self, refresh_token: OAuthRefreshToken) -> None:
         """Already spent in authenticate_user, atomically, before the new token was made."""
