@@ -45,13 +45,13 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
+from proctree import cpu_seconds
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_DATABASE = "hub_bench_issuer"
 TIME_LIMIT = 60.0
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 """Never contacted: the authorization response is read from the Location header."""
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -68,32 +68,7 @@ def percentile(values: list[float], fraction: float) -> float:
 # --- server CPU from /proc -----------------------------------------------------------------------
 
 
-def process_tree(root: int) -> list[int]:
-    """The pid and every descendant's (gunicorn master and workers)."""
-    found, queue = [], [root]
-    while queue:
-        pid = queue.pop()
-        found.append(pid)
-        try:
-            for task in os.listdir(f"/proc/{pid}/task"):
-                children = Path(f"/proc/{pid}/task/{task}/children").read_text().split()
-                queue.extend(int(child) for child in children)
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return found
 
-
-def cpu_seconds(root: int) -> float:
-    """utime + stime of the process tree, in seconds (fields 14 and 15 of /proc/PID/stat)."""
-    total = 0
-    for pid in process_tree(root):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except FileNotFoundError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()  # the command name may contain spaces
-        total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
 
 
 # --- the hub ---------------------------------------------------------------------------------------

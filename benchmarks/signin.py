@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from proctree import cpu_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -66,32 +67,9 @@ def one_sign_in(base_url: str) -> float:
     return time.perf_counter() - started
 
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def process_tree(root: int) -> list[int]:
-    """The pid and every descendant's (gunicorn's master and its workers)."""
-    found, frontier = [root], [root]
-    while frontier:
-        pid = frontier.pop()
-        for task in Path(f"/proc/{pid}/task").glob("*/children"):
-            children = [int(child) for child in task.read_text().split()]
-            found += children
-            frontier += children
-    return found
 
-
-def cpu_seconds(root: int) -> float:
-    """utime + stime of the process tree, in seconds (fields 14 and 15 of /proc/PID/stat)."""
-    total = 0
-    for pid in process_tree(root):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except FileNotFoundError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()  # the name may contain spaces
-        total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
 
 
 def load(base_url: str, concurrency: int, count: int, server_pid: int | None = None) -> dict[str, float]:

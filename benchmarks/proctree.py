@@ -1,0 +1,37 @@
+"""CPU time of a server's whole process tree (gunicorn's master and workers), read from /proc,
+so the benchmarks count what the server spent and not the load driver beside it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(root: int) -> list[int]:
+    """The pid and every descendant's; a process that ends while we walk is skipped."""
+    found, queue = [], [root]
+    while queue:
+        pid = queue.pop()
+        found.append(pid)
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                children = Path(f"/proc/{pid}/task/{task}/children").read_text().split()
+                queue.extend(int(child) for child in children)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
+def cpu_seconds(root: int) -> float:
+    """utime + stime of the process tree, in seconds (fields 14 and 15 of /proc/PID/stat)."""
+    total = 0
+    for pid in process_tree(root):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # the command name may contain spaces
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
