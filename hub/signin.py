@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, select
+from typing import Any
+
+from sqlalchemy import Row, bindparam, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from hub.errors import HubError, SignInError, SignInExpired
@@ -119,26 +121,29 @@ def start(
         raise SignInError(f"Unknown sign-in intent {intent!r}.", code="bad_intent")
     if intent == "link" and user_id is None:
         raise SignInError("Sign in before linking another account.", code="link_needs_signin")
-    purge_expired(session)  # keeps the table to the sign-ins under way; indexed on expires_at
+    now = utcnow()
     browser_hash = digest(browser_token)
-    _drop_oldest_of_browser(session, browser_hash, keep=caps.per_browser - 1)
-    if _live_count(session, caps.total) >= caps.total:
+    connection = session.connection()
+    # Expired rows and this browser's sign-ins beyond its newest `per_browser - 1` go in one
+    # statement (indexed on expires_at and browser_hash).
+    connection.execute(_PURGE_AND_DROP_OLDEST, {"now": now, "browser": browser_hash, "keep": caps.per_browser - 1})
+    if (connection.execute(_LIVE_COUNT, {"cap": caps.total}).scalar() or 0) >= caps.total:
         raise SigninsBusy(
             "The hub has too many sign-ins under way right now, so it cannot start yours."
         )
     state = secrets.token_urlsafe(32)
-    now = utcnow()
-    session.add(
-        PendingSignin(
-            state_hash=digest(state),
-            provider_id=provider.id,
-            intent=intent,
-            user_id=user_id if intent == "link" else None,
-            browser_hash=browser_hash,
-            next_path=safe_next(next_path),
-            created_at=now,
-            expires_at=now + PENDING_LIFETIME,
-        )
+    connection.execute(
+        _INSERT,
+        {
+            "state_hash": digest(state),
+            "provider_id": provider.id,
+            "intent": intent,
+            "user_id": user_id if intent == "link" else None,
+            "browser_hash": browser_hash,
+            "next_path": safe_next(next_path),
+            "created_at": now,
+            "expires_at": now + PENDING_LIFETIME,
+        },
     )
     return provider.authorization_url(
         AuthorizationRequest(
@@ -160,8 +165,9 @@ class ConsumedSignin:
     callback: Callback
 
 
-def claim(session: Session, state: str | None) -> PendingSignin | None:
-    """Delete and return the pending sign-in named by `state`, exactly once.
+def claim(session: Session, state: str | None) -> Row[Any] | None:
+    """Delete and return the pending sign-in named by `state` (a row with the columns of
+    PendingSignin), exactly once.
 
     Commit right after: the row is gone whatever happens next, so a replayed or reloaded
     callback finds nothing and never causes a second code redemption.
@@ -170,16 +176,11 @@ def claim(session: Session, state: str | None) -> PendingSignin | None:
         return None
     # One statement: the row comes back only to the request whose DELETE removed it, so of two
     # concurrent callbacks with the same state exactly one gets it.
-    return session.scalars(
-        delete(PendingSignin)
-        .where(PendingSignin.state_hash == digest(state))
-        .returning(PendingSignin)
-        .execution_options(synchronize_session=False)
-    ).one_or_none()
+    return session.connection().execute(_CLAIM, {"state_hash": digest(state)}).one_or_none()
 
 
 def check_claimed(
-    pending: PendingSignin | None,
+    pending: Row[Any] | None,
     provider_id: str,
     params: dict[str, str],
     *,
@@ -222,24 +223,24 @@ def check_claimed(
     )
 
 
-def _drop_oldest_of_browser(session: Session, browser_hash: str, keep: int) -> None:
-    """Delete this browser's pending sign-ins beyond its `keep` newest (indexed on browser_hash)."""
-    older = (
-        select(PendingSignin.state_hash)
-        .where(PendingSignin.browser_hash == browser_hash)
-        .order_by(PendingSignin.created_at.desc(), PendingSignin.state_hash)
-        .offset(keep)
-    )
-    doomed = session.scalars(older).all()
-    if doomed:
-        session.execute(delete(PendingSignin).where(PendingSignin.state_hash.in_(doomed)))
-
-
-def _live_count(session: Session, cap: int) -> int:
-    """How many rows the table holds, counting no further than `cap` (an index-only scan of at
-    most `cap` entries, not of a table an attacker may have filled)."""
-    capped = select(PendingSignin.state_hash).limit(cap).subquery()
-    return session.scalar(select(func.count()).select_from(capped)) or 0
+# The statements of the sign-in hot path, built once as Core statements: building them per
+# call, and the ORM's bookkeeping around them, cost more CPU than running them.
+_PENDING = PendingSignin.__table__
+_C = _PENDING.c
+_OF_BROWSER_BEYOND_NEWEST = (
+    select(_C.state_hash)
+    .where(_C.browser_hash == bindparam("browser"))
+    .order_by(_C.created_at.desc(), _C.state_hash)
+    .offset(bindparam("keep"))
+)
+_PURGE_AND_DROP_OLDEST = delete(_PENDING).where(
+    or_(_C.expires_at <= bindparam("now"), _C.state_hash.in_(_OF_BROWSER_BEYOND_NEWEST.scalar_subquery()))
+)
+_LIVE_COUNT = select(func.count()).select_from(select(_C.state_hash).limit(bindparam("cap")).subquery())
+"""How many rows the table holds, counting no further than the cap (an index-only scan of at
+most `cap` entries, not of a table an attacker may have filled)."""
+_INSERT = insert(_PENDING)
+_CLAIM = delete(_PENDING).where(_C.state_hash == bindparam("state_hash")).returning(*_C)
 
 
 def purge_expired(session: Session) -> int:
