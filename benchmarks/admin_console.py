@@ -86,7 +86,7 @@ def admin_session(rt) -> str:  # type: ignore[no-untyped-def]
         admin = User(display_name="Bench Admin", email="admin@bench.example", is_admin=True)
         session.add(admin)
         session.flush()
-        return sessions.create(session, admin, session_policy(rt), provider_id=None, linked_account_id=None, roles=frozenset())
+        return sessions.create(session, admin.id, session_policy(rt), provider_id=None, linked_account_id=None, roles=frozenset())
 
 
 def targets(rt, size: int) -> dict[str, str]:  # type: ignore[no-untyped-def]

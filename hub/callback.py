@@ -142,16 +142,16 @@ def _write(
             with write_transaction(rt.db) as session:
                 if consumed.intent == "link":
                     assert consumed.user_id is not None and previous_session_token is not None
-                    user, account = accounts.link(session, consumed.user_id, provider.id, result)
+                    who = accounts.link(session, consumed.user_id, provider.id, result)
                     token = previous_session_token
                 else:
-                    user, account, first = accounts.sign_in(session, provider.id, result)
+                    who = accounts.sign_in(session, provider.id, result)
                     token = sessions.create(
                         session,
-                        user,
+                        who.user_id,
                         policy,
                         provider_id=provider.id,
-                        linked_account_id=account.id,
+                        linked_account_id=who.account_id,
                         roles=result.identity.roles,
                         provider_session_id=result.identity.session_id,
                         amr=result.identity.amr,
@@ -160,22 +160,22 @@ def _write(
                         user_agent=context.user_agent,
                         replaces=previous_session_token,
                     )
-                rt.vault.store(session, account, result.tokens, provider.requested_scopes)
+                rt.vault.store(session, who.account_id, result.tokens, provider.requested_scopes)
                 rt.audit.record(
                     session,
                     consumed.intent,
                     "success",
-                    actor_user_id=user.id,
-                    subject_user_id=user.id,
+                    actor_user_id=who.user_id,
+                    subject_user_id=who.user_id,
                     provider_id=provider.id,
                     context=context,
                     details={
-                        "linked_account_id": account.id,
+                        "linked_account_id": who.account_id,
                         "roles": sorted(result.identity.roles),
-                        **({"first_sign_in": first} if consumed.intent == "signin" else {}),
+                        **({"first_sign_in": who.first} if consumed.intent == "signin" else {}),
                     },
                 )
-            return Completed(token, consumed.next_path, user.id, consumed.intent)
+            return Completed(token, consumed.next_path, who.user_id, consumed.intent)
         except IntegrityError:
             # Two first sign-ins of one person raced (PostgreSQL): the unique (provider,
             # subject) key let one win; the retry finds its account.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.issuer import backchannel
@@ -60,7 +60,7 @@ class CurrentSession:
 
 def create(
     session: Session,
-    user: User,
+    user_id: int,
     policy: SessionPolicy,
     *,
     provider_id: str | None,
@@ -79,24 +79,29 @@ def create(
         end_sessions(session, token=replaces, reason="replaced")
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    session.add(
-        WebSession(
-            id_hash=digest(token),
-            user_id=user.id,
-            provider_id=provider_id,
-            linked_account_id=linked_account_id,
-            provider_session_id=clip(WebSession.provider_session_id, provider_session_id),
-            roles=sorted(roles),
-            created_at=now,
-            last_seen_at=now,
-            expires_at=now + policy.absolute,
-            ip=clip(WebSession.ip, ip),
-            user_agent=clip(WebSession.user_agent, user_agent) or None,
-            amr=list(amr),
-            acr=clip(WebSession.acr, acr),
-        )
+    # A Core INSERT built once: the row is written once at sign-in, the ORM would only track it.
+    session.connection().execute(
+        _INSERT,
+        {
+            "id_hash": digest(token),
+            "user_id": user_id,
+            "provider_id": provider_id,
+            "linked_account_id": linked_account_id,
+            "provider_session_id": clip(WebSession.provider_session_id, provider_session_id),
+            "roles": sorted(roles),
+            "created_at": now,
+            "last_seen_at": now,
+            "expires_at": now + policy.absolute,
+            "ip": clip(WebSession.ip, ip),
+            "user_agent": clip(WebSession.user_agent, user_agent) or None,
+            "amr": list(amr),
+            "acr": clip(WebSession.acr, acr),
+        },
     )
     return token
+
+
+_INSERT = insert(WebSession.__table__)
 
 
 def lookup(session: Session, token: str | None, policy: SessionPolicy) -> CurrentSession | None:

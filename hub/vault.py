@@ -20,10 +20,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -234,33 +237,33 @@ class TokenVault:
     def store(
         self,
         session: Session,
-        linked_account: LinkedAccount,
+        linked_account_id: int,
         tokens: Tokens,
         requested_scopes: Sequence[str],
-    ) -> TokenSet:
-        """Insert or replace the account's token set within the caller's transaction.
+    ) -> None:
+        """Insert or replace the account's token set within the caller's transaction, and
+        reset its refresh failures (fresh tokens from a sign-in; the account's `needs_reauth`
+        is cleared by hub.accounts with the rest of the sign-in's refresh).
 
-        Fresh tokens from a sign-in make the account healthy again, so this also clears
-        `needs_reauth` and the failure count.
+        One upsert on the unique linked_account_id, not a read and a write through the ORM.
         """
-        if linked_account.id is None:
-            session.flush()  # the associated data needs the row id
-        token_set = session.scalars(
-            select(TokenSet).where(TokenSet.linked_account_id == linked_account.id)
-        ).one_or_none()
-        if token_set is None:
-            token_set = TokenSet(linked_account_id=linked_account.id, version=0)
-            session.add(token_set)
-        self._seal(token_set, tokens)
-        token_set.access_expires_at = tokens.expires_at
-        token_set.scopes_granted = " ".join(tokens.scopes)
-        token_set.scopes_requested = " ".join(requested_scopes)
-        token_set.refresh_failures = 0
-        token_set.version = (token_set.version or 0) + 1
-        token_set.updated_at = utcnow()
-        linked_account.needs_reauth = False
-        session.flush()
-        return token_set
+        key_id, ciphertext = self.keyring.encrypt(
+            _sealed_payload(tokens), token_set_binding(linked_account_id)
+        )
+        now = utcnow()
+        values = {
+            "linked_account_id": linked_account_id,
+            "key_id": key_id,
+            "ciphertext": ciphertext,
+            "access_expires_at": tokens.expires_at,
+            "scopes_granted": " ".join(tokens.scopes),
+            "scopes_requested": " ".join(requested_scopes),
+            "refresh_failures": 0,
+            "version": 1,
+            "updated_at": now,
+        }
+        connection = session.connection()
+        connection.execute(_UPSERTS[connection.dialect.name], values)
 
     def read(self, token_set: TokenSet) -> Tokens:
         """Decrypt a token set. Raises TokenUnreadable (tampered or swapped) or TokenKeyMissing."""
@@ -278,18 +281,6 @@ class TokenVault:
             id_token=payload.get("id_token"),
             expires_at=token_set.access_expires_at,
             scopes=tuple(token_set.scopes_granted.split()),
-        )
-
-    def _seal(self, token_set: TokenSet, tokens: Tokens) -> None:
-        payload = {
-            "v": 1,
-            "access_token": tokens.access_token,
-            "refresh_token": tokens.refresh_token,
-            "id_token": tokens.id_token,
-        }
-        plaintext = json.dumps(payload, separators=(",", ":")).encode()
-        token_set.key_id, token_set.ciphertext = self.keyring.encrypt(
-            plaintext, token_set_binding(token_set.linked_account_id)
         )
 
     # ---- on-demand refresh -------------------------------------------------------------------
@@ -429,7 +420,9 @@ class TokenVault:
             id_token=fresh.id_token or stored.id_token,
             scopes=fresh.scopes or stored.scopes,
         )
-        self._seal(token_set, tokens)
+        token_set.key_id, token_set.ciphertext = self.keyring.encrypt(
+            _sealed_payload(tokens), token_set_binding(token_set.linked_account_id)
+        )
         now = utcnow()
         token_set.access_expires_at = tokens.expires_at
         token_set.scopes_granted = " ".join(tokens.scopes)
@@ -645,3 +638,31 @@ def retire_key(ring_text: str, key_id: str, usage: Mapping[str, int]) -> str:
         )
     return KeyRing(tuple(entry for entry in ring.keys if entry[0] != key_id)).text()
 
+
+
+def _sealed_payload(tokens: Tokens) -> bytes:
+    """The plaintext the vault encrypts: the provider's tokens, in the vault's format v1."""
+    payload = {
+        "v": 1,
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "id_token": tokens.id_token,
+    }
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _upsert(insert: Callable[[Any], Any]) -> Any:
+    """INSERT ... ON CONFLICT (linked_account_id) DO UPDATE, in the dialect's own spelling."""
+    statement = insert(TokenSet.__table__)
+    replaced = {
+        name: statement.excluded[name]
+        for name in ("key_id", "ciphertext", "access_expires_at", "scopes_granted", "scopes_requested",
+                     "refresh_failures", "updated_at")
+    }
+    return statement.on_conflict_do_update(
+        index_elements=["linked_account_id"],
+        set_={**replaced, "version": TokenSet.__table__.c.version + 1},
+    )
+
+
+_UPSERTS = {"sqlite": _upsert(sqlite_insert), "postgresql": _upsert(postgresql_insert)}

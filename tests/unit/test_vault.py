@@ -134,7 +134,7 @@ def seed(
             "at-0-secret-access", refresh_token, "idt-0-secret-id",
             utcnow() + expires_in, ("User.Read",),
         )
-        vault.store(session, account, tokens, ["User.Read", "offline_access"])
+        vault.store(session, account.id, tokens, ["User.Read", "offline_access"])
         return account.id
 
 
@@ -215,23 +215,18 @@ def test_store_and_read_round_trip_with_ciphertext_only_at_rest(
         assert plaintext not in blob
 
 
-def test_store_replaces_the_token_set_and_clears_reauth(db: Database, vault: TokenVault) -> None:
+def test_store_replaces_the_token_set_and_resets_its_failures(db: Database, vault: TokenVault) -> None:
     account_id = seed(db, vault, timedelta(hours=1))
     with write_transaction(db) as session:
-        account = session.get(LinkedAccount, account_id)
-        assert account is not None
-        account.needs_reauth = True
         session.execute(update(TokenSet).values(refresh_failures=3))
     with write_transaction(db) as session:
-        account = session.get(LinkedAccount, account_id)
-        assert account is not None
-        vault.store(session, account, Tokens("at-new", "rt-new"), ["User.Read"])
+        vault.store(session, account_id, Tokens("at-new", "rt-new"), ["User.Read"])
     with db.session() as session:
         assert session.scalar(select(TokenSet.id).where(TokenSet.version == 2)) is not None
         assert len(session.scalars(select(TokenSet)).all()) == 1
     token_set = token_set_of(db, account_id)
-    assert token_set.refresh_failures == 0 and not account_of(db, account_id).needs_reauth
-    assert vault.read(token_set).access_token == "at-new"
+    assert token_set.refresh_failures == 0 and token_set.scopes_requested == "User.Read"
+    assert vault.read(token_set).access_token == "at-new" and vault.read(token_set).refresh_token == "rt-new"
 
 
 def test_a_ciphertext_copied_into_another_row_does_not_decrypt(

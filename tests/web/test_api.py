@@ -71,6 +71,22 @@ def test_refused_refresh_token_answers_reauth_required_and_flags_the_account(app
     assert again.status_code == 409 and idp.token_calls == 2  # no retry loop at the provider
 
 
+def test_signing_in_again_heals_an_account_that_needed_it(app, idp, api_key, account_id):
+    expire_tokens(app)
+    idp.refresh_tokens.clear()
+    url = f"/api/v1/accounts/{account_id}/access-token"
+    headers = {"Authorization": f"Bearer {api_key}"}
+    assert app.test_client().post(url, headers=headers).status_code == 409
+    with app.extensions["hub"].db.session() as session, session.begin():
+        session.execute(update(TokenSet).values(refresh_failures=2))
+    sign_in(app.test_client(), idp, "alice")
+    with app.extensions["hub"].db.session() as session:
+        assert session.get(LinkedAccount, account_id).needs_reauth is False
+        assert session.scalar(select(TokenSet.refresh_failures)) == 0
+    healed = app.test_client().post(url, headers=headers)
+    assert healed.status_code == 200 and healed.get_json()["access_token"] in idp.access
+
+
 @pytest.mark.parametrize(
     "header, code",
     [(None, "api_key_invalid"), ("Bearer hub_nope_nope", "api_key_invalid"), ("Basic abc", "api_key_invalid")],

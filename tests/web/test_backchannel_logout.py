@@ -107,7 +107,7 @@ def hub_session(db: Database, user_name: str, *application_ids: int) -> tuple[st
         user = User(display_name=user_name)
         session.add(user)
         session.flush()
-        cookie = sessions.create(session, user, POLICY, provider_id="fake", linked_account_id=None, roles=frozenset())
+        cookie = sessions.create(session, user.id, POLICY, provider_id="fake", linked_account_id=None, roles=frozenset())
         session.flush()
         sid = f"sid-{user_name}"
         session.add(SsoSession(sid=sid, session_id_hash=digest(cookie), user_id=user.id))
