@@ -26,12 +26,20 @@ def process_tree(root: int) -> list[int]:
 
 def cpu_seconds(root: int) -> float:
     """utime + stime of the process tree, in seconds (fields 14 and 15 of /proc/PID/stat)."""
-    total = 0
+    user, system = cpu_split(root)
+    return user + system
+
+
+def cpu_split(root: int) -> tuple[float, float]:
+    """(utime, stime) of the process tree in seconds: the Python work, and the kernel's
+    (socket and file system calls) on the server's behalf."""
+    user = system = 0
     for pid in process_tree(root):
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
         except FileNotFoundError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()  # the command name may contain spaces
-        total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
+        user += int(fields[11])
+        system += int(fields[12])
+    return user / CLOCK_TICKS, system / CLOCK_TICKS
