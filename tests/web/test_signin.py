@@ -96,6 +96,43 @@ def test_second_sign_in_reuses_the_linked_account(client, idp, app):
         assert session.scalars(select(LinkedAccount)).one().display_name == "Alice Renamed"
 
 
+def test_a_returning_sign_in_refreshes_the_account_and_fills_only_what_the_user_lacks(client, idp, app):
+    sign_in(client, idp, "alice")
+    with app.extensions["hub"].db.session() as session, session.begin():
+        session.execute(update(User).values(display_name="Alice (set by an admin)", email=None, last_sign_in_at=None))
+        session.execute(update(LinkedAccount).values(needs_reauth=True, roles=[], last_sign_in_at=None))
+    alice = idp.users["alice"]
+    alice.name, alice.email, alice.email_verified, alice.roles, alice.job = (
+        "Alice Renamed", "alice@new.example", True, ["admin", "auditor"], "Director",
+    )
+    sign_in(app.test_client(), idp, "alice")
+    with app.extensions["hub"].db.session() as session:
+        user = session.scalars(select(User)).one()
+        account = session.scalars(select(LinkedAccount)).one()
+    assert user.display_name == "Alice (set by an admin)"  # never overwritten from a profile
+    assert user.email == "alice@new.example"  # missing, so filled in
+    assert user.last_sign_in_at is not None and account.last_sign_in_at is not None
+    assert (account.display_name, account.email, account.email_verified) == ("Alice Renamed", "alice@new.example", True)
+    assert account.roles == ["admin", "auditor"] and account.profile["job_title"] == "Director"
+    assert account.needs_reauth is False
+    (event,) = [e for e in audit_events(app, "signin") if e.details.get("first_sign_in") is False]
+    assert event.details["linked_account_id"] == account.id and event.subject_user_id == user.id
+
+
+def test_a_disabled_user_cannot_sign_in_again_and_nothing_changes(client, idp, app):
+    sign_in(client, idp, "alice")
+    with app.extensions["hub"].db.session() as session, session.begin():
+        session.execute(update(User).values(disabled_at=utcnow()))
+    idp.users["alice"].name = "Alice Renamed"
+    before = (count(app, WebSession), count(app, TokenSet))
+    response = sign_in(app.test_client(), idp, "alice")
+    assert response.status_code == 403
+    assert (count(app, WebSession), count(app, TokenSet)) == before
+    with app.extensions["hub"].db.session() as session:
+        assert session.scalars(select(LinkedAccount)).one().display_name == "Alice Admin"
+    assert audit_events(app, "signin")[-1].details["reason"] == "user_disabled"
+
+
 def test_same_email_at_provider_never_links_to_existing_user(client, idp, app):
     sign_in(client, idp, "alice")
     sign_in(app.test_client(), idp, "mallory")  # same email, other subject
