@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator, Mapping
 from functools import partial
@@ -38,6 +39,15 @@ from hub.views import (
 from hub.web import close_db_session, runtime
 
 MAX_REQUEST_BYTES = 1 * 1024 * 1024
+
+
+def freeze_startup_heap() -> None:
+    """Move everything the app built at start (modules, routes, plugins, compiled statements)
+    out of the garbage collector's reach: it lives as long as the process, yet every full
+    collection would scan it again (about 170,000 objects, 0.2 ms of a sign-in's CPU; measured
+    in benchmarks/README.md). Call once, after create_app and before a server forks or serves."""
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(

@@ -64,6 +64,9 @@ def serve(host: str, port: int, production: bool, workers: int) -> None:
         err=True,
     )
     if production:
+        from hub.app import freeze_startup_heap
+
+        freeze_startup_heap()  # before the fork: the workers share the frozen pages too
         _gunicorn(app, host, port, workers)
     else:
         from werkzeug.serving import run_simple

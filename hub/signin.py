@@ -13,9 +13,8 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
-
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Row, bindparam, delete, func, insert, select, union_all
 from sqlalchemy.orm import Session
