@@ -80,13 +80,11 @@ def build(url: str, workdir: Path, size: int) -> tuple[FlaskClient, dict[str, st
 
 
 def admin_session(rt) -> str:  # type: ignore[no-untyped-def]
-    from hub.callback import session_policy
-
     with write_transaction(rt.db) as session:
         admin = User(display_name="Bench Admin", email="admin@bench.example", is_admin=True)
         session.add(admin)
         session.flush()
-        return sessions.create(session, admin.id, session_policy(rt), provider_id=None, linked_account_id=None, roles=frozenset())
+        return sessions.create(session, admin.id, sessions.session_policy(rt.settings), provider_id=None, linked_account_id=None, roles=frozenset())
 
 
 def targets(rt, size: int) -> dict[str, str]:  # type: ignore[no-untyped-def]
