@@ -160,6 +160,15 @@ def gunicorn(env: dict[str, str], port: int, workers: int, threads: int, workdir
     raise RuntimeError("gunicorn did not become ready: " + process.stderr.read().decode()[-2000:])
 
 
+def py_spy(pid: int, output: str) -> subprocess.Popen:
+    """py-spy sampling the gunicorn tree (workers included) until SIGINT; raw collapsed stacks of the
+    thread holding the GIL (so CPU, not threads waiting on the database)."""
+    command = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--format", "raw", "-o", output, "--rate", "200", "--gil"]
+    sampler = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # let it attach before the timed phases start
+    return sampler
+
+
 # --- the grants ------------------------------------------------------------------------------------
 
 
@@ -287,6 +296,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
+    parser.add_argument(
+        "--profile", metavar="FILE",
+        help="also sample the server with py-spy (`uv pip install py-spy`) into FILE (raw, collapsed stacks); "
+             "its sampling slows the server, so figures from a profiled run are not comparable",
+    )
     args = parser.parse_args()
 
     database_url = fresh_database(args.database_url)
@@ -303,12 +317,17 @@ def main() -> None:
         )
         cookie = signed_in_person(env)
         process = gunicorn(env, port, args.workers, args.threads, workdir)
+        sampler = None
         try:
             client = Client(base_url, registered["client_id"], registered["client_secret"], cookie)
             client.redeem(client.code("openid"))  # warm-up: keys loaded, connections opened
+            sampler = py_spy(process.pid, args.profile) if args.profile else None
             codes = redemptions(client, process.pid, args.codes, args.concurrency)
             refreshed = refreshes(client, process.pid, args.refreshes, args.concurrency)
         finally:
+            if sampler is not None:
+                sampler.send_signal(signal.SIGINT)
+                sampler.wait(timeout=60)
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=20)
 
