@@ -173,9 +173,13 @@ class OAuthCode(AuthorizationCodeMixin):
 
 
 class OAuthRefreshToken(TokenMixin):
-    def __init__(self, row: RefreshToken, family: TokenFamily) -> None:
+    """A refresh token and its family. `claim`, at the token endpoint: the lookup that found
+    them, with the family's user and grant read in the same statement."""
+
+    def __init__(self, row: RefreshToken, family: TokenFamily, claim: tokens.RefreshClaim | None = None) -> None:
         self.row = row
         self.family = family
+        self.claim = claim
 
     def check_client(self, client: OAuthClient) -> bool:
         return self.family.application_id == client.row.id
@@ -607,22 +611,23 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             )
         if found.token is None or found.family is None:
             return None
-        return OAuthRefreshToken(found.token, found.family)
+        return OAuthRefreshToken(found.token, found.family, found)
 
     def authenticate_user(self, refresh_token: OAuthRefreshToken) -> Subject:
         family = refresh_token.family
         client: OAuthClient = self.request.client
-        user = db().get(User, family.user_id)
+        found = refresh_token.claim
+        assert found is not None  # made by authenticate_refresh_token
+        user = found.user
         if user is None or user.disabled_at is not None:
             raise InvalidGrantError("The user of this token may no longer sign in.")
-        grant = consent.find(db(), user.id, client.row.id) if family.grant_id is not None else None
-        if grant is None:
+        if family.grant_id is None or found.grant_id is None:
             raise InvalidGrantError("Access for this application was removed.")
         if not tokens.spend_refresh(db(), refresh_token.row, family):
             note("issuer.refresh_reuse", "failure", subject_user_id=user.id,
                  details={"client_id": client.client_id, "family_revoked": True})
             raise InvalidGrantError("This refresh token was already used.")
-        touch_last_used(grant)
+        consent.touch(db(), found.grant_id, found.grant_last_used_at)
         return subject_of(user, client.row, family, sid=family.sid)
 
     def revoke_old_credential(self, refresh_token: OAuthRefreshToken) -> None:

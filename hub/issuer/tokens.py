@@ -14,10 +14,11 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from hub.models import AuthorizationCode, ClientAssertion, RefreshToken, TokenFamily, utcnow
+from hub.models import AuthorizationCode, ClientAssertion, Grant, RefreshToken, TokenFamily, User, utcnow
 
 CODE_LIFETIME = timedelta(minutes=2)
 ACCESS_TOKEN_SECONDS = 300
@@ -142,26 +143,60 @@ def start_family(
     return family
 
 
+# The refresh grant's statements, built once: the hot path runs them on the session's connection
+# (SQLAlchemy Core, compiled-statement cache) instead of through the ORM's unit of work.
+_REFRESH_TOKENS = RefreshToken.__table__
+_FAMILIES = TokenFamily.__table__
+_ADD_REFRESH = insert(_REFRESH_TOKENS).values(
+    token_hash=bindparam("new_hash"), family_id=bindparam("family_id"), created_at=bindparam("now")
+)
+_TOUCH_FAMILY = (
+    update(_FAMILIES).where(_FAMILIES.c.id == bindparam("family_id")).values(last_used_at=bindparam("now"))
+)
+_SPEND = (
+    update(_REFRESH_TOKENS)
+    .where(_REFRESH_TOKENS.c.token_hash == bindparam("spent_hash"), _REFRESH_TOKENS.c.used_at.is_(None))
+    .values(used_at=bindparam("now"))
+)
+_LOOKUP = (
+    select(RefreshToken, TokenFamily, User, Grant.id, Grant.last_used_at)
+    .join(TokenFamily, TokenFamily.id == RefreshToken.family_id)
+    .join(User, User.id == TokenFamily.user_id)
+    .outerjoin(Grant, (Grant.user_id == TokenFamily.user_id) & (Grant.application_id == TokenFamily.application_id))
+    .where(RefreshToken.token_hash == bindparam("lookup_hash"))
+)
+
+
 def add_refresh_token(session: Session, family: TokenFamily, refresh_token: str) -> None:
-    session.add(RefreshToken(token_hash=token_hash(refresh_token), family_id=family.id, created_at=utcnow()))
-    family.last_used_at = utcnow()
+    """Store the family's new refresh token (its hash) and mark the family used."""
+    now = utcnow()
+    connection = session.connection()
+    connection.execute(_ADD_REFRESH, {"new_hash": token_hash(refresh_token), "family_id": family.id, "now": now})
+    connection.execute(_TOUCH_FAMILY, {"family_id": family.id, "now": now})
+    set_committed_value(family, "last_used_at", now)
 
 
 @dataclass(frozen=True)
 class RefreshClaim:
+    """A presented refresh token: the live token with its family, the family's user and the
+    user's grant to the application (read in one statement), else why not."""
+
     token: RefreshToken | None
     family: TokenFamily | None
     problem: str | None = None
+    user: User | None = None
+    grant_id: int | None = None
+    grant_last_used_at: datetime | None = None
 
 
 def find_refresh(session: Session, refresh_token: str | None, application_id: int) -> RefreshClaim:
     """The live refresh token and its family. A rotated-out token revokes its family."""
     if not refresh_token or len(refresh_token) > 256:
         return RefreshClaim(None, None, "refresh_unknown")
-    row = session.get(RefreshToken, token_hash(refresh_token))
-    family = session.get(TokenFamily, row.family_id) if row is not None else None
-    if row is None or family is None or family.application_id != application_id:
+    found = session.execute(_LOOKUP, {"lookup_hash": token_hash(refresh_token)}).first()
+    if found is None or found.TokenFamily.application_id != application_id:
         return RefreshClaim(None, None, "refresh_unknown")
+    row, family = found.RefreshToken, found.TokenFamily
     if family.revoked_at is not None:
         return RefreshClaim(None, family, "family_revoked")
     if family.expires_at <= utcnow():
@@ -169,23 +204,18 @@ def find_refresh(session: Session, refresh_token: str | None, application_id: in
     if row.used_at is not None:
         revoke_family(session, family, "refresh_reused")
         return RefreshClaim(None, family, "refresh_reused")
-    return RefreshClaim(row, family)
+    return RefreshClaim(row, family, None, found.User, found.id, found.last_used_at)
 
 
 def spend_refresh(session: Session, token: RefreshToken, family: TokenFamily) -> bool:
     """Mark a refresh token used; False when another request spent it first (then the family
     is revoked: two holders of one token is what reuse detection is for)."""
     now = utcnow()
-    spent = session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.token_hash == token.token_hash, RefreshToken.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    spent = session.connection().execute(_SPEND, {"spent_hash": token.token_hash, "now": now})
     if not spent.rowcount:
         revoke_family(session, family, "refresh_reused")
         return False
-    token.used_at = now
+    set_committed_value(token, "used_at", now)
     return True
 
 
