@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
@@ -51,6 +51,7 @@ from hub.errors import HubError
 from hub.http import ProviderSession
 from hub.issuer import applications, claims, sso, tokens
 from hub.issuer import grants as consent
+from hub.issuer.client_cache import ApplicationCache
 from hub.models import Application, AuthorizationCode, RefreshToken, TokenFamily, User, WebSession, utcnow
 from hub.runtime import Runtime
 
@@ -278,15 +279,16 @@ class HubAuthorizationServer(AuthorizationServer):
         super().__init__()
         self.rt = rt
         self.issuer = rt.settings.base_url.rstrip("/")
+        self.clients = ApplicationCache()
 
     def query_client(self, client_id: str | None) -> OAuthClient | None:
-        row = applications.find_enabled(db(), client_id)
+        row = self.clients.find_enabled(db(), client_id)
         return OAuthClient(row) if row is not None else None
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         client: OAuthClient = request.client
         subject: Subject | None = request.user
-        touch_last_used(client.row)
+        self.clients.touch(db(), client.row)
         family = subject.family if subject is not None else None
         if family is not None and token.get("refresh_token"):
             tokens.add_refresh_token(db(), family, token["refresh_token"])
@@ -393,16 +395,6 @@ def standard_error(error: OAuth2Error, realm: str) -> OAuth2Error:
             description = CLIENT_AUTHENTICATION_FAILED
         return ClientAuthenticationFailed(realm, error.status_code, description)
     return error
-
-
-LAST_USED_GRANULARITY = timedelta(minutes=1)
-
-
-def touch_last_used(row: Any) -> None:
-    """Record use at most once a minute, so busy applications do not rewrite one hot row per token."""
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_GRANULARITY:
-        row.last_used_at = now
 
 
 def note_failure(error: OAuth2Error, event_type: str | None = None) -> None:
@@ -591,7 +583,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             amr=code.amr,
             acr=code.acr,
         )
-        touch_last_used(grant)
+        consent.touch(db(), grant.id, grant.last_used_at)
         return subject_of(user, client.row, family, sid=code.sid)
 
 
