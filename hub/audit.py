@@ -39,13 +39,16 @@ log = logging.getLogger(__name__)
 
 GENESIS_MAC = "0" * 64
 _COLUMNS = tuple(column.key for column in AuditEvent.__table__.columns)
-_INSERT = insert(AuditEvent.__table__)
+_EVENTS = AuditEvent.__table__
+_INSERT = insert(_EVENTS)
+_HEAD = select(_EVENTS.c.seq, _EVENTS.c.mac).order_by(_EVENTS.c.seq.desc()).limit(1)
 SEAL_TYPE = "audit_pruned"
 """Type of the event `prune` appends to seal the events it deleted."""
 CHECKPOINT_VERSION = "hub.audit.checkpoint.v1"
 MASK = "[masked]"
 ADVISORY_LOCK_ID = 7201
 """PostgreSQL advisory lock id that serialises audit appenders."""
+_LOCK = text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_ID})")
 
 Progress = Callable[[int, int], None]
 """Progress callback: (items done so far, items in total)."""
@@ -234,10 +237,13 @@ class AuditLog:
         """
         context = context or RequestContext()
         _begin_writer(session)
+        # The statements below run on the connection (SQLAlchemy Core: no ORM execution layer,
+        # statements built once), so the autoflush they skip is done here, before the lock:
+        # the head stays locked only for the head read and the insert.
+        session.flush()
+        connection = session.connection()
         _lock_head(session)
-        head = session.execute(
-            select(AuditEvent.seq, AuditEvent.mac).order_by(AuditEvent.seq.desc()).limit(1)
-        ).first()
+        head = connection.execute(_HEAD).first()
         event = AuditEvent(
             seq=(head.seq + 1) if head else 1,
             occurred_at=utcnow(),
@@ -254,7 +260,7 @@ class AuditLog:
         event.mac = chain_mac(self._key, head.mac if head else GENESIS_MAC, event)
         # A plain INSERT, not the ORM's unit of work: the event is written once and never
         # changed, so tracking it in the session would only cost a flush.
-        session.execute(_INSERT, {column: getattr(event, column) for column in _COLUMNS})
+        connection.execute(_INSERT, {column: getattr(event, column) for column in _COLUMNS})
         session.info.setdefault("hub_audit_pending", []).append(_record_of(event))
         return event
 
@@ -320,8 +326,9 @@ def _begin_writer(session: Session) -> None:
 
 def _lock_head(session: Session) -> None:
     """Serialise appenders so two events never take the same seq or fork the chain."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_ID})"))
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK)
 
 
 def _record_of(event: AuditEvent) -> AuditRecord:
