@@ -149,8 +149,12 @@ class OAuthClient(ClientMixin):
 
 
 class OAuthCode(AuthorizationCodeMixin):
-    def __init__(self, row: AuthorizationCode) -> None:
+    """A code row as Authlib's code; `claim`: the lookup that found it, with its user, session
+    and grant read in the same statement."""
+
+    def __init__(self, row: AuthorizationCode, claim: tokens.CodeClaim | None = None) -> None:
         self.row = row
+        self.claim = claim
         self.code_challenge = row.code_challenge
         self.code_challenge_method = row.code_challenge_method
 
@@ -547,7 +551,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 subject_user_id=claim.user_id,
                 details={"client_id": client.client_id, "revoked_families": claim.revoked_families},
             )
-        return OAuthCode(claim.code) if claim.code is not None else None
+        return OAuthCode(claim.code, claim) if claim.code is not None else None
 
     def delete_authorization_code(self, authorization_code: OAuthCode) -> None:
         """Nothing to delete: the code was marked used when it was redeemed (authenticate_user)
@@ -556,13 +560,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def authenticate_user(self, authorization_code: OAuthCode) -> Subject:
         code = authorization_code.row
         client: OAuthClient = self.request.client
-        user = db().get(User, code.user_id)
+        found = authorization_code.claim
+        assert found is not None  # made by query_authorization_code
+        user = found.user
         if user is None or user.disabled_at is not None:
             raise InvalidGrantError("The user of this code may no longer sign in.")
-        if code.sid is None or not sso.session_alive(db(), code.sid):
+        if code.sid is None or not found.session_alive:
             raise InvalidGrantError("The hub session this code was issued in has ended.")
-        grant = consent.find(db(), user.id, client.row.id)
-        if grant is None:
+        if found.grant_id is None:
             raise InvalidGrantError("Access for this application was removed.")
         if not tokens.redeem_code(db(), code):
             revoked = tokens.revoke_families(db(), TokenFamily.code_hash == code.code_hash, "code_replayed")
@@ -574,7 +579,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             db(),
             application_id=client.row.id,
             user_id=user.id,
-            grant_id=grant.id,
+            grant_id=found.grant_id,
             sid=None if offline else code.sid,
             code_hash=code.code_hash,
             scope=code.scope,
@@ -583,7 +588,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             amr=code.amr,
             acr=code.acr,
         )
-        consent.touch(db(), grant.id, grant.last_used_at)
+        consent.touch(db(), found.grant_id, found.grant_last_used_at)
         return subject_of(user, client.row, family, sid=code.sid)
 
 

@@ -18,7 +18,16 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from hub.models import AuthorizationCode, ClientAssertion, Grant, RefreshToken, TokenFamily, User, utcnow
+from hub.models import (
+    AuthorizationCode,
+    ClientAssertion,
+    Grant,
+    RefreshToken,
+    SsoSession,
+    TokenFamily,
+    User,
+    utcnow,
+)
 
 CODE_LIFETIME = timedelta(minutes=2)
 ACCESS_TOKEN_SECONDS = 300
@@ -37,12 +46,18 @@ def token_hash(value: str) -> str:
 
 @dataclass(frozen=True)
 class CodeClaim:
-    """A presented code: the row when it may be redeemed, else why not."""
+    """A presented code: the row when it may be redeemed, else why not. With the row come, read
+    in the same statement, its user, whether its hub session is alive and the user's grant to
+    the application (id and last use)."""
 
     code: AuthorizationCode | None
     problem: str | None = None
     revoked_families: int = 0
     user_id: int | None = None
+    user: User | None = None
+    session_alive: bool = False
+    grant_id: int | None = None
+    grant_last_used_at: datetime | None = None
 
 
 def save_code(session: Session, code: str, **columns: object) -> AuthorizationCode:
@@ -53,12 +68,24 @@ def save_code(session: Session, code: str, **columns: object) -> AuthorizationCo
     return row
 
 
+_CODE_LOOKUP = (
+    select(AuthorizationCode, User, SsoSession.sid, Grant.id, Grant.last_used_at)
+    .join(User, User.id == AuthorizationCode.user_id)
+    .outerjoin(SsoSession, SsoSession.sid == AuthorizationCode.sid)
+    .outerjoin(
+        Grant, (Grant.user_id == AuthorizationCode.user_id) & (Grant.application_id == AuthorizationCode.application_id)
+    )
+    .where(AuthorizationCode.code_hash == bindparam("code_hash"))
+)
+
+
 def peek_code(session: Session, code: str | None, application_id: int) -> CodeClaim:
     """The unused, unexpired code of this application. A used one is a replay: the tokens
     issued from it are revoked at once (RFC 6749 §4.1.2)."""
     if not code or len(code) > 256:
         return CodeClaim(None, "code_unknown")
-    row = session.get(AuthorizationCode, token_hash(code))
+    found = session.execute(_CODE_LOOKUP, {"code_hash": token_hash(code)}).first()
+    row = found.AuthorizationCode if found is not None else None
     if row is None or row.application_id != application_id:
         return CodeClaim(None, "code_unknown")
     if row.used_at is not None:
@@ -66,7 +93,7 @@ def peek_code(session: Session, code: str | None, application_id: int) -> CodeCl
         return CodeClaim(None, "code_replayed", revoked, row.user_id)
     if row.expires_at <= utcnow():
         return CodeClaim(None, "code_expired", 0, row.user_id)
-    return CodeClaim(row, user_id=row.user_id)
+    return CodeClaim(row, None, 0, row.user_id, found.User, found.sid is not None, found.id, found.last_used_at)
 
 
 def redeem_code(session: Session, row: AuthorizationCode) -> bool:
