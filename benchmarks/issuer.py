@@ -134,7 +134,7 @@ def signed_in_person(env: dict[str, str]) -> str:
             user = User(display_name="Bench Person")
             session.add(user)
             session.flush()
-            return create(session, user, session_policy(settings), provider_id=None, linked_account_id=None, roles=frozenset())
+            return create(session, user.id, session_policy(settings), provider_id=None, linked_account_id=None, roles=frozenset())
     finally:
         rt.close()
 
