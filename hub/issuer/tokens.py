@@ -185,6 +185,12 @@ _SPEND = (
     .where(_REFRESH_TOKENS.c.token_hash == bindparam("spent_hash"), _REFRESH_TOKENS.c.used_at.is_(None))
     .values(used_at=bindparam("now"))
 )
+_SPENT = _SPEND.returning(_REFRESH_TOKENS.c.family_id).cte("spent")
+_SPEND_AND_TOUCH = (
+    update(_FAMILIES).where(_FAMILIES.c.id == _SPENT.c.family_id).values(last_used_at=bindparam("now"))
+)
+"""PostgreSQL: the spend and the family's last use in one statement (a data-modifying CTE);
+it updates the family row exactly when the token was spent. SQLite has no such CTEs."""
 _LOOKUP = (
     select(RefreshToken, TokenFamily, User, Grant.id, Grant.last_used_at)
     .join(TokenFamily, TokenFamily.id == RefreshToken.family_id)
@@ -195,12 +201,11 @@ _LOOKUP = (
 
 
 def add_refresh_token(session: Session, family: TokenFamily, refresh_token: str) -> None:
-    """Store the family's new refresh token (its hash) and mark the family used."""
-    now = utcnow()
-    connection = session.connection()
-    connection.execute(_ADD_REFRESH, {"new_hash": token_hash(refresh_token), "family_id": family.id, "now": now})
-    connection.execute(_TOUCH_FAMILY, {"family_id": family.id, "now": now})
-    set_committed_value(family, "last_used_at", now)
+    """Store the family's new refresh token (its hash). The family's last use was written when
+    it started (code) or when the previous token was spent (refresh), in this transaction."""
+    session.connection().execute(
+        _ADD_REFRESH, {"new_hash": token_hash(refresh_token), "family_id": family.id, "now": utcnow()}
+    )
 
 
 @dataclass(frozen=True)
@@ -235,14 +240,21 @@ def find_refresh(session: Session, refresh_token: str | None, application_id: in
 
 
 def spend_refresh(session: Session, token: RefreshToken, family: TokenFamily) -> bool:
-    """Mark a refresh token used; False when another request spent it first (then the family
-    is revoked: two holders of one token is what reuse detection is for)."""
+    """Mark a refresh token used and its family used now; False when another request spent it
+    first (then the family is revoked: two holders of one token is what reuse detection is for)."""
     now = utcnow()
-    spent = session.connection().execute(_SPEND, {"spent_hash": token.token_hash, "now": now})
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        spent = connection.execute(_SPEND_AND_TOUCH, {"spent_hash": token.token_hash, "now": now})
+    else:
+        spent = connection.execute(_SPEND, {"spent_hash": token.token_hash, "now": now})
+        if spent.rowcount:
+            connection.execute(_TOUCH_FAMILY, {"family_id": family.id, "now": now})
     if not spent.rowcount:
         revoke_family(session, family, "refresh_reused")
         return False
     set_committed_value(token, "used_at", now)
+    set_committed_value(family, "last_used_at", now)
     return True
 
 
