@@ -38,3 +38,9 @@ def test_the_signin_benchmark_signs_people_in_through_gunicorn_and_in_process():
     gunicorn_rows = [row for row in rows if row[1] in {"1", "4"}]
     assert [int(row[2]) for row in gunicorn_rows] == [20, 8]  # every sign-in completed (concurrency 1 runs at least 20)
     assert "Python calls per sign-in" in out and "Hub-side time of one callback" in out
+
+
+def test_the_floor_benchmark_measures_a_bare_app_and_the_hubs_cheapest_pages():
+    out = bench("floor.py", "--requests", "20")
+    for row in ("bare Flask app, GET /", "hub, GET /healthz", "hub, GET /login", "client side:"):
+        assert row in out
