@@ -27,11 +27,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-from proctree import cpu_split
+from measure import cpu_split, free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from signin import free_port, gunicorn_hub  # noqa: E402
+from signin import gunicorn_hub  # noqa: E402
 
 BARE_APP = '''
 from flask import Flask

@@ -33,7 +33,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,24 +44,13 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
-from proctree import cpu_split
+from measure import cpu_split, free_port, percentile
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_DATABASE = "hub_bench_issuer"
 TIME_LIMIT = 60.0
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 """Never contacted: the authorization response is read from the Location header."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 # --- server CPU from /proc -----------------------------------------------------------------------

@@ -20,7 +20,6 @@ import os
 import pstats
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,24 +32,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-from proctree import cpu_split
+from measure import cpu_split, free_port, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TIME_LIMIT = 60.0
 REDIS_URL: str | None = None
 """Rate-limit storage for the gunicorn runs (--redis); None keeps the in-memory storage."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 # --- through the emulator, hub under gunicorn ---------------------------------------------------

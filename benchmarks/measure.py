@@ -1,9 +1,11 @@
-"""CPU time of a server's whole process tree (gunicorn's master and workers), read from /proc,
-so the benchmarks count what the server spent and not the load driver beside it."""
+"""What the benchmarks measure with: the CPU time of a server's whole process tree (gunicorn's
+master and workers) read from /proc, so they count what the server spent and not the load
+driver beside it; percentiles; a free port on 127.0.0.1."""
 
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -43,3 +45,14 @@ def cpu_split(root: int) -> tuple[float, float]:
         user += int(fields[11])
         system += int(fields[12])
     return user / CLOCK_TICKS, system / CLOCK_TICKS
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
