@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from sqlalchemy.engine import make_url
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -44,3 +47,27 @@ def test_the_floor_benchmark_measures_a_bare_app_and_the_hubs_cheapest_pages():
     out = bench("floor.py", "--requests", "20")
     for row in ("bare Flask app, GET /", "hub, GET /healthz", "hub, GET /login", "client side:"):
         assert row in out
+
+
+@pytest.mark.skipif(
+    not (os.environ.get("HUB_TEST_DATABASE_URL") or "").startswith("postgresql"),
+    reason="the issuer benchmark runs on PostgreSQL: in the PostgreSQL pass (HUB_TEST_DATABASE_URL)",
+)
+def test_the_issuer_benchmark_redeems_codes_and_refreshes_on_postgresql():
+    import psycopg
+
+    server = make_url(os.environ["HUB_TEST_DATABASE_URL"])
+    name = f"hub_bench_smoke_{os.getpid()}"  # its own database: the benchmark wipes what it is given
+    admin = server.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        out = bench(
+            "issuer.py", "--codes", "10", "--refreshes", "20",
+            "--database-url", server.set(database=name).render_as_string(hide_password=False),
+        )
+        rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("authorization_code ", "refresh_token "))}
+        assert (rows["authorization_code"][1], rows["refresh_token"][1]) == ("10", "20")  # it stops at the first non-200
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
