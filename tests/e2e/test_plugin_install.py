@@ -12,7 +12,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import requests
 
 from hub import hookspecs
 from hub.provider import ProviderType
+from tests.e2e.conftest import run
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "plugins.md"
@@ -149,12 +149,6 @@ def tiny_idp() -> Iterator[str]:
 # --- install, sign in, uninstall ------------------------------------------------------------------
 
 
-def run(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(args, capture_output=True, text=True, timeout=180, **kwargs)  # noqa: S603
-    assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
-    return result
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -168,10 +162,7 @@ def press(browser: requests.Session, base_url: str, provider_id: str) -> request
 
 
 @pytest.mark.slow
-def test_install_sign_in_uninstall_with_no_hub_change(tmp_path: Path) -> None:
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.skip("uv is needed to build and install")
+def test_install_sign_in_uninstall_with_no_hub_change(tmp_path: Path, uv: str) -> None:
     dist = tmp_path / "dist"
     run(uv, "build", "--wheel", "--out-dir", str(dist), cwd=ROOT)
     (wheel,) = dist.glob("identity_hub-*.whl")

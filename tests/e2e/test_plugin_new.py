@@ -5,8 +5,6 @@ as generated: built and installed into a fresh venv next to the hub's wheel (wit
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from click.testing import CliRunner
 
 from hub.commands.plugin import plugin_group
 from hub.scaffold import ScaffoldError, write_plugin
+from tests.e2e.conftest import run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,19 +69,8 @@ def test_an_existing_folder_is_never_overwritten(tmp_path):
     assert (tmp_path / "hub-provider-gitlab" / "README.md").read_text() == "mine"
 
 
-def run(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
-    """Run a command; uv only from its cache (UV_OFFLINE), never the network."""
-    kwargs["env"] = {**(kwargs.get("env") or os.environ), "UV_OFFLINE": "1"}
-    result = subprocess.run(args, capture_output=True, text=True, timeout=600, **kwargs)  # noqa: S603
-    assert result.returncode == 0, f"{args}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    return result
-
-
 @pytest.mark.slow
-def test_generated_plugins_install_and_pass_their_own_tests(tmp_path):
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.skip("uv is needed to build and install")
+def test_generated_plugins_install_and_pass_their_own_tests(tmp_path, uv):
     dist = tmp_path / "dist"
     run(uv, "build", "--wheel", "--out-dir", str(dist), cwd=ROOT)
     (wheel,) = dist.glob("identity_hub-*.whl")
@@ -109,13 +97,10 @@ ENTRY_POINTS = "from importlib.metadata import entry_points; print(sorted(e.name
 
 
 @pytest.mark.slow
-def test_uv_add_editable_survives_uv_sync_where_uv_pip_install_does_not(tmp_path):
+def test_uv_add_editable_survives_uv_sync_where_uv_pip_install_does_not(tmp_path, uv):
     """The README's install instruction: an outsider's editable plugin, added with `uv add
     --editable`, is still installed after `uv sync`; one installed with `uv pip install -e` is
     removed by it (what happened to the outsider)."""
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.skip("uv is needed")
     kept = write_plugin("gitlab", tmp_path / "plugins", "oauth2")
     dropped = write_plugin("acme_id", tmp_path / "plugins", "oidc")
     project = tmp_path / "myhub"

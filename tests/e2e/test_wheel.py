@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.conftest import run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,17 +24,8 @@ print(response.get_data(as_text=True))
 """
 
 
-def run(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(args, capture_output=True, text=True, timeout=300, **kwargs)
-    assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
-    return result
-
-
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.skip("uv is needed to build the wheel")
+def wheel(tmp_path_factory, uv) -> Path:
     out = tmp_path_factory.mktemp("dist")
     run(uv, "build", "--wheel", "--out-dir", str(out), cwd=ROOT)
     (built,) = out.glob("identity_hub-*.whl")
@@ -51,8 +42,7 @@ def test_wheel_carries_templates_static_and_migrations(wheel):
     assert "hub/testing/authserver.py" in names and "hub/testing/conformance.py" in names
 
 
-def test_installed_wheel_migrates_and_renders_sign_in_page(wheel, tmp_path):
-    uv = shutil.which("uv")
+def test_installed_wheel_migrates_and_renders_sign_in_page(wheel, tmp_path, uv):
     venv = tmp_path / "venv"
     run(uv, "venv", "--python", sys.executable, str(venv))
     python = venv / "bin" / "python"
