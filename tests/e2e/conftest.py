@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,8 @@ import pytest
 
 OFFLINE_HINT = (
     "uv's cache lacks the package-index data these installs read (tests never use the network). "
-    "Fill it once with `uv pip compile --universal pyproject.toml --all-extras -o /dev/null` "
-    "(it reads PyPI), as .ci/run does."
+    "The `uv` fixture fills it on the first run (it needs PyPI once): check that PyPI was "
+    "reachable then, or run `uv pip install -r pyproject.toml --all-extras` into any venv."
 )
 
 
@@ -23,19 +24,30 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def uv() -> str:
-    """uv, with the package-index data the packaging tests install from in its cache.
+def uv(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """uv, with what the packaging tests install in its cache: the package-index data and the
+    wheels of the newest releases an unlocked install resolves to.
 
-    Every install the tests make runs with UV_OFFLINE. On a machine whose cache has never
-    resolved this project (a fresh one: `uv run` installs from the lock without reading the
-    index), this fills it first, which is set-up like `uv sync` and the suite's only read of PyPI.
+    Every install the tests make runs with UV_OFFLINE. A fresh machine's cache holds only the
+    lock's wheels (`uv run` installs from uv.lock without reading the index), so when an offline
+    dry run finds something missing, this installs the project's dependencies once into a
+    throwaway venv, online: set-up like `uv sync`, and the suite's only read of PyPI.
     """
     found = shutil.which("uv")
     if found is None:
         pytest.skip("uv is needed to build and install wheels")
-    fill = [found, "pip", "compile", "--universal", str(ROOT / "pyproject.toml"), "--all-extras", "--quiet", "--output-file", os.devnull]
-    if subprocess.run([*fill, "--offline"], capture_output=True, timeout=120).returncode != 0:  # noqa: S603
-        subprocess.run(fill, capture_output=True, timeout=300)  # noqa: S603 - a failure shows as OFFLINE_HINT
+    scratch = tmp_path_factory.mktemp("uv-fill") / "venv"
+    subprocess.run([found, "venv", "--quiet", "--python", sys.executable, str(scratch)], check=True, capture_output=True)  # noqa: S603
+    project = ["-r", str(ROOT / "pyproject.toml"), "--all-extras"]
+    install = [found, "pip", "install", "--python", str(scratch / "bin" / "python"), *project]
+    universal = [found, "pip", "compile", "--universal", str(ROOT / "pyproject.toml"), "--all-extras", "--quiet", "--output-file", os.devnull]
+    offline = {**os.environ, "UV_OFFLINE": "1"}
+    for command in (universal, [*install, "--dry-run"]):
+        if subprocess.run(command, capture_output=True, timeout=120, env=offline).returncode != 0:  # noqa: S603
+            # A failure here shows later as OFFLINE_HINT on the install that needed it.
+            subprocess.run(universal, capture_output=True, timeout=300)  # noqa: S603
+            subprocess.run(install, capture_output=True, timeout=600)  # noqa: S603
+            break
     return found
 
 
