@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-from measure import cpu_split, free_port
+from measure import cpu_split, free_port, wait_until_serving
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -48,19 +48,12 @@ def bare_flask(workdir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "bare_app:app"],
-        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(workdir)},
     )
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(base_url, timeout=5)
-            return process, base_url
-        except requests.RequestException:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the bare Flask app did not start")
+    wait_until_serving(process, base_url)
+    return process, base_url
 
 
 def cpu_per_request(pid: int, url: str, count: int) -> tuple[float, float]:

@@ -44,7 +44,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
-from measure import cpu_split, free_port, percentile
+from measure import cpu_split, free_port, percentile, wait_until_serving
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_DATABASE = "hub_bench_issuer"
@@ -136,16 +136,8 @@ def gunicorn(env: dict[str, str], port: int, workers: int, threads: int, workdir
         stderr=subprocess.PIPE,
         cwd=workdir,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
-                return process
-        except (requests.ConnectionError, requests.Timeout):
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("gunicorn did not become ready: " + process.stderr.read().decode()[-2000:])
+    wait_until_serving(process, f"http://127.0.0.1:{port}/readyz")
+    return process
 
 
 def py_spy(pid: int, output: str) -> subprocess.Popen:

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import time
 from pathlib import Path
+
+import requests
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -56,3 +60,19 @@ def free_port() -> int:
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def wait_until_serving(process: subprocess.Popen, url: str, limit: float = 60.0) -> None:
+    """Return once `url` answers 200; kill the server and raise with its last words if it does
+    not within `limit` seconds."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=10).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    said = process.stderr.read().decode()[-2000:] if process.stderr else ""
+    raise RuntimeError(f"the server did not answer {url} in {limit:.0f} s: {said}")

@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-from measure import cpu_split, free_port, percentile
+from measure import cpu_split, free_port, percentile, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -133,16 +133,8 @@ def gunicorn_hub(
         stderr=subprocess.PIPE,
         cwd=workdir,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base_url}/readyz", timeout=10).status_code == 200:
-                return process, base_url
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("gunicorn did not become ready: " + process.stderr.read().decode()[-2000:])
+    wait_until_serving(process, f"{base_url}/readyz")
+    return process, base_url
 
 
 def through_emulator(
