@@ -102,7 +102,11 @@ def create_app(
     # Hooks run in the order added: request id, then rate limits, then the session lookup and
     # CSRF check, so a request over its limit costs no database work.
     app.before_request(_start_request)
-    ratelimit.init_app(app, settings)
+    try:
+        ratelimit.init_app(app, settings)
+    except ConfigError:
+        rt.close()
+        raise
     _deliver_backchannel_logouts(app, rt)
     app.before_request(_before_request)
     app.after_request(partial(security.apply_headers, app))

@@ -11,7 +11,7 @@ import click
 from hub import migrate
 from hub.commands import LazyRuntime, runtime
 from hub.commands import settings as current_settings
-from hub.config import Settings, load_settings, production_problems, served_base_url
+from hub.config import Settings, load_settings, served_base_url
 from hub.errors import ConfigError, HubError
 from hub.plugins import Plugins, load_plugins
 
@@ -42,21 +42,16 @@ def serve(host: str, port: int, production: bool, workers: int) -> None:
     production = production or settings.production
     from hub.app import create_app
 
-    if "base_url" not in settings.explicit and not production:
+    if production and not settings.production:  # the flag means HUB_PRODUCTION: the same checks
+        settings = replace(settings, production=True)
+    elif "base_url" not in settings.explicit and not production:
         settings = replace(settings, base_url=served_base_url(host, port))
-        lazy = click.get_current_context().find_object(LazyRuntime)
-        if lazy is not None:
-            lazy.use_settings(settings)
-    rt = runtime(current_schema=False)  # create_app says "run `hub db upgrade` first" itself
-    if production:
-        redirect_uris = {pid: p.redirect_uri for pid, p in rt.providers.items()}
-        problems = production_problems(settings, redirect_uris, set(rt.keys.generated))
-        if "base_url" not in settings.explicit:
-            problems.insert(0, "base_url: not configured; set HUB_BASE_URL to the hub's public https address")
-        if problems:
-            for problem in problems:
-                click.echo(f"refusing to start in production: {problem}", err=True)
-            sys.exit(2)
+    lazy = click.get_current_context().find_object(LazyRuntime)
+    if lazy is not None:
+        lazy.use_settings(settings)
+    # Production refuses unsafe settings here (hub.production), before anything is written;
+    # create_app says "run `hub db upgrade` first" itself.
+    rt = runtime(current_schema=False)
     app = create_app(settings=settings, plugins=rt.plugins)
     click.echo(
         f"Identity Hub on http://{host}:{port}/ (base_url {settings.base_url}, database "

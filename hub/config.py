@@ -21,6 +21,8 @@ from limits import parse_many
 
 from hub.errors import ConfigError
 
+IN_PROCESS_STORAGE = frozenset({"memory", "async+memory"})
+"""Rate-limit storage schemes (compared in lower case) that count inside one process."""
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 METRICS_TOKEN_MIN = 32
 
@@ -296,7 +298,7 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("pending_signins_per_browser and pending_signins_max: expected at least 1")
     for name in RATELIMIT_SETTINGS:
         check_limit_string(name, getattr(settings, name))
-    scheme = urlsplit(settings.ratelimit_storage).scheme
+    scheme = urlsplit(settings.ratelimit_storage).scheme.lower()
     if scheme not in {"memory", "redis", "rediss", "redis+unix"}:
         raise ConfigError(
             f"ratelimit_storage: expected memory:// or redis://host:port/db, got a {scheme or 'bare'} URL"
@@ -337,13 +339,18 @@ def is_loopback_http(url: str) -> bool:
 
 def production_problems(settings: Settings, redirect_uris: Mapping[str, str], generated: set[str]) -> list[str]:
     """Why this configuration is unsafe for production; empty when it is fine."""
-    problems = [f"{name}: generated development secret; set HUB_{name.upper()}" for name in sorted(generated)]
+    problems = [
+        f"{name}: generated development secret; set HUB_{name.upper()} (`hub secrets new` prints all three)"
+        for name in sorted(generated)
+    ]
+    if "base_url" not in settings.explicit:
+        problems.insert(0, "base_url: not configured; set HUB_BASE_URL to the hub's public https address")
     if settings.is_sqlite:
         problems.append("database_url: SQLite is for development; set HUB_DATABASE_URL to PostgreSQL")
-    if settings.ratelimit_storage.startswith("memory:"):
+    if urlsplit(settings.ratelimit_storage).scheme.lower() in IN_PROCESS_STORAGE:  # MEMORY:// too
         problems.append(
-            "ratelimit_storage: memory:// counts per process, so workers would each allow the full "
-            "limit; set HUB_RATELIMIT_STORAGE to redis://host:6379/0"
+            f"ratelimit_storage: {settings.ratelimit_storage} counts per process, so workers would each "
+            "allow the full limit; set HUB_RATELIMIT_STORAGE to redis://host:6379/0"
         )
     if not is_loopback_http(settings.base_url):
         problems.append(f"base_url: expected https in production, got {settings.base_url}")

@@ -2,15 +2,20 @@
 
 In development each is generated once into the instance folder (never random per start, so
 sessions and encrypted tokens survive a restart); in production each must be given through
-the environment, and `hub serve --production` refuses generated ones.
+the environment, and a production start (hub.production) refuses absent, weak or reused ones
+(`secret_problems`).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import math
 import os
 import secrets
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +23,12 @@ from hub.config import Settings
 from hub.errors import ConfigError
 
 DEV_SECRETS_FILE = "dev-secrets.json"
+SECRET_MIN_CHARACTERS = 32
+SECRET_MIN_BITS = 96
+"""The least a secret's estimated entropy may be (its length times the Shannon entropy of its
+characters; bytes for token keys). A random 32-character hex string estimates about 115 bits,
+`hub secrets new`'s values over 300; 32 times one character estimates 0."""
+MAKE_SECRETS = "make good ones with `hub secrets new`"
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,84 @@ def new_secrets() -> dict[str, str]:
     }
 
 
+def estimated_bits(symbols: Sequence[object]) -> float:
+    """A generous estimate of a secret's entropy: length times the Shannon entropy of its
+    symbols. It cannot prove a secret random, but it catches the ones that are obviously not:
+    one repeated character, a short alphabet, a repeated word."""
+    if not symbols:
+        return 0.0
+    total = len(symbols)
+    per_symbol = -sum(n / total * math.log2(n / total) for n in Counter(symbols).values())
+    return per_symbol * total
+
+
+def _is_repetition(text: Sequence[object]) -> bool:
+    """Whether the value is one shorter piece repeated (`abcdabcd...`, `passwordpassword`)."""
+    doubled = [*text, *text]
+    return len(text) > 1 and any(doubled[shift : shift + len(text)] == list(text) for shift in range(1, len(text)))
+
+
+def _weakness(value: Sequence[object], unit: str) -> str | None:
+    if len(value) < SECRET_MIN_CHARACTERS:
+        return f"expected at least {SECRET_MIN_CHARACTERS} {unit}, got {len(value)}"
+    if _is_repetition(value):
+        return "it is one piece repeated"
+    bits = estimated_bits(value)
+    if bits < SECRET_MIN_BITS:
+        return f"too little variety to be random (about {bits:.0f} bits, expected {SECRET_MIN_BITS} or more)"
+    return None
+
+
+def secret_problems(given: Mapping[str, str | None]) -> list[str]:
+    """Why the secrets given (setting name -> value) are unfit for production: short, low in
+    entropy, or one value used for two roles (a leaked audit key would then also forge
+    sessions). Absent ones are hub.config.production_problems' to report. Empty when they are
+    fine. Each problem names the setting, never its value."""
+    problems: list[str] = []
+    seen: dict[bytes, str] = {}
+
+    def check_reuse(material: bytes, role: str) -> None:
+        if material in seen and seen[material] != role:
+            problems.append(
+                f"{role}: the same value as {seen[material]}; every secret must be its own ({MAKE_SECRETS})"
+            )
+        seen.setdefault(material, role)
+
+    for name, variable in SECRET_VARIABLES.items():
+        value = given.get(name)
+        if not value:
+            continue
+        if name == "token_keys":
+            for kid, key, text in _ring_entries(value):
+                role = f"token_keys (key {kid!r})"
+                weakness = _weakness(list(key), "bytes") if key is not None else "not 32 bytes of base64url"
+                if weakness:
+                    problems.append(f"{role}: {weakness}; {MAKE_SECRETS} or `hub keys rotate`")
+                check_reuse(text.encode(), role)
+                if key is not None:
+                    check_reuse(key, role)
+            continue
+        weakness = _weakness(value, "characters")
+        if weakness:
+            problems.append(f"{name}: {weakness}; set {variable} to a random value ({MAKE_SECRETS})")
+        check_reuse(value.encode(), name)
+    return problems
+
+
+def _ring_entries(ring_text: str) -> list[tuple[str, bytes | None, str]]:
+    """(key id, key bytes or None when undecodable, key text) of each ring entry; the vault
+    reports a malformed ring itself, this only judges the keys."""
+    entries = []
+    for entry in (part.strip() for part in ring_text.split(",") if part.strip()):
+        kid, _, text = entry.partition(":")
+        try:
+            key: bytes | None = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
+        except (binascii.Error, ValueError):
+            key = None
+        entries.append((kid.strip()[:64], key, text.strip()))
+    return entries
+
+
 def load_keys(settings: Settings) -> HubKeys:
     """Take each secret from the settings, else from (or into) the instance's dev file."""
     given = {
@@ -57,12 +146,13 @@ def load_keys(settings: Settings) -> HubKeys:
         "audit_key": settings.audit_key,
     }
     missing = {name for name, value in given.items() if not value}
+    if missing and settings.production:  # hub.production refuses this first; never write the file
+        raise ConfigError(f"{sorted(missing)[0]}: production takes its secrets from the environment ({MAKE_SECRETS})")
     dev = _dev_secrets(settings.instance_path) if missing else {}
     values = {name: given[name] or dev[name] for name in given}
-    if len(values["secret_key"]) < 32:
-        raise ConfigError("secret_key: expected at least 32 characters of random text")
-    if len(values["audit_key"]) < 32:
-        raise ConfigError("audit_key: expected at least 32 characters of random text")
+    for name in ("secret_key", "audit_key"):
+        if len(values[name]) < SECRET_MIN_CHARACTERS:
+            raise ConfigError(f"{name}: expected at least {SECRET_MIN_CHARACTERS} characters of random text ({MAKE_SECRETS})")
     return HubKeys(
         secret_key=values["secret_key"].encode(),
         token_keys=values["token_keys"],

@@ -9,7 +9,7 @@ function (by default the client's address) say how many requests one key may mak
 
 Counters live in `ratelimit_storage`: `memory://` in development and tests (one process),
 Redis in production (every worker shares the counts; `hub serve --production` refuses
-memory). A limited request gets 429 with `Retry-After` and the hub's readable page, or its
+memory, and a start with a Redis that does not answer fails). A limited request gets 429 with `Retry-After` and the hub's readable page, or its
 JSON error on /api; the first refusal of a burst (per rule, key and window) writes one audit
 event, the others none.
 
@@ -27,13 +27,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded, RequestLimit
 from limits import parse_many
 
 from hub import metrics
-from hub.config import Settings
+from hub.config import IN_PROCESS_STORAGE, Settings
 from hub.errors import ConfigError
 from hub.web import audit_context, runtime
 
@@ -137,6 +138,19 @@ class RateLimits:
         # Flask-Limiter logs each refused request at INFO; the access log already has the 429
         # and the audit log the burst, so a flood must not double the log volume.
         self.limiter.logger.setLevel(logging.WARNING)
+        self.limiter.logger.addFilter(_StorageDownIsAnError(settings.ratelimit_storage))
+        self._check_storage()
+
+    def _check_storage(self) -> None:
+        """A shared storage (Redis) must answer at start: once running, a Redis that goes away
+        makes each process count on its own (logged at ERROR), which must not be how it starts."""
+        if urlsplit(self.settings.ratelimit_storage).scheme.lower() in IN_PROCESS_STORAGE:
+            return
+        if not self.limiter.storage.check():
+            raise ConfigError(
+                f"ratelimit_storage: {_redacted(self.settings.ratelimit_storage)} does not answer; "
+                "start it, or correct HUB_RATELIMIT_STORAGE"
+            )
 
     def _collect_rules(self) -> None:
         """At the first request, when every route is registered (Flask allows no new ones
@@ -247,6 +261,31 @@ def _routes_by_endpoint(app: Flask) -> dict[str, tuple[Rule, ...]]:
         if rules:
             routes[endpoint] = tuple(dict.fromkeys(rules))
     return routes
+
+
+class _StorageDownIsAnError(logging.Filter):
+    """Flask-Limiter says "storage unreachable - falling back to in-memory" at WARNING; for the
+    hub it means every worker now allows the full limit, so it is an ERROR naming the storage."""
+
+    def __init__(self, storage_uri: str) -> None:
+        super().__init__()
+        self.storage = _redacted(storage_uri)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "storage unreachable" in str(record.msg):
+            record.levelno, record.levelname = logging.ERROR, "ERROR"
+            record.msg = f"rate-limit storage {self.storage} unreachable: each process counts on its own until it answers"
+            record.args = ()
+        return True
+
+
+def _redacted(uri: str) -> str:
+    """The storage URI without a password (redis://:secret@host)."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
 
 
 def _check(name: str, value: str) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pluggy
 from sqlalchemy import event
 
-from hub import metrics
+from hub import metrics, production
 from hub.audit import AuditLog, AuditRecord
 from hub.config import Settings
 from hub.db import Database
@@ -38,8 +38,14 @@ class Runtime:
 
     @classmethod
     def load(cls, settings: Settings, plugins: Plugins | None = None) -> Runtime:
-        """Build the runtime. `plugins` lets tests pass a manager with their own plugins."""
+        """Build the runtime. `plugins` lets tests pass a manager with their own plugins.
+
+        With `settings.production`, refuses (hub.production.ProductionRefused) an unsafe
+        configuration first, whichever entry point builds it (hub.wsgi, `hub serve`, a command)."""
         plugins = plugins if plugins is not None else load_plugins(settings.plugins)
+        registry = build_registry(settings, plugins)
+        if settings.production:  # before anything is written: a refused start leaves no file
+            production.check(settings, {pid: p.redirect_uri for pid, p in registry.providers.items()})
         keys = load_keys(settings)
         db = Database(settings.database_url)
         audit = AuditLog(keys.audit_key, notify=lambda record: _relay(plugins, record))
@@ -60,7 +66,7 @@ class Runtime:
             keys=keys,
             db=db,
             plugins=plugins,
-            registry=build_registry(settings, plugins),
+            registry=registry,
             audit=audit,
             vault=vault,
             signing_keys=signing_keys,

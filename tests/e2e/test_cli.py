@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from hub.keys import new_secrets
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -116,9 +118,7 @@ def test_serve_production_runs_gunicorn_workers_on_postgresql(env, tmp_path):
         **env,
         "HUB_DATABASE_URL": database_url,
         "HUB_BASE_URL": "https://hub.example.test",
-        "HUB_SECRET_KEY": "s" * 48,
-        "HUB_AUDIT_KEY": "a" * 48,
-        "HUB_TOKEN_KEYS": "k1:" + "A" * 43 + "=",
+        **{f"HUB_{name.upper()}": value for name, value in new_secrets().items()},
         "HUB_RATELIMIT_STORAGE": redis_url,
         "HUB_RATELIMIT_KEY_PREFIX": f"hub-test-cli-{port}",  # /readyz declares no rule: no keys
     }

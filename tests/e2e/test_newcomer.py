@@ -143,13 +143,10 @@ def test_secrets_new_prints_all_three_and_writes_nothing(env, tmp_path):
 
 def test_keys_rotate_in_production_without_a_ring_points_to_secrets_new(env, tmp_path):
     production = {**env, "HUB_PRODUCTION": "1"}
-    assert hub("db", "upgrade", env=production).returncode == 0
     result = hub("keys", "rotate", env=production)
     assert result.returncode != 0 and "hub secrets new" in result.stderr
-    import json
-
-    ring = json.loads((tmp_path / "instance" / "dev-secrets.json").read_text())["token_keys"]
-    assert len(KeyRing.parse(ring).key_ids) == 1  # before: rotated into the development file
+    assert "refusing to start in production: token_keys: generated development secret" in result.stderr
+    assert not (tmp_path / "instance").exists()  # before: rotated into a development file it wrote
 
 
 # --- hub serve --port ------------------------------------------------------------------------------

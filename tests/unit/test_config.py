@@ -139,3 +139,75 @@ def test_an_explicit_environment_ignores_the_working_directorys_env_file(tmp_pat
     assert load_settings(environ={"HUB_INSTANCE_PATH": str(tmp_path)}).log_format == "text"
     monkeypatch.setattr("os.environ", {"HUB_INSTANCE_PATH": str(tmp_path)})
     assert load_settings().log_format == "json"  # the real process environment is filled from .env
+
+
+# --- production: the secrets, the storage, every entry point (issue 17) ----------------------------
+
+
+def _production_environ(tmp_path, **secrets: str) -> dict[str, str]:
+    from hub.keys import new_secrets
+
+    return {
+        "HUB_INSTANCE_PATH": str(tmp_path),
+        "HUB_PRODUCTION": "true",
+        "HUB_BASE_URL": "https://hub.example.test",
+        "HUB_DATABASE_URL": "postgresql+psycopg://hub@db/hub",
+        "HUB_RATELIMIT_STORAGE": "redis://127.0.0.1:6379/0",
+        **{f"HUB_{name.upper()}": value for name, value in new_secrets().items()},
+        **secrets,
+    }
+
+
+def _refusal(environ: dict[str, str]) -> str:
+    from hub.production import ProductionRefused
+    from hub.runtime import Runtime
+
+    with pytest.raises(ProductionRefused) as refused:
+        Runtime.load(load_settings(environ=environ))
+    return str(refused.value)
+
+
+def test_production_refuses_weak_and_reused_secrets_and_says_how_to_make_good_ones(tmp_path):
+    good = _production_environ(tmp_path)
+    text = _refusal(
+        {
+            **good,
+            "HUB_SECRET_KEY": "x" * 32,
+            "HUB_AUDIT_KEY": "x" * 32,
+            "HUB_TOKEN_KEYS": "k1:" + "A" * 43,  # 32 zero bytes
+        }
+    )
+    assert "secret_key: it is one piece repeated" in text
+    assert "audit_key: the same value as secret_key" in text
+    assert "token_keys (key 'k1'): it is one piece repeated" in text
+    assert "hub secrets new" in text
+    assert "x" * 32 not in text  # a problem names the setting, never its value
+    assert "refusing to start in production: audit_key: the same value as secret_key" in _refusal(
+        {**good, "HUB_AUDIT_KEY": good["HUB_SECRET_KEY"]}
+    )
+    low_variety = "abcd" * 7 + "abcX"  # 32 characters from 5: too little variety
+    assert "secret_key: too little variety" in _refusal({**good, "HUB_SECRET_KEY": low_variety})
+    assert not (tmp_path / "dev-secrets.json").exists()
+
+
+def test_secrets_new_values_and_random_hex_pass_the_rules():
+    import secrets
+
+    from hub.keys import new_secrets, secret_problems
+
+    assert secret_problems(new_secrets()) == []
+    assert secret_problems({"secret_key": secrets.token_hex(16), "audit_key": secrets.token_hex(32)}) == []
+
+
+@pytest.mark.parametrize("storage", ["MEMORY://", "Memory://", "memory://"])
+def test_production_refuses_in_process_rate_limits_however_written(tmp_path, storage):
+    text = _refusal({**_production_environ(tmp_path), "HUB_RATELIMIT_STORAGE": storage})
+    assert f"ratelimit_storage: {storage} counts per process" in text
+
+
+def test_a_refused_production_start_writes_nothing(tmp_path):
+    instance = tmp_path / "instance"
+    text = _refusal({"HUB_INSTANCE_PATH": str(instance), "HUB_PRODUCTION": "true"})
+    assert "secret_key: generated development secret" in text and "hub secrets new" in text
+    assert "base_url: not configured" in text
+    assert not instance.exists()  # before: instance/dev-secrets.json was written first

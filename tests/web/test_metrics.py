@@ -14,6 +14,7 @@ from hub.config import load_settings, production_problems
 from hub.db import write_transaction
 from hub.errors import ConfigError
 from hub.http import endpoint_name
+from hub.keys import new_secrets
 from hub.models import AuditEvent, LinkedAccount, TokenSet, utcnow
 from tests.conftest import sign_in
 
@@ -304,9 +305,7 @@ def test_two_gunicorn_workers_add_up_in_every_scrape(tmp_path, database_url):
         (directory / "counter_999999.db").write_bytes(b"left over from the last run")
         env |= {
             "HUB_BASE_URL": "https://hub.example.test",
-            "HUB_SECRET_KEY": "s" * 48,
-            "HUB_AUDIT_KEY": "a" * 48,
-            "HUB_TOKEN_KEYS": "k1:" + "A" * 43 + "=",
+            **{f"HUB_{name.upper()}": value for name, value in new_secrets().items()},
             "HUB_RATELIMIT_STORAGE": redis_url,
             "HUB_RATELIMIT_KEY_PREFIX": prefix,
         }

@@ -1,0 +1,78 @@
+"""Starting for production: the rate-limit storage must answer, and the WSGI entry runs the same checks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hub.app import create_app
+from hub.config import load_settings
+from hub.errors import ConfigError
+
+REDIS = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # closed again when the probe goes
+
+
+def _redis_answers() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS, socket_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+def test_a_redis_that_does_not_answer_stops_the_start(hub_config, plugins):
+    storage = f"redis://:hunter2@127.0.0.1:{_closed_port()}/0"
+    settings = load_settings(environ={}, overrides={**hub_config, "ratelimit_storage": storage})
+    with pytest.raises(ConfigError, match=r"ratelimit_storage: redis://:\*\*\*@127\.0\.0\.1:\d+/0 does not answer"):
+        create_app(settings=settings, plugins=plugins)  # before: started, counting per process
+
+
+def test_a_redis_that_answers_is_used(hub_config, plugins):
+    if not _redis_answers():
+        pytest.skip(f"no Redis at {REDIS}")
+    settings = load_settings(
+        environ={}, overrides={**hub_config, "ratelimit_storage": REDIS, "ratelimit_key_prefix": "hub-test-h7-start"}
+    )
+    app = create_app(settings=settings, plugins=plugins)
+    try:
+        assert app.test_client().get("/healthz").status_code == 200
+    finally:
+        app.extensions["hub"].close()
+
+
+def test_the_wsgi_entry_refuses_production_with_development_settings_and_writes_nothing(tmp_path: Path):
+    """`gunicorn hub.wsgi:app` with HUB_PRODUCTION=true, as the docs offer it: before, it served
+    with generated secrets, SQLite and in-memory rate limits."""
+    instance = tmp_path / "instance"
+    result = subprocess.run(
+        [sys.executable, "-c", "import hub.wsgi"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(tmp_path),
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),
+            "HUB_INSTANCE_PATH": str(instance),
+            "HUB_DOTENV": str(tmp_path / "none.env"),
+            "HUB_PRODUCTION": "true",
+            "HUB_BASE_URL": "https://hub.example.test",
+        },
+    )
+    assert result.returncode != 0
+    assert "ProductionRefused" in result.stderr
+    for problem in ("secret_key: generated development secret", "database_url: SQLite", "ratelimit_storage: memory://"):
+        assert f"refusing to start in production: {problem}" in result.stderr
+    assert not instance.exists()  # before: instance/dev-secrets.json and hub.sqlite3
