@@ -11,7 +11,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, current_app, g, request
 from sqlalchemy import event
-from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from hub import logs, migrate, ratelimit, routes, security, sessions
@@ -21,6 +20,7 @@ from hub.errors import ConfigError
 from hub.issuer import server as issuer_server
 from hub.parsing import IdConverter, check_request_text
 from hub.plugins import Plugins
+from hub.proxy import TrustedProxies
 from hub.resources import static_dir, templates_dir
 from hub.runtime import Runtime
 from hub.views import (
@@ -95,9 +95,7 @@ def create_app(
         HUB_BROWSER_COOKIE=security.cookie_name("hub_browser", settings.is_https),
     )
     app.extensions["hub"] = rt
-    if settings.trusted_proxies:
-        n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
 
     # Hooks run in the order added: request id, then rate limits, then the session lookup and
     # CSRF check, so a request over its limit costs no database work.

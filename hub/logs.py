@@ -12,6 +12,8 @@ from typing import Any
 
 from flask import g, has_request_context, request
 
+from hub.proxy import CLIENT_REQUEST_ID
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -37,7 +39,8 @@ def request_id() -> str | None:
 
 
 def assign_request_id() -> str:
-    """Use a well-formed upstream X-Request-ID (a proxy's), else make one."""
+    """Use a well-formed X-Request-ID from a trusted proxy, else make one. A client's own
+    header never arrives here: hub.proxy sets it aside unless a trusted proxy stands in front."""
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
     g.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else secrets.token_hex(8)
     return g.request_id
@@ -78,10 +81,14 @@ class JsonFormatter(logging.Formatter):
 
 
 def log_request(response_status: int, started: float) -> None:
-    """The hub's access log: method, path without the query string (a callback's query carries
-    the authorization code), status and duration, with the request id."""
+    """The hub's access log: client address (after trusted_proxies), method, path without the
+    query string (a callback's query carries the authorization code), status and duration, with
+    the request id; and the X-Request-ID an untrusted client sent, as a field of its own."""
+    duration = (time.perf_counter() - started) * 1000
+    sent = request.environ.get(CLIENT_REQUEST_ID)
+    extra = f" client_request_id={sent[:64]!r}" if sent else ""
     logging.getLogger("hub.access").info(
-        "%s %s %s %.1fms", request.method, request.path, response_status, (time.perf_counter() - started) * 1000
+        "%s %s %s %s %.1fms%s", request.remote_addr or "-", request.method, request.path, response_status, duration, extra
     )
 
 

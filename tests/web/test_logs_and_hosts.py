@@ -89,3 +89,73 @@ def test_a_framework_redirect_built_from_the_host_header_becomes_a_path(app):
 def test_probes_answer_whatever_host_they_name(client):
     assert client.get("/healthz", headers={"Host": "10.0.0.7:8000"}).status_code == 200
     assert re.match(r"2\d\d", str(client.get("/readyz", headers={"Host": "10.0.0.7:8000"}).status_code))
+
+
+# --- request ids and addresses behind proxies (issue 17) ----------------------------------------------
+
+
+@pytest.fixture
+def proxied_app(hub_config, plugins):
+    """The hub behind one trusted reverse proxy (HUB_TRUSTED_PROXIES=1)."""
+    from hub.app import create_app
+    from hub.config import load_settings
+
+    settings = load_settings(environ={}, overrides={**hub_config, "trusted_proxies": 1, "ratelimit_signin": "1 per minute"})
+    app = create_app(settings=settings, plugins=plugins)
+    yield app
+    app.extensions["hub"].close()
+
+
+FORGED_ID = "forged-request-id-0001"
+
+
+def test_a_clients_request_id_is_not_ours_without_a_trusted_proxy(client, log_output):
+    response = client.get("/api/v1/me", headers={"X-Request-ID": FORGED_ID})
+    body = response.get_json()
+    assert body["error"]["request_id"] != FORGED_ID  # before: the client's id
+    assert response.headers.get("X-Request-ID") != FORGED_ID
+    (line,) = [line for line in log_output.getvalue().splitlines() if "hub.access" in line]
+    assert f"[{body['error']['request_id']}]" in line
+    assert f"client_request_id='{FORGED_ID}'" in line  # kept, as a field of its own
+
+
+def test_a_trusted_proxys_request_id_is_the_request_id(proxied_app, log_output):
+    response = proxied_app.test_client().get("/api/v1/me", headers={"X-Request-ID": FORGED_ID})
+    assert response.get_json()["error"]["request_id"] == FORGED_ID
+    assert "client_request_id" not in log_output.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "address"),
+    [
+        ("203.0.113.5", "203.0.113.5"),
+        ("203.0.113.5:40009", "203.0.113.5"),
+        ("2001:db8::1", "2001:db8::1"),
+        ("[2001:db8::1]", "2001:db8::1"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("::ffff:192.0.2.1", "::ffff:c000:201"),
+        ("unknown", None),
+        ("203.0.113.5:port", None),
+        ("[2001:db8::1]x", None),
+        ("[2001:db8::1", None),
+        ("evil.example:80", None),
+        ("", None),
+    ],
+)
+def test_forwarded_addresses_lose_their_port_and_garbage_is_no_address(forwarded, address):
+    from hub.proxy import forwarded_address
+
+    assert forwarded_address(forwarded) == address
+
+
+def test_behind_a_proxy_that_writes_ports_one_client_is_one_address(proxied_app, log_output):
+    """Azure Application Gateway writes ip:port: before, each source port was its own rate-limit
+    key and the address in logs and audit events carried the port."""
+    client = proxied_app.test_client()
+    first = client.post("/auth/fake/start", headers={"X-Forwarded-For": "203.0.113.5:40009"})
+    second = client.post("/auth/fake/start", headers={"X-Forwarded-For": "203.0.113.5:40010"})
+    assert first.status_code != 429 and second.status_code == 429  # one key for both ports
+    access = [line for line in log_output.getvalue().splitlines() if "hub.access" in line]
+    assert access and all(" 203.0.113.5 POST /auth/fake/start" in line for line in access)
+    client.post("/auth/fake/start", headers={"X-Forwarded-For": "not-an-address"})
+    assert " 127.0.0.1 POST" in log_output.getvalue().splitlines()[-1]  # the proxy's, not the garbage
