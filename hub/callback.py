@@ -143,7 +143,7 @@ def _write(
                 if consumed.intent == "link":
                     assert consumed.user_id is not None and previous_session_token is not None
                     who = accounts.link(session, consumed.user_id, provider.id, result)
-                    token = previous_session_token
+                    token = sessions.rotate(session, previous_session_token)  # as sign-in does
                 else:
                     who = accounts.sign_in(session, provider.id, result)
                     token = sessions.create(

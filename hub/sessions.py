@@ -1,4 +1,4 @@
-"""Server-side sessions: create (always a new id), look up with idle and absolute limits, revoke.
+"""Server-side sessions: create (always a new id), rotate, look up with idle and absolute limits, revoke.
 
 The browser holds only an opaque random id; the row is stored under its hash, so the sessions
 table cannot be replayed as cookies.
@@ -16,7 +16,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.issuer import backchannel
-from hub.models import User, WebSession, clip, utcnow
+from hub.models import SsoSession, User, WebSession, clip, utcnow
 from hub.signin import digest
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,27 @@ def create(
 
 
 _INSERT = insert(WebSession.__table__)
+
+
+def rotate(session: Session, token: str) -> str:
+    """Give the session behind `token` a new id and return the new cookie value; the old one
+    stops working. For every change of who a session vouches for that keeps the session
+    (linking an account to the signed-in user): an id someone planted or saw before the change
+    is worth nothing after it. The row keeps its roles, limits and issuer-side SSO session, so
+    the applications signed in through it are not logged out (no end_sessions)."""
+    old_hash = digest(token)
+    row = session.get(WebSession, old_hash)
+    if row is None:
+        raise ValueError("rotate needs a live session")
+    new_token = secrets.token_urlsafe(32)
+    new_hash = digest(new_token)
+    columns = {column.key: getattr(row, column.key) for column in WebSession.__table__.columns}
+    session.connection().execute(_INSERT, {**columns, "id_hash": new_hash})
+    # The SSO session moves to the new row before the old row goes (its foreign key cascades).
+    session.execute(update(SsoSession).where(SsoSession.session_id_hash == old_hash).values(session_id_hash=new_hash))
+    session.execute(delete(WebSession).where(WebSession.id_hash == old_hash), execution_options={"synchronize_session": False})
+    session.expunge(row)
+    return new_token
 
 
 def lookup(session: Session, token: str | None, policy: SessionPolicy) -> CurrentSession | None:

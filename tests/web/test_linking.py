@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from hub.models import AuditEvent, LinkedAccount, User
+from hub.models import AuditEvent, LinkedAccount, User, WebSession
 from tests.conftest import callback_path, csrf_of, sign_in, start_signin
 
 
@@ -114,3 +114,40 @@ def test_cannot_unlink_another_users_account(app, idp):
     with app.extensions["hub"].db.session() as session:
         assert session.scalar(select(func.count()).select_from(User)) == 2
         assert session.get(LinkedAccount, bobs) is not None
+
+
+def test_linking_gives_the_session_a_new_id_and_the_old_one_stops_working(client, idp, app):
+    """Linking changes who the session vouches for (one more account), so it rotates the id as
+    sign-in does: an id planted or seen before the link is worth nothing after it."""
+    cookie = app.config["HUB_SESSION_COOKIE"]
+    sign_in(client, idp, "alice")
+    before = client.get_cookie(cookie).value
+    response = link(client, idp, "fake2", "bob")
+    assert response.status_code == 302
+    after = client.get_cookie(cookie).value
+    assert after != before  # before the fix: the same id
+    assert client.get("/account").status_code == 200  # the new id is signed in
+    stale = app.test_client()
+    stale.set_cookie(cookie, before)
+    assert stale.get("/account").status_code == 302  # the old id is signed out
+    with app.extensions["hub"].db.session() as session:
+        assert session.scalar(select(func.count()).select_from(WebSession)) == 1
+
+
+def test_linking_keeps_the_applications_signed_in_through_the_session(client, idp, app):
+    """Rotation moves the issuer side's SSO session to the new id: no back-channel logout."""
+    from hub.db import write_transaction
+    from hub.models import SsoSession
+    from hub.signin import digest
+
+    cookie = app.config["HUB_SESSION_COOKIE"]
+    sign_in(client, idp, "alice")
+    rt = app.extensions["hub"]
+    with write_transaction(rt.db) as session:
+        row = session.scalars(select(WebSession)).one()
+        session.add(SsoSession(sid="sid-1", session_id_hash=row.id_hash, user_id=row.user_id))
+    link(client, idp, "fake2", "bob")
+    with rt.db.session() as session:
+        assert session.scalar(select(SsoSession.session_id_hash).where(SsoSession.sid == "sid-1")) == digest(
+            client.get_cookie(cookie).value
+        )
