@@ -91,6 +91,8 @@ def _complete(
         result = _provider_result(rt, provider, consumed)
         completed = _write(rt, provider, consumed, result, current, previous_session_token, context)
     except HubError as error:
+        if error.status >= 500:  # the provider failed, not the person: an operator must hear why
+            log.warning("sign-in through provider %s failed: %s: %s", provider.id, error.code, error.message)
         subject = getattr(error, "subject", None)
         details = {"provider_subject": str(subject)[:256]} if subject else None
         _audit_failure(rt, provider.id, intent, user_id, error.code, context, details)

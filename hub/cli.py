@@ -93,6 +93,7 @@ def _gunicorn(app: Any, host: str, port: int, workers: int) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", None)  # hub.access logs paths without query strings
+            self.cfg.set("logger_class", "hub.gunicornlog.HubGunicornLogger")  # JSON lines too
             self.cfg.set("post_fork", _forget_inherited_connections)
 
         def load(self) -> Any:

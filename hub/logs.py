@@ -92,6 +92,11 @@ def log_request(response_status: int, started: float) -> None:
     )
 
 
+def is_configured() -> bool:
+    """Whether this process's root logger has the hub's handler."""
+    return any(getattr(handler, "_hub", False) for handler in logging.getLogger().handlers)
+
+
 def configure(log_format: str, level: str) -> None:
     """Configure the root logger once per process (idempotent: tests build many apps)."""
     root = logging.getLogger()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 
 from alembic import command
 from alembic.config import Config
@@ -11,6 +12,18 @@ from alembic.script import ScriptDirectory
 
 from hub.db import Database
 from hub.resources import migrations_dir
+
+
+class _NoContextChatter(logging.Filter):
+    """Alembic says "Context impl PostgresqlImpl." and "Will assume transactional DDL." at INFO
+    each time a migration context is built: once per /readyz probe, every few seconds, in every
+    worker. They say nothing an operator needs; "Running upgrade ..." lines stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Context impl", "Will assume"))
+
+
+logging.getLogger("alembic.runtime.migration").addFilter(_NoContextChatter())
 
 
 def alembic_config(database: Database) -> Config:

@@ -138,6 +138,8 @@ class RateLimits:
         # Flask-Limiter logs each refused request at INFO; the access log already has the 429
         # and the audit log the burst, so a flood must not double the log volume.
         self.limiter.logger.setLevel(logging.WARNING)
+        for earlier in [f for f in self.limiter.logger.filters if isinstance(f, _StorageDownIsAnError)]:
+            self.limiter.logger.removeFilter(earlier)  # one logger per process, one app per process
         self.limiter.logger.addFilter(_StorageDownIsAnError(settings.ratelimit_storage))
         self._check_storage()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, g, jsonify
 from sqlalchemy import text
 from werkzeug.wrappers import Response
@@ -9,6 +11,7 @@ from werkzeug.wrappers import Response
 from hub import migrate
 from hub.web import runtime
 
+log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
 
 
@@ -26,7 +29,8 @@ def readyz() -> tuple[Response, int]:
         with rt.db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         problem = migrate.pending_message(rt.db)
-    except Exception:  # the probe's answer is the point; details stay in the log
+    except Exception as error:  # the probe's answer is the point; details go to the log
+        log.error("readyz: database unreachable (%s)", type(error).__name__)
         return jsonify(status="unavailable", reason="database unreachable"), 503
     if problem:
         return jsonify(status="unavailable", reason=problem), 503

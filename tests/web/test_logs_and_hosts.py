@@ -12,6 +12,7 @@ import pytest
 from flask import redirect, request
 
 from hub import logs
+from tests.conftest import callback_path
 
 FORGED = "2026-01-01 00:00:00,000 INFO hub.access [forged] GET /admin 200 1.0ms"
 
@@ -159,3 +160,56 @@ def test_behind_a_proxy_that_writes_ports_one_client_is_one_address(proxied_app,
     assert access and all(" 203.0.113.5 POST /auth/fake/start" in line for line in access)
     client.post("/auth/fake/start", headers={"X-Forwarded-For": "not-an-address"})
     assert " 127.0.0.1 POST" in log_output.getvalue().splitlines()[-1]  # the proxy's, not the garbage
+
+
+# --- logs an operator can use (issue 17) ----------------------------------------------------------
+
+
+@pytest.fixture
+def json_log(app) -> Iterator[io.StringIO]:
+    """The hub's handler writing JSON lines, as under HUB_LOG_FORMAT=json."""
+    logs.configure("json", "INFO")
+    (handler,) = [h for h in logging.getLogger().handlers if getattr(h, "_hub", False)]
+    stream = io.StringIO()
+    handler.setStream(stream)
+    yield stream
+    logs.configure("text", "INFO")
+
+
+def _entries(stream: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_log_shape_json_lines_with_address_request_id_and_gunicorns_own_lines(client, json_log):
+    from gunicorn.config import Config
+
+    from hub.gunicornlog import HubGunicornLogger
+
+    client.get("/healthz", environ_base={"REMOTE_ADDR": "192.0.2.44"})
+    config = Config()
+    config.set("logger_class", "hub.gunicornlog.HubGunicornLogger")
+    HubGunicornLogger(config).info("Booting worker with pid: %s", 4242)
+    entries = _entries(json_log)  # every line one JSON object (json.loads raises otherwise)
+    (access,) = [e for e in entries if e["logger"] == "hub.access"]
+    assert set(access) == {"time", "level", "logger", "message", "request_id"}
+    assert re.fullmatch(r"192\.0\.2\.44 GET /healthz 200 \d+\.\dms", access["message"])
+    assert re.fullmatch(r"[0-9a-f]{16}", access["request_id"])
+    (booting,) = [e for e in entries if e["logger"] == "gunicorn.error"]  # before: a text line of its own
+    assert booting["message"] == "Booting worker with pid: 4242" and booting["level"] == "INFO"
+
+
+def test_an_upstream_failure_is_a_warning_naming_the_provider_and_the_reason(client, idp, json_log):
+    from tests.conftest import start_signin
+
+    idp.token_status = 503
+    response = client.get(callback_path(idp.authorize(start_signin(client, "fake"), "alice")))
+    assert response.status_code == 503
+    (warning,) = [e for e in _entries(json_log) if e["level"] == "WARNING"]
+    assert warning["message"].startswith("sign-in through provider fake failed: provider_unavailable: ")
+
+
+def test_readyz_writes_no_migration_tool_lines(client, json_log):
+    for _ in range(3):
+        assert client.get("/readyz").status_code == 200
+    loggers = {e["logger"] for e in _entries(json_log)}
+    assert loggers == {"hub.access"}  # before: alembic's "Context impl" twice per probe

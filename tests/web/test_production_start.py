@@ -76,3 +76,23 @@ def test_the_wsgi_entry_refuses_production_with_development_settings_and_writes_
     for problem in ("secret_key: generated development secret", "database_url: SQLite", "ratelimit_storage: memory://"):
         assert f"refusing to start in production: {problem}" in result.stderr
     assert not instance.exists()  # before: instance/dev-secrets.json and hub.sqlite3
+
+
+def test_a_redis_that_goes_away_is_an_error_naming_it(hub_config, plugins, caplog):
+    """Flask-Limiter's "storage unreachable - falling back to in-memory" was a WARNING: for the
+    hub it means each worker now allows the full limit."""
+    if not _redis_answers():
+        pytest.skip(f"no Redis at {REDIS}")
+    settings = load_settings(
+        environ={}, overrides={**hub_config, "ratelimit_storage": REDIS, "ratelimit_key_prefix": "hub-test-h7-start"}
+    )
+    app = create_app(settings=settings, plugins=plugins)
+    try:
+        limiter = app.extensions["hub.ratelimit"].limiter
+        with caplog.at_level("WARNING", logger=limiter.logger.name):
+            limiter.logger.warning("Rate limit storage unreachable - falling back to in-memory storage")
+        (record,) = caplog.records
+        assert record.levelname == "ERROR"
+        assert record.getMessage().startswith(f"rate-limit storage {REDIS} unreachable: each process counts on its own")
+    finally:
+        app.extensions["hub"].close()
