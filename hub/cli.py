@@ -90,6 +90,12 @@ def _gunicorn(app: Any, host: str, port: int, workers: int) -> None:
 
     class HubGunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
+            # GUNICORN_CMD_ARGS (--timeout, --graceful-timeout, --max-requests, --worker-class,
+            # --threads, ...) as gunicorn reads it; the bind, workers and logging stay the hub's.
+            env_args = self.cfg.parser().parse_args(self.cfg.get_cmd_args_from_env())
+            for name, value in vars(env_args).items():
+                if value is not None and name != "args":
+                    self.cfg.set(name.lower(), value)
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", None)  # hub.access logs paths without query strings
