@@ -53,7 +53,8 @@ def test_sqlite_runs_with_foreign_keys_and_wal(tmp_path):
 
 
 def test_json_logs_carry_the_request_id(hub_config, plugins, capsys):
-    settings = load_settings(environ={}, overrides={**hub_config, "log_format": "json"})
+    # The id a trusted proxy sent (a client's own is not taken: tests/web/test_logs_and_hosts.py).
+    settings = load_settings(environ={}, overrides={**hub_config, "log_format": "json", "trusted_proxies": 1})
     app = create_app(settings=settings, plugins=plugins)
     try:
 
