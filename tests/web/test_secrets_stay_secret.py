@@ -66,7 +66,7 @@ def test_access_log_has_path_and_request_id_but_not_the_query(client, idp, caplo
     sign_in(client, idp, "alice")
     lines = [r.getMessage() for r in caplog.records if r.name == "hub.access"]
     callback = next(line for line in lines if "/auth/fake/callback" in line)
-    assert callback.startswith("GET /auth/fake/callback 302")
+    assert callback.startswith("127.0.0.1 GET /auth/fake/callback 302")  # the client address first
     assert "code=" not in "\n".join(lines) and "state=" not in "\n".join(lines)
 
 
