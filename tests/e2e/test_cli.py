@@ -66,6 +66,32 @@ def test_serve_production_refuses_dev_secrets_and_sqlite(env):
     assert "database_url: SQLite is for development" in result.stderr
 
 
+def test_the_wsgi_entry_refuses_production_with_development_settings_and_writes_nothing(tmp_path: Path):
+    """`gunicorn hub.wsgi:app` with HUB_PRODUCTION=true, as the docs offer it: before, it served
+    with generated secrets, SQLite and in-memory rate limits."""
+    instance = tmp_path / "instance"
+    result = subprocess.run(
+        [sys.executable, "-c", "import hub.wsgi"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(tmp_path),
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),
+            "HUB_INSTANCE_PATH": str(instance),
+            "HUB_DOTENV": str(tmp_path / "none.env"),
+            "HUB_PRODUCTION": "true",
+            "HUB_BASE_URL": "https://hub.example.test",
+        },
+    )
+    assert result.returncode != 0
+    assert "ProductionRefused" in result.stderr
+    for problem in ("secret_key: generated development secret", "database_url: SQLite", "ratelimit_storage: memory://"):
+        assert f"refusing to start in production: {problem}" in result.stderr
+    assert not instance.exists()  # before: instance/dev-secrets.json and hub.sqlite3
+
+
 def test_admin_grant_by_id_and_never_by_email(env, tmp_path):
     assert hub("db", "upgrade", env=env).returncode == 0
     from hub.config import load_settings
