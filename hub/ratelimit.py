@@ -8,10 +8,10 @@ limit (a Flask-Limiter limit string, by default the hub setting `ratelimit_<name
 function (by default the client's address) say how many requests one key may make.
 
 Counters live in `ratelimit_storage`: `memory://` in development and tests (one process),
-Redis in production (every worker shares the counts; `hub serve --production` refuses
-memory, and a start with a Redis that does not answer fails). A limited request gets 429 with `Retry-After` and the hub's readable page, or its
-JSON error on /api; the first refusal of a burst (per rule, key and window) writes one audit
-event, the others none.
+Redis in production (every worker shares the counts; production refuses memory, and a Redis
+that does not answer stops the start). A limited request gets 429 with `Retry-After` and the
+hub's readable page, or its JSON error on /api; the first refusal of a burst (per rule, key and
+window) writes one audit event, the others none.
 
 See /work/briefs/interfaces/ratelimit.md and docs/configuration.md for the API and settings.
 """
