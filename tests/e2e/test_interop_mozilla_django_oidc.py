@@ -1,0 +1,113 @@
+"""Interoperability: mozilla-django-oidc (Mozilla's Django authentication backend) signs people in
+to a minimal Django project (tests/django_rp.py) through the live hub, with the library's defaults.
+
+The application is a default registration (`hub apps create NAME --redirect-uri URI`, nothing
+else). The Django settings are the client id and secret and the endpoints from the hub's discovery
+document (the library reads none), plus the ID-token algorithm, which the library needs named (its
+default is HS256 with the client secret). Every other behaviour is the library's default:
+`client_secret_post` at the token endpoint, userinfo with a Bearer header, users found by email,
+the session renewed by a `prompt=none` authorization (its SessionRefresh middleware; it uses no
+refresh token), and a local logout (it does not call the end-session endpoint unless configured).
+
+The browser is two test clients sharing one person: Django's for the application and the issuer
+kit's for the hub, each following the other's redirects by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from tests.interop_libs import require
+from tests.issuer_kit import IssuerKit, RegisteredApp
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def django_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The Django project, configured once per test process."""
+    require("mozilla_django_oidc")
+    from tests import django_rp
+
+    django_rp.configure(tmp_path_factory.mktemp("django"))
+    yield django_rp
+    from django.db import connections
+
+    connections.close_all()
+
+
+@contextmanager
+def django_app(kit: IssuerKit, registered: RegisteredApp) -> Iterator[Any]:
+    """Django's test client on the project, with this application's OpenID Connect settings."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.sessions.models import Session
+    from django.test import Client, override_settings
+
+    from tests import django_rp
+
+    discovery = requests.get(f"{kit.base}/.well-known/openid-configuration", timeout=5).json()
+    assert registered.client_secret
+    with override_settings(**django_rp.oidc_settings(discovery, registered.client_id, registered.client_secret)):
+        try:
+            yield Client(HTTP_HOST=django_rp.HOST)
+        finally:
+            get_user_model().objects.all().delete()
+            Session.objects.all().delete()
+
+
+def path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+def test_mozilla_django_oidc_signs_in_renews_the_session_and_signs_out(issuer: IssuerKit, django_project: Any) -> None:
+    registered = issuer.register("Intranet (mozilla-django-oidc)", django_project.CALLBACK)
+    issuer.sign_in("alice")
+
+    with django_app(issuer, registered) as app:
+        # Sign-in: Django sends the browser to the hub, the person allows it once, the hub sends
+        # the code back, and the library redeems it (client_secret_post), checks the ID token
+        # (signature from the JWKS, nonce) and reads userinfo (Bearer).
+        to_hub = app.get("/private/")
+        assert to_hub.status_code == 302 and to_hub["Location"].startswith("/oidc/authenticate/")
+        authorize = app.get(to_hub["Location"])
+        assert authorize.status_code == 302 and authorize["Location"].startswith(f"{issuer.base}/oauth2/authorize?")
+        request = parse_qs(urlsplit(authorize["Location"]).query)
+        assert request["scope"] == ["openid email"] and "nonce" in request
+        consent_page = issuer.get(authorize["Location"])
+        assert consent_page.status_code == 200, consent_page.get_data(as_text=True)[:2000]
+        back = issuer.consent(consent_page)
+        assert back.status_code == 302 and back.headers["Location"].startswith(django_project.CALLBACK)
+
+        signed_in = app.get(path_of(back.headers["Location"]))
+        assert signed_in.status_code == 302 and signed_in["Location"] == "/private/", signed_in
+        page = app.get("/private/")
+        assert page.status_code == 200 and page.json()["email"] == "alice@example.test"
+
+        # Renewal: once the ID token's time is up (OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS), the
+        # SessionRefresh middleware sends the browser to the hub with prompt=none; the hub answers
+        # with a code at once (session alive, consent remembered), and the library redeems it again.
+        session = app.session
+        session["oidc_id_token_expiration"] = 0
+        session.save()
+        renew = app.get("/private/")
+        assert renew.status_code == 302 and renew["Location"].startswith(f"{issuer.base}/oauth2/authorize?")
+        assert parse_qs(urlsplit(renew["Location"]).query)["prompt"] == ["none"]
+        silent = issuer.get(renew["Location"])
+        assert silent.status_code == 302 and silent.headers["Location"].startswith(django_project.CALLBACK)
+        assert "error" not in parse_qs(urlsplit(silent.headers["Location"]).query)
+        renewed = app.get(path_of(silent.headers["Location"]))
+        assert renewed.status_code == 302 and renewed["Location"] == "/private/", renewed
+        assert app.get("/private/").json() == page.json()  # the same Django user
+
+        # Logout: the library's default ends the Django session only.
+        out = app.post("/oidc/logout/")
+        assert out.status_code == 302 and out["Location"] == "/"
+        assert app.get("/private/").status_code == 302
