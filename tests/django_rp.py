@@ -12,9 +12,11 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import django
 from django.conf import settings
+from django.http import HttpRequest
 
 #: where the project is served in the test (`manage.py runserver`'s address): the redirect URI
 #: mozilla-django-oidc computes from the request is on it.
@@ -66,3 +68,23 @@ def oidc_settings(discovery: dict[str, Any], client_id: str, client_secret: str)
         "OIDC_OP_JWKS_ENDPOINT": discovery["jwks_uri"],
         "OIDC_RP_SIGN_ALGO": "RS256",
     }
+
+
+def hub_logout_settings(discovery: dict[str, Any]) -> dict[str, Any]:
+    """The settings (docs/applications.md's recipe) that make the library's logout end the hub
+    session too: keep the ID token, and build the end-session URL with `end_session_url`."""
+    return {
+        "OIDC_STORE_ID_TOKEN": True,
+        "OIDC_OP_LOGOUT_URL_METHOD": f"{__name__}.end_session_url",
+        "HUB_END_SESSION_ENDPOINT": discovery["end_session_endpoint"],
+    }
+
+
+def end_session_url(request: HttpRequest) -> str:
+    """Where mozilla-django-oidc's logout view sends the browser (OIDC_OP_LOGOUT_URL_METHOD): the
+    hub's end-session endpoint with the ID token as hint and the site's root to come back to
+    (registered with `--post-logout-redirect-uri`)."""
+    return f"{settings.HUB_END_SESSION_ENDPOINT}?" + urlencode({
+        "id_token_hint": request.session["oidc_id_token"],
+        "post_logout_redirect_uri": request.build_absolute_uri("/"),
+    })

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -43,18 +42,20 @@ def django_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     connections.close_all()
 
 
+def discovery_of(kit: IssuerKit) -> dict[str, Any]:
+    return requests.get(f"{kit.base}/.well-known/openid-configuration", timeout=5).json()
+
+
 @contextmanager
-def django_app(kit: IssuerKit, registered: RegisteredApp) -> Iterator[Any]:
-    """Django's test client on the project, with this application's OpenID Connect settings."""
+def django_app(**settings: Any) -> Iterator[Any]:
+    """Django's test client on the project, with these settings (Django's `override_settings`)."""
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.models import Session
     from django.test import Client, override_settings
 
     from tests import django_rp
 
-    discovery = requests.get(f"{kit.base}/.well-known/openid-configuration", timeout=5).json()
-    assert registered.client_secret
-    with override_settings(**django_rp.oidc_settings(discovery, registered.client_id, registered.client_secret)):
+    with override_settings(**settings):
         try:
             yield Client(HTTP_HOST=django_rp.HOST)
         finally:
@@ -62,34 +63,48 @@ def django_app(kit: IssuerKit, registered: RegisteredApp) -> Iterator[Any]:
             Session.objects.all().delete()
 
 
+def default_settings(kit: IssuerKit, registered: RegisteredApp) -> dict[str, Any]:
+    from tests import django_rp
+
+    assert registered.client_secret
+    return django_rp.oidc_settings(discovery_of(kit), registered.client_id, registered.client_secret)
+
+
 def path_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+def sign_in(kit: IssuerKit, app: Any, callback: str) -> dict[str, Any]:
+    """Sign in to the Django project: Django sends the browser to the hub, the person allows it
+    (the consent page of an application that is not first-party) unless they already did, the hub
+    sends the code back, and the library redeems it (client_secret_post), checks the ID token
+    (signature from the JWKS, nonce) and reads userinfo (Bearer). Returns the private page's JSON."""
+    to_hub = app.get("/private/")
+    assert to_hub.status_code == 302 and to_hub["Location"].startswith("/oidc/authenticate/")
+    authorize = app.get(to_hub["Location"])
+    assert authorize.status_code == 302 and authorize["Location"].startswith(f"{kit.base}/oauth2/authorize?")
+    request = parse_qs(urlsplit(authorize["Location"]).query)
+    assert request["scope"] == ["openid email"] and "nonce" in request
+    back = kit.get(authorize["Location"])
+    if back.status_code == 200:
+        back = kit.consent(back)
+    assert back.status_code == 302 and back.headers["Location"].startswith(callback), back.get_data(as_text=True)[:2000]
+
+    signed_in = app.get(path_of(back.headers["Location"]))
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/private/", signed_in
+    page = app.get("/private/")
+    assert page.status_code == 200, page
+    return page.json()
 
 
 def test_mozilla_django_oidc_signs_in_renews_the_session_and_signs_out(issuer: IssuerKit, django_project: Any) -> None:
     registered = issuer.register("Intranet (mozilla-django-oidc)", django_project.CALLBACK)
     issuer.sign_in("alice")
 
-    with django_app(issuer, registered) as app:
-        # Sign-in: Django sends the browser to the hub, the person allows it once, the hub sends
-        # the code back, and the library redeems it (client_secret_post), checks the ID token
-        # (signature from the JWKS, nonce) and reads userinfo (Bearer).
-        to_hub = app.get("/private/")
-        assert to_hub.status_code == 302 and to_hub["Location"].startswith("/oidc/authenticate/")
-        authorize = app.get(to_hub["Location"])
-        assert authorize.status_code == 302 and authorize["Location"].startswith(f"{issuer.base}/oauth2/authorize?")
-        request = parse_qs(urlsplit(authorize["Location"]).query)
-        assert request["scope"] == ["openid email"] and "nonce" in request
-        consent_page = issuer.get(authorize["Location"])
-        assert consent_page.status_code == 200, consent_page.get_data(as_text=True)[:2000]
-        back = issuer.consent(consent_page)
-        assert back.status_code == 302 and back.headers["Location"].startswith(django_project.CALLBACK)
-
-        signed_in = app.get(path_of(back.headers["Location"]))
-        assert signed_in.status_code == 302 and signed_in["Location"] == "/private/", signed_in
-        page = app.get("/private/")
-        assert page.status_code == 200 and page.json()["email"] == "alice@example.test"
+    with django_app(**default_settings(issuer, registered)) as app:
+        person = sign_in(issuer, app, django_project.CALLBACK)
+        assert person["email"] == "alice@example.test"
 
         # Renewal: once the ID token's time is up (OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS), the
         # SessionRefresh middleware sends the browser to the hub with prompt=none; the hub answers
@@ -105,9 +120,28 @@ def test_mozilla_django_oidc_signs_in_renews_the_session_and_signs_out(issuer: I
         assert "error" not in parse_qs(urlsplit(silent.headers["Location"]).query)
         renewed = app.get(path_of(silent.headers["Location"]))
         assert renewed.status_code == 302 and renewed["Location"] == "/private/", renewed
-        assert app.get("/private/").json() == page.json()  # the same Django user
+        assert app.get("/private/").json() == person  # the same Django user
 
-        # Logout: the library's default ends the Django session only.
+        # Logout: the library's default ends the Django session only; the hub session goes on.
         out = app.post("/oidc/logout/")
         assert out.status_code == 302 and out["Location"] == "/"
         assert app.get("/private/").status_code == 302
+        assert issuer.browser.get("/account").status_code == 200
+
+
+def test_mozilla_django_oidc_logout_ends_the_hub_session_with_the_documented_recipe(issuer: IssuerKit, django_project: Any) -> None:
+    """docs/applications.md: OIDC_STORE_ID_TOKEN and OIDC_OP_LOGOUT_URL_METHOD send the browser
+    to the hub's end-session endpoint with the ID token as hint."""
+    root = django_project.CALLBACK.removesuffix("oidc/callback/")
+    registered = issuer.register("Intranet (mozilla-django-oidc)", django_project.CALLBACK, post_logout_redirect_uris=[root])
+    issuer.sign_in("alice")
+    settings = {**default_settings(issuer, registered), **django_project.hub_logout_settings(discovery_of(issuer))}
+
+    with django_app(**settings) as app:
+        sign_in(issuer, app, django_project.CALLBACK)
+        out = app.post("/oidc/logout/")
+        assert out.status_code == 302 and out["Location"].startswith(f"{issuer.base}/oauth2/logout?")
+        assert app.get("/private/").status_code == 302  # the Django session ended
+        at_hub = issuer.get(out["Location"])
+        assert at_hub.status_code == 302 and at_hub.headers["Location"] == root, at_hub.get_data(as_text=True)[:2000]
+        assert issuer.browser.get("/account").status_code == 302  # and the hub session
