@@ -67,6 +67,15 @@ def sign_in(kit: IssuerKit, client: Any, registered: RegisteredApp) -> tuple[str
     return state, tokens
 
 
+def hub_user_id(kit: IssuerKit, upstream_subject: str) -> int:
+    from sqlalchemy import select
+
+    from hub.models import LinkedAccount
+
+    with kit.rt.db.session() as session:
+        return session.scalar(select(LinkedAccount.user_id).where(LinkedAccount.subject == upstream_subject))
+
+
 def test_pyoidc_signs_in_reads_userinfo_refreshes_and_signs_out(issuer: IssuerKit) -> None:
     registered = issuer.register("Wiki (pyoidc)", CALLBACK, post_logout_redirect_uris=[SIGNED_OUT])
     client = pyoidc_client(issuer, registered)
@@ -77,6 +86,7 @@ def test_pyoidc_signs_in_reads_userinfo_refreshes_and_signs_out(issuer: IssuerKi
     id_token = tokens["id_token"]  # pyoidc verified it: signature from the JWKS, iss, aud, exp, nonce
     assert id_token["iss"] == issuer.base and id_token["aud"] == [registered.client_id]
     assert id_token["sid"] and tokens["refresh_token"]
+    assert id_token["sub"] != str(hub_user_id(issuer, "sub-alice"))  # an opaque public id, not a row number
 
     from oic.oic.message import OpenIDSchema
 
