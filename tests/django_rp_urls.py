@@ -1,5 +1,6 @@
 """The URLconf of the interop tests' Django project (tests/django_rp.py): mozilla-django-oidc's
-views under `/oidc/`, and one page behind a sign-in. Imported by Django once it is configured."""
+views under `/oidc/`, python-social-auth's under `/social/`, and one page behind a sign-in.
+Imported by Django once it is configured."""
 
 from __future__ import annotations
 
@@ -16,5 +17,6 @@ def private(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("oidc/", include("mozilla_django_oidc.urls")),
+    path("social/", include("social_django.urls", namespace="social")),
     path("private/", private),
 ]

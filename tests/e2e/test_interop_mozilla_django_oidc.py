@@ -15,64 +15,20 @@ kit's for the hub, each following the other's redirects by hand.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 
-from tests.interop_libs import require
+from tests.conftest import callback_path
 from tests.issuer_kit import IssuerKit, RegisteredApp
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def django_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The Django project, configured once per test process."""
-    require("mozilla_django_oidc")
-    from tests import django_rp
-
-    django_rp.configure(tmp_path_factory.mktemp("django"))
-    yield django_rp
-    from django.db import connections
-
-    connections.close_all()
-
-
-def discovery_of(kit: IssuerKit) -> dict[str, Any]:
-    return requests.get(f"{kit.base}/.well-known/openid-configuration", timeout=5).json()
-
-
-@contextmanager
-def django_app(**settings: Any) -> Iterator[Any]:
-    """Django's test client on the project, with these settings (Django's `override_settings`)."""
-    from django.contrib.auth import get_user_model
-    from django.contrib.sessions.models import Session
-    from django.test import Client, override_settings
-
-    from tests import django_rp
-
-    with override_settings(**settings):
-        try:
-            yield Client(HTTP_HOST=django_rp.HOST)
-        finally:
-            get_user_model().objects.all().delete()
-            Session.objects.all().delete()
-
-
-def default_settings(kit: IssuerKit, registered: RegisteredApp) -> dict[str, Any]:
-    from tests import django_rp
-
+def default_settings(django_project: Any, kit: IssuerKit, registered: RegisteredApp) -> dict[str, Any]:
     assert registered.client_secret
-    return django_rp.oidc_settings(discovery_of(kit), registered.client_id, registered.client_secret)
-
-
-def path_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+    return django_project.mozilla_settings(django_project.discovery(kit.base), registered.client_id, registered.client_secret)
 
 
 def sign_in(kit: IssuerKit, app: Any, callback: str) -> dict[str, Any]:
@@ -91,7 +47,7 @@ def sign_in(kit: IssuerKit, app: Any, callback: str) -> dict[str, Any]:
         back = kit.consent(back)
     assert back.status_code == 302 and back.headers["Location"].startswith(callback), back.get_data(as_text=True)[:2000]
 
-    signed_in = app.get(path_of(back.headers["Location"]))
+    signed_in = app.get(callback_path(back.headers["Location"]))
     assert signed_in.status_code == 302 and signed_in["Location"] == "/private/", signed_in
     page = app.get("/private/")
     assert page.status_code == 200, page
@@ -99,11 +55,11 @@ def sign_in(kit: IssuerKit, app: Any, callback: str) -> dict[str, Any]:
 
 
 def test_mozilla_django_oidc_signs_in_renews_the_session_and_signs_out(issuer: IssuerKit, django_project: Any) -> None:
-    registered = issuer.register("Intranet (mozilla-django-oidc)", django_project.CALLBACK)
+    registered = issuer.register("Intranet (mozilla-django-oidc)", django_project.MOZILLA_CALLBACK)
     issuer.sign_in("alice")
 
-    with django_app(**default_settings(issuer, registered)) as app:
-        person = sign_in(issuer, app, django_project.CALLBACK)
+    with django_project.browser(**default_settings(django_project, issuer, registered)) as app:
+        person = sign_in(issuer, app, django_project.MOZILLA_CALLBACK)
         assert person["email"] == "alice@example.test"
 
         # Renewal: once the ID token's time is up (OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS), the
@@ -116,9 +72,9 @@ def test_mozilla_django_oidc_signs_in_renews_the_session_and_signs_out(issuer: I
         assert renew.status_code == 302 and renew["Location"].startswith(f"{issuer.base}/oauth2/authorize?")
         assert parse_qs(urlsplit(renew["Location"]).query)["prompt"] == ["none"]
         silent = issuer.get(renew["Location"])
-        assert silent.status_code == 302 and silent.headers["Location"].startswith(django_project.CALLBACK)
+        assert silent.status_code == 302 and silent.headers["Location"].startswith(django_project.MOZILLA_CALLBACK)
         assert "error" not in parse_qs(urlsplit(silent.headers["Location"]).query)
-        renewed = app.get(path_of(silent.headers["Location"]))
+        renewed = app.get(callback_path(silent.headers["Location"]))
         assert renewed.status_code == 302 and renewed["Location"] == "/private/", renewed
         assert app.get("/private/").json() == person  # the same Django user
 
@@ -132,13 +88,14 @@ def test_mozilla_django_oidc_signs_in_renews_the_session_and_signs_out(issuer: I
 def test_mozilla_django_oidc_logout_ends_the_hub_session_with_the_documented_recipe(issuer: IssuerKit, django_project: Any) -> None:
     """docs/applications.md: OIDC_STORE_ID_TOKEN and OIDC_OP_LOGOUT_URL_METHOD send the browser
     to the hub's end-session endpoint with the ID token as hint."""
-    root = django_project.CALLBACK.removesuffix("oidc/callback/")
-    registered = issuer.register("Intranet (mozilla-django-oidc)", django_project.CALLBACK, post_logout_redirect_uris=[root])
+    root = django_project.ROOT
+    registered = issuer.register("Intranet (mozilla-django-oidc)", django_project.MOZILLA_CALLBACK, post_logout_redirect_uris=[root])
     issuer.sign_in("alice")
-    settings = {**default_settings(issuer, registered), **django_project.hub_logout_settings(discovery_of(issuer))}
+    settings = {**default_settings(django_project, issuer, registered),
+                **django_project.hub_logout_settings(django_project.discovery(issuer.base))}
 
-    with django_app(**settings) as app:
-        sign_in(issuer, app, django_project.CALLBACK)
+    with django_project.browser(**settings) as app:
+        sign_in(issuer, app, django_project.MOZILLA_CALLBACK)
         out = app.post("/oidc/logout/")
         assert out.status_code == 302 and out["Location"].startswith(f"{issuer.base}/oauth2/logout?")
         assert app.get("/private/").status_code == 302  # the Django session ended
