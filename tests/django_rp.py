@@ -51,7 +51,10 @@ def configure(folder: Path) -> None:
         INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions",
                         "mozilla_django_oidc", "social_django"],
         MIDDLEWARE=MIDDLEWARE,
-        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(folder / "django.sqlite3")}},
+        DATABASES={"default": {
+            "ENGINE": "django.db.backends.sqlite3", "NAME": str(folder / "django.sqlite3"),
+            "OPTIONS": {"init_command": "PRAGMA synchronous=OFF"},  # a throwaway database: no fsyncs
+        }},
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",
         ROOT_URLCONF="tests.django_rp_urls",
         LOGIN_URL="/oidc/authenticate/",
