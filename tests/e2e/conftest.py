@@ -1,5 +1,5 @@
 """Fixtures of the end-to-end tests (tests/README.md): the environment of a `hub` command run as a
-subprocess. The Entra emulator, the fake GitHub, the fake OIDC provider and the hub on a real
+subprocess, uv for the packaging tests, the interop tests' Django project. The Entra emulator, the fake GitHub, the fake OIDC provider and the hub on a real
 socket are tests/conftest.py's, shared with the browser tests."""
 
 from __future__ import annotations
@@ -8,7 +8,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -64,3 +66,19 @@ def run(*args: str, timeout: int = 600, **kwargs: Any) -> subprocess.CompletedPr
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:
     return {"HUB_INSTANCE_PATH": str(tmp_path / "instance"), "HUB_DOTENV": str(tmp_path / "none.env"), "CWD": str(tmp_path)}
+
+
+@pytest.fixture(scope="session")
+def django_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    """tests/django_rp.py, the interop tests' Django project, configured once per test process."""
+    from tests.interop_libs import require
+
+    require("mozilla_django_oidc")
+    require("social_django")
+    from tests import django_rp
+
+    django_rp.configure(tmp_path_factory.mktemp("django"))
+    yield django_rp
+    from django.db import connections
+
+    connections.close_all()
