@@ -126,7 +126,7 @@ def test_disable_revokes_refresh_tokens_and_enable_and_delete_work(admin, rt, id
     with write_transaction(rt.db) as session:
         user = session.scalars(select(User)).first()
         family = tokens.start_family(
-            session, application_id=the_application(rt).id, user_id=user.id, grant_id=None, sid=None,
+            session, application_id=the_application(rt).id, user_id=user.id, grant_id=None, sid=None, origin_sid=None,
             code_hash=None, scope="openid", auth_time=utcnow(), provider_id="fake",
         )
         family_id = family.id
@@ -175,7 +175,7 @@ def connected(rt, person):
         sid = sso.sid_for(session, web_session.id_hash, bob.id)
         sso.record_application(session, sid, created.application.id)
         family = tokens.start_family(
-            session, application_id=created.application.id, user_id=bob.id, grant_id=grant.id, sid=sid,
+            session, application_id=created.application.id, user_id=bob.id, grant_id=grant.id, sid=sid, origin_sid=sid,
             code_hash=None, scope="openid profile email", auth_time=utcnow(), provider_id="fake",
         )
         return {"client_id": created.application.client_id, "user_id": bob.id, "family_id": family.id, "sid": sid}
