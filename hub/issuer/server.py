@@ -812,6 +812,49 @@ class HubTokenValidator(JWTBearerTokenValidator):
             raise InsufficientScopeError()
 
 
+class TokenSentTwice(InvalidRequestError):
+    """RFC 6750 §2: a client MUST NOT send its access token in more than one way in a request;
+    such a request is `invalid_request` (§3.1), with the Bearer challenge naming it."""
+
+    def __init__(self, realm: str) -> None:
+        super().__init__(
+            "The access token was sent twice: send it in the Authorization header or in the "
+            "form body's access_token, not both."
+        )
+        self.realm = realm
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*super().get_headers(), (
+            "WWW-Authenticate",
+            f'Bearer realm="{_quoted(self.realm)}", error="invalid_request", '
+            f'error_description="{_quoted(self.get_error_description())}"',
+        )]
+
+
+class HubResourceProtector(ResourceProtector):
+    """Bearer tokens as RFC 6750 §2 lets a client send them to userinfo: in the Authorization
+    header (§2.1) or as `access_token` in a form-encoded POST body (§2.2), never both. (The URI
+    query, §2.3, stays refused: it ends up in logs.)"""
+
+    def __init__(self, realm: str) -> None:
+        super().__init__()
+        self.realm = realm
+
+    def parse_request_authorization(self, request: Any) -> tuple[Any, str]:
+        from flask import request as flask_request
+
+        in_body = (
+            flask_request.method == "POST"
+            and flask_request.mimetype == "application/x-www-form-urlencoded"
+            and "access_token" in flask_request.form
+        )
+        if not in_body:
+            return super().parse_request_authorization(request)
+        if "Authorization" in request.headers:
+            raise TokenSentTwice(self.realm)
+        return self.get_token_validator("bearer"), flask_request.form["access_token"]
+
+
 class HubUserInfo(UserInfoEndpoint):
     def __init__(self, rt: Runtime, protector: ResourceProtector) -> None:
         super().__init__(resource_protector=protector)
@@ -942,7 +985,7 @@ def build(app: Flask, rt: Runtime) -> HubAuthorizationServer:
     server.register_endpoint(HubRevocation(server))
     server.register_endpoint(HubIntrospection(server))
     server.register_endpoint(HubEndSession(server))
-    protector = ResourceProtector()
+    protector = HubResourceProtector(issuer)
     protector.register_token_validator(HubTokenValidator(rt))
     server.register_endpoint(HubUserInfo(rt, protector))
     server.register_extension(HubIssuerParameter(issuer))
