@@ -28,6 +28,12 @@ def refresh_by_post(issuer, app, refresh_token: str) -> requests.Response:
     })
 
 
+def tokens_by_post(issuer, app) -> dict:
+    """The code flow of an application that sends its secret in the form body."""
+    oauth = issuer.oauth(app, token_endpoint_auth_method="client_secret_post")
+    return issuer.redeem(oauth, issuer.authorize(oauth))
+
+
 def family_of(issuer, refresh_token: str) -> TokenFamily:
     with issuer.rt.db.session() as session:
         row = session.get(RefreshToken, tokens.token_hash(refresh_token))
@@ -144,12 +150,13 @@ def test_a_refresh_without_openid_has_no_id_token(issuer):
 
 
 # --- refresh retries within the grace window ------------------------------------------------------
+# (registered for client_secret_post, so that these fail before the change for their own reason)
 
 
 def test_concurrent_presentations_of_one_refresh_token_all_get_working_tokens(issuer):
     issuer.sign_in("alice")
-    wiki = issuer.register("Wiki", first_party=True)
-    _, token, _ = issuer.sign_in_through(wiki)
+    wiki = issuer.register("Wiki", first_party=True, auth_method="client_secret_post")
+    token = tokens_by_post(issuer, wiki)
     start = threading.Barrier(4)
     answers: list[requests.Response] = []
 
@@ -176,8 +183,8 @@ def test_concurrent_presentations_of_one_refresh_token_all_get_working_tokens(is
 
 def test_a_presentation_after_the_grace_window_revokes_the_family(issuer):
     issuer.sign_in("alice")
-    wiki = issuer.register("Wiki", first_party=True)
-    _, token, _ = issuer.sign_in_through(wiki)
+    wiki = issuer.register("Wiki", first_party=True, auth_method="client_secret_post")
+    token = tokens_by_post(issuer, wiki)
     successor = refresh_by_post(issuer, wiki, token["refresh_token"]).json()["refresh_token"]
     with issuer.rt.db.session() as session, session.begin():  # spent longer ago than the window
         session.execute(update(RefreshToken).where(RefreshToken.token_hash == tokens.token_hash(token["refresh_token"]))
@@ -190,9 +197,9 @@ def test_a_presentation_after_the_grace_window_revokes_the_family(issuer):
 
 def test_another_application_cannot_use_the_grace_window(issuer):
     issuer.sign_in("alice")
-    wiki = issuer.register("Wiki", first_party=True)
-    blog = issuer.register("Blog", first_party=True)
-    _, token, _ = issuer.sign_in_through(wiki)
+    wiki = issuer.register("Wiki", first_party=True, auth_method="client_secret_post")
+    blog = issuer.register("Blog", first_party=True, auth_method="client_secret_post")
+    token = tokens_by_post(issuer, wiki)
     successor = refresh_by_post(issuer, wiki, token["refresh_token"]).json()["refresh_token"]
     stolen = refresh_by_post(issuer, blog, token["refresh_token"])
     assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_grant"
