@@ -83,6 +83,13 @@ def test_registering_shows_the_secret_once_and_stores_only_its_hash(admin, rt):
     assert secret not in str(event.details)
 
 
+def test_an_application_registered_in_the_console_takes_its_secret_by_basic_or_post(admin, rt):
+    client_id = shown(post(admin, "/admin/applications", **register_form()).get_data(as_text=True), "client-id")
+    assert applications.accepted_auth_methods(the_application(rt)) == ("client_secret_basic", "client_secret_post")
+    page = admin.get(f"/admin/applications/{client_id}").get_data(as_text=True)
+    assert "client authentication <code>client_secret_basic</code> or <code>client_secret_post</code>" in page
+
+
 def test_a_bad_redirect_uri_is_explained_and_nothing_is_registered(admin, rt):
     answer = post(admin, "/admin/applications", **register_form(redirect_uris="http://grafana.example/callback"))
     assert answer.status_code == 400
