@@ -186,6 +186,8 @@ class OAuthRefreshToken(TokenMixin):
         self.row = row
         self.family = family
         self.claim = claim
+        self.repeated = False
+        """Set by the refresh grant: answered again within the grace window (audited so)."""
 
     def check_client(self, client: OAuthClient) -> bool:
         return self.family.application_id == client.row.id
@@ -301,7 +303,7 @@ class HubAuthorizationServer(AuthorizationServer):
         grant_type = request.payload.grant_type
         if family is not None and token.get("refresh_token") and grant_type == "authorization_code":
             tokens.add_refresh_token(db(), family, token["refresh_token"])  # a refresh stored its own
-        repeated = isinstance(request.refresh_token, OAuthRefreshToken) and request.refresh_token.claim.repeated
+        repeated = isinstance(request.refresh_token, OAuthRefreshToken) and request.refresh_token.repeated
         note(
             "issuer.refresh" if grant_type == "refresh_token" else "issuer.token",
             actor_user_id=subject.user.id if subject else None,
@@ -655,7 +657,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError("The user of this token may no longer sign in.")
         if family.grant_id is None or found.grant_id is None:
             raise InvalidGrantError("Access for this application was removed.")
-        if not tokens.rotate_refresh(db(), found, _server().rotation):
+        outcome = tokens.rotate_refresh(db(), found, _server().rotation)
+        refresh_token.repeated = outcome == tokens.REPEATED
+        if outcome == tokens.REUSED:
             note("issuer.refresh_reuse", "failure", subject_user_id=user.id,
                  details={"client_id": client.client_id, "family_revoked": True})
             raise InvalidGrantError("This refresh token was already used.")

@@ -301,15 +301,20 @@ def _forgiven(session: Session, spent_hash: str, successor: str, grace: timedelt
     )
 
 
-def rotate_refresh(session: Session, claim: RefreshClaim, rotation: Rotation) -> bool:
-    """Spend the presented token, store its successor and mark the family used now. True when
-    the claim's successor may be handed out: rotated now, or already by a request the grace
-    window forgives (found so here when a concurrent request spent the token between our read
-    and our write). False when it was reuse: the family is revoked."""
+ROTATED, REPEATED, REUSED = "rotated", "repeated", "reused"
+"""What `rotate_refresh` did with a presented token."""
+
+
+def rotate_refresh(session: Session, claim: RefreshClaim, rotation: Rotation) -> str:
+    """Spend the presented token, store its successor and mark the family used now (ROTATED).
+    REPEATED: another request rotated it moments ago and the grace window forgives this one
+    (known from the lookup, or found here when a concurrent request spent the token between our
+    read and our write); the claim's successor is handed out again. REUSED: the family is
+    revoked."""
     token, family, successor = claim.token, claim.family, claim.successor
     assert token is not None and family is not None and successor is not None  # a live claim
     if claim.repeated:
-        return True
+        return REPEATED
     now = utcnow()
     connection = session.connection()
     if connection.dialect.name == "postgresql":
@@ -320,13 +325,13 @@ def rotate_refresh(session: Session, claim: RefreshClaim, rotation: Rotation) ->
             connection.execute(_TOUCH_FAMILY, {"family_id": family.id, "now": now})
     if not spent.rowcount:
         if _forgiven(session, token.token_hash, successor, rotation.grace):
-            return True
+            return REPEATED
         revoke_family(session, family, "refresh_reused")
-        return False
+        return REUSED
     connection.execute(_ADD_REFRESH, {"new_hash": token_hash(successor), "family_id": family.id, "now": now})
     set_committed_value(token, "used_at", now)
     set_committed_value(family, "last_used_at", now)
-    return True
+    return ROTATED
 
 
 def revoke_family(session: Session, family: TokenFamily, reason: str) -> None:

@@ -13,7 +13,7 @@ import requests
 from sqlalchemy import select, update
 
 from hub.issuer import tokens
-from hub.models import RefreshToken, TokenFamily, utcnow
+from hub.models import AuditEvent, RefreshToken, TokenFamily, utcnow
 
 
 def post(issuer, endpoint: str, **kwargs) -> requests.Response:
@@ -177,6 +177,9 @@ def test_concurrent_presentations_of_one_refresh_token_all_get_working_tokens(is
                             headers={"Authorization": f"Bearer {answer.json()['access_token']}"})
         assert info.status_code == 200, info.text
     assert family_of(issuer, token["refresh_token"]).revoked_at is None
+    with issuer.rt.db.session() as session:  # one rotation, three forgiven repetitions, all audited
+        details = session.scalars(select(AuditEvent.details).where(AuditEvent.type == "issuer.refresh")).all()
+        assert sorted(bool(found.get("repeated_within_grace")) for found in details) == [False, True, True, True]
     after = refresh_by_post(issuer, wiki, successors.pop())
     assert after.status_code == 200, after.text
 

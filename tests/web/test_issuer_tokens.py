@@ -39,7 +39,7 @@ def refresh(db, presented: str, application_id: int, rotation: tokens.Rotation) 
     """One refresh request's storage work in its own transaction: find, then rotate."""
     with write_transaction(db) as session:
         found = tokens.find_refresh(session, presented, application_id, rotation)
-        if found.token is not None and not tokens.rotate_refresh(session, found, rotation):
+        if found.token is not None and tokens.rotate_refresh(session, found, rotation) == tokens.REUSED:
             return tokens.RefreshClaim(None, found.family, "refresh_reused")
         return found
 
@@ -74,7 +74,8 @@ def test_a_token_spent_by_a_concurrent_request_revokes_the_family_without_a_grac
     family_id, application_id = a_family(db)
     assert refresh(db, "first-token", application_id, STRICT).problem is None
     with write_transaction(db) as session:  # a second request that read the token before the spend
-        assert not tokens.rotate_refresh(session, read_before_the_spend(session, family_id, STRICT), STRICT)
+        claim = read_before_the_spend(session, family_id, STRICT)
+        assert tokens.rotate_refresh(session, claim, STRICT) == tokens.REUSED
     assert revoked_reason(db, family_id) == "refresh_reused"
 
 
@@ -83,7 +84,7 @@ def test_within_the_grace_window_a_racing_request_gets_the_same_successor(db):
     first = refresh(db, "first-token", application_id, GRACE)
     with write_transaction(db) as session:  # a second request that read the token before the spend
         second = read_before_the_spend(session, family_id, GRACE)
-        assert tokens.rotate_refresh(session, second, GRACE)
+        assert tokens.rotate_refresh(session, second, GRACE) == tokens.REPEATED
     assert first.successor == second.successor
     assert revoked_reason(db, family_id) is None
     assert refresh(db, first.successor, application_id, GRACE).problem is None
