@@ -186,8 +186,7 @@ class OAuthRefreshToken(TokenMixin):
         self.row = row
         self.family = family
         self.claim = claim
-        self.repeated = False
-        """Set by the refresh grant: answered again within the grace window (audited so)."""
+        self.repeated = False  # set by the refresh grant: answered again within the grace window
 
     def check_client(self, client: OAuthClient) -> bool:
         return self.family.application_id == client.row.id
@@ -838,7 +837,7 @@ class TokenSentTwice(InvalidRequestError):
 class HubResourceProtector(ResourceProtector):
     """Bearer tokens as RFC 6750 §2 lets a client send them to userinfo: in the Authorization
     header (§2.1) or as `access_token` in a form-encoded POST body (§2.2), never both. (The URI
-    query, §2.3, stays refused: it ends up in logs.)"""
+    query, §2.3, is not accepted: URIs end up in logs.)"""
 
     def __init__(self, realm: str) -> None:
         super().__init__()
