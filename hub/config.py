@@ -25,6 +25,7 @@ IN_PROCESS_STORAGE = frozenset({"memory", "async+memory"})
 """Rate-limit storage schemes (compared in lower case) that count inside one process."""
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 METRICS_TOKEN_MIN = 32
+REFRESH_REUSE_GRACE_MAX = 60
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class Settings:
     """Each plugin's routes (hub_register_routes), per plugin and client address."""
     pending_signins_per_browser: int = 5
     pending_signins_max: int = 20000
+    refresh_reuse_grace_seconds: int = 10
+    """How long an application may present a refresh token again after it was rotated and get
+    the same successor (a retry, two tabs) instead of having its family revoked as reuse."""
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The environment merged with .env, for hooks that read conventional variables."""
@@ -111,6 +115,7 @@ _SCALARS: dict[str, tuple[str, Any]] = {
     "ratelimit_plugins": ("str", "120 per minute"),
     "pending_signins_per_browser": ("int", 5),
     "pending_signins_max": ("int", 20000),
+    "refresh_reuse_grace_seconds": ("int", 10),
 }
 
 RATELIMIT_SETTINGS = (
@@ -296,6 +301,11 @@ def _validate(settings: Settings) -> None:
             ) from None
     if settings.pending_signins_per_browser < 1 or settings.pending_signins_max < 1:
         raise ConfigError("pending_signins_per_browser and pending_signins_max: expected at least 1")
+    if settings.refresh_reuse_grace_seconds > REFRESH_REUSE_GRACE_MAX:
+        raise ConfigError(
+            f"refresh_reuse_grace_seconds: expected 0 to {REFRESH_REUSE_GRACE_MAX} seconds (a short window "
+            f"for retries; longer weakens reuse detection), got {settings.refresh_reuse_grace_seconds}"
+        )
     for name in RATELIMIT_SETTINGS:
         check_limit_string(name, getattr(settings, name))
     scheme = urlsplit(settings.ratelimit_storage).scheme.lower()

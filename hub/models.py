@@ -316,7 +316,8 @@ class Application(Base):
     """None for public applications (native apps, SPAs), which must use PKCE."""
     secret_rotated_at: Mapped[datetime | None]
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
-    """`client_secret_basic`, `client_secret_post`, `private_key_jwt` or `none` (public)."""
+    """`client_secret_basic`, `client_secret_post`, `private_key_jwt` or `none` (public) when
+    registered explicitly; `client_secret_basic_or_post` (either) for the default."""
     first_party: Mapped[bool] = mapped_column(default=False)
     """First-party applications skip the consent page."""
     redirect_uris: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -427,6 +428,9 @@ class TokenFamily(Base):
     grant_id: Mapped[int | None] = mapped_column(ForeignKey("grants.id", ondelete="CASCADE"), index=True)
     sid: Mapped[str | None] = mapped_column(ForeignKey("sso_sessions.sid", ondelete="CASCADE"), index=True)
     """None when `offline_access` was granted; otherwise the family dies with the hub session."""
+    origin_sid: Mapped[str | None] = mapped_column(String(64))
+    """The sid of the hub session the family was issued in, kept after that session ends
+    (offline), so a refreshed ID token names the same `sid` as the first (OIDC Core §12.2)."""
     code_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     scope: Mapped[str] = mapped_column(Text, default="")
     auth_time: Mapped[datetime]

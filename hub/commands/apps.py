@@ -35,7 +35,7 @@ def apps_group() -> None:
 @click.option(
     "--auth-method",
     type=click.Choice(["client_secret_basic", "client_secret_post", "private_key_jwt"]),
-    help="Client authentication at the token endpoint (confidential apps).",
+    help="The only way a confidential app may authenticate (default: its secret by client_secret_basic or _post).",
 )
 @click.option("--jwks-uri", help="The app's public keys, for private_key_jwt.")
 @click.option(

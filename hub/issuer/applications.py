@@ -26,6 +26,13 @@ SCOPES = ("openid", "profile", "email", "roles", "offline_access", "provider_tok
 PUBLIC = "none"
 """The token endpoint auth method of public applications: no secret, PKCE required."""
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", PUBLIC)
+"""The token endpoint auth methods an application may be registered with (and discovery lists)."""
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+SECRET_BASIC_OR_POST = "client_secret_basic_or_post"  # noqa: S105 - a method name, not a secret
+"""What is stored for a confidential application registered without an explicit method: it may
+send its secret either way, as most OpenID Providers allow and most client libraries assume
+(four of five common ones send `client_secret_post` by default). Not an RFC 7591 name: never
+published; `accepted_auth_methods` turns it into the two standard ones."""
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 SIGNING_ALGS = ("RS256", "ES256")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]", "::1", "localhost"})
@@ -57,6 +64,14 @@ class NewSecret:
 
 def is_public(application: Application) -> bool:
     return application.token_endpoint_auth_method == PUBLIC
+
+
+def accepted_auth_methods(application: Application) -> tuple[str, ...]:
+    """How this application may authenticate at the token, revocation and introspection
+    endpoints: the method it was registered with, or either way of sending the secret when it
+    was registered with the default."""
+    method = application.token_endpoint_auth_method
+    return SECRET_METHODS if method == SECRET_BASIC_OR_POST else (method,)
 
 
 def hash_secret(secret: str) -> str:
@@ -150,9 +165,11 @@ def create(
     jwks: dict | None = None,
     jwks_uri: str | None = None,
 ) -> NewSecret:
-    """Register an application. Confidential ones get a client secret, returned once."""
-    method = auth_method or (PUBLIC if public else "client_secret_basic")
-    if method not in AUTH_METHODS:
+    """Register an application. Confidential ones get a client secret, returned once. Without
+    `auth_method` a confidential application may send its secret either way (basic or post);
+    with one, only that way."""
+    method = auth_method or (PUBLIC if public else SECRET_BASIC_OR_POST)
+    if method not in (*AUTH_METHODS, SECRET_BASIC_OR_POST):
         raise ApplicationError(
             f"token endpoint auth method {method!r}: expected one of {', '.join(AUTH_METHODS)}"
         )
@@ -271,6 +288,7 @@ def describe(application: Application) -> dict:
         "name": application.name,
         "public": is_public(application),
         "token_endpoint_auth_method": application.token_endpoint_auth_method,
+        "token_endpoint_auth_methods": list(accepted_auth_methods(application)),
         "first_party": application.first_party,
         "redirect_uris": application.redirect_uris.get("uris", []),
         "post_logout_redirect_uris": application.post_logout_redirect_uris.get("uris", []),

@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
@@ -38,7 +38,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator, JWTBearerTokenValidator
 from authlib.oauth2.rfc9207 import IssuerParameter
-from authlib.oidc.core import OpenIDCode, UserInfoEndpoint
+from authlib.oidc.core import OpenIDCode, OpenIDToken, UserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask, g
 from joserfc import jwt
@@ -114,7 +114,7 @@ class OAuthClient(ClientMixin):
     def client_metadata(self) -> dict[str, Any]:
         return {
             "post_logout_redirect_uris": self.row.post_logout_redirect_uris.get("uris", []),
-            "token_endpoint_auth_method": self.row.token_endpoint_auth_method,
+            "token_endpoint_auth_method": applications.accepted_auth_methods(self.row)[0],
         }
 
     def get_client_id(self) -> str:
@@ -135,7 +135,8 @@ class OAuthClient(ClientMixin):
         return applications.check_secret(self.row, client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method == self.row.token_endpoint_auth_method
+        """The token, revocation and introspection endpoints alike."""
+        return method in applications.accepted_auth_methods(self.row)
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code" and self.check_grant_type("authorization_code")
@@ -185,6 +186,7 @@ class OAuthRefreshToken(TokenMixin):
         self.row = row
         self.family = family
         self.claim = claim
+        self.repeated = False  # set by the refresh grant: answered again within the grace window
 
     def check_client(self, client: OAuthClient) -> bool:
         return self.family.application_id == client.row.id
@@ -284,6 +286,9 @@ class HubAuthorizationServer(AuthorizationServer):
         self.rt = rt
         self.issuer = rt.settings.base_url.rstrip("/")
         self.clients = ApplicationCache()
+        self.rotation = tokens.Rotation(
+            rt.keys.secret_key, timedelta(seconds=rt.settings.refresh_reuse_grace_seconds)
+        )
 
     def query_client(self, client_id: str | None) -> OAuthClient | None:
         row = self.clients.find_enabled(db(), client_id)
@@ -294,9 +299,10 @@ class HubAuthorizationServer(AuthorizationServer):
         subject: Subject | None = request.user
         self.clients.touch(db(), client.row)
         family = subject.family if subject is not None else None
-        if family is not None and token.get("refresh_token"):
-            tokens.add_refresh_token(db(), family, token["refresh_token"])
         grant_type = request.payload.grant_type
+        if family is not None and token.get("refresh_token") and grant_type == "authorization_code":
+            tokens.add_refresh_token(db(), family, token["refresh_token"])  # a refresh stored its own
+        repeated = isinstance(request.refresh_token, OAuthRefreshToken) and request.refresh_token.repeated
         note(
             "issuer.refresh" if grant_type == "refresh_token" else "issuer.token",
             actor_user_id=subject.user.id if subject else None,
@@ -308,6 +314,7 @@ class HubAuthorizationServer(AuthorizationServer):
                 "grant_type": grant_type,
                 "scope": token.get("scope", ""),
                 "refresh_issued": bool(token.get("refresh_token")),
+                **({"repeated_within_grace": True} if repeated else {}),
             },
         )
 
@@ -479,18 +486,13 @@ class PKCE(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
-class HubOpenIDCode(OpenIDCode):
-    """ID tokens: signed with the application's algorithm (RS256 by default, ES256 on request)."""
+class HubIdTokens:
+    """What every ID token of the hub shares, at code redemption and at refresh: signed with the
+    application's algorithm (RS256 by default, ES256 on request), `iss`/`aud`/`azp`, and the
+    person's claims with `sub`, `sid` and `idp` (`generate_user_info`)."""
 
     DEFAULT_EXPIRES_IN = tokens.ID_TOKEN_SECONDS
-
-    def __init__(self, rt: Runtime) -> None:
-        super().__init__(require_nonce=False)
-        self.rt = rt
-
-    def exists_nonce(self, nonce: str, request: Any) -> bool:
-        client = request.client or _server().query_client(request.payload.client_id)
-        return client is not None and tokens.nonce_used(db(), client.row.id, nonce)
+    rt: Runtime
 
     def resolve_client_private_key(self, client: OAuthClient) -> KeySet:
         return KeySet([self.rt.signing_keys.signing_key(client.id_token_signed_response_alg)])
@@ -508,6 +510,38 @@ class HubOpenIDCode(OpenIDCode):
             found["sid"] = user.sid
         if user.provider_id:
             found["idp"] = user.provider_id
+        return found
+
+
+class HubOpenIDCode(HubIdTokens, OpenIDCode):
+    """The ID token of a code redemption (with the authorization request's nonce)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(require_nonce=False)
+        self.rt = rt
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        client = request.client or _server().query_client(request.payload.client_id)
+        return client is not None and tokens.nonce_used(db(), client.row.id, nonce)
+
+
+class HubRefreshIdToken(HubIdTokens, OpenIDToken):
+    """A new ID token with every refresh of a grant that has `openid` (OpenID Connect Core
+    §12.2, as Keycloak and Entra do): the same `iss`, `sub`, `aud`, `sid` and `auth_time` as the
+    first one, a new `iat`, no `nonce`. Client libraries keep the last ID token they were given
+    as the `id_token_hint` of their logout request."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def get_compatible_claims(self, request: Any) -> dict[str, Any]:
+        found = super().get_compatible_claims(request)
+        subject: Subject = request.user
+        found["auth_time"] = int(subject.auth_time.timestamp()) if subject.auth_time else found["auth_time"]
+        if subject.acr:
+            found["acr"] = subject.acr
+        if subject.amr:
+            found["amr"] = list(subject.amr)
         return found
 
 
@@ -581,6 +615,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             user_id=user.id,
             grant_id=found.grant_id,
             sid=None if offline else code.sid,
+            origin_sid=code.sid,
             code_hash=code.code_hash,
             scope=code.scope,
             auth_time=code.auth_time,
@@ -594,11 +629,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
-    INCLUDE_NEW_REFRESH_TOKEN = True
+    INCLUDE_NEW_REFRESH_TOKEN = False
+    """issue_token adds the successor `rotate_refresh` stored."""
 
     def authenticate_refresh_token(self, refresh_token: str) -> OAuthRefreshToken | None:
         client: OAuthClient = self.request.client
-        found = tokens.find_refresh(db(), refresh_token, client.row.id)
+        found = tokens.find_refresh(db(), refresh_token, client.row.id, _server().rotation)
         if found.problem == "refresh_reused":
             note(
                 "issuer.refresh_reuse",
@@ -620,15 +656,24 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError("The user of this token may no longer sign in.")
         if family.grant_id is None or found.grant_id is None:
             raise InvalidGrantError("Access for this application was removed.")
-        if not tokens.spend_refresh(db(), refresh_token.row, family):
+        outcome = tokens.rotate_refresh(db(), found, _server().rotation)
+        refresh_token.repeated = outcome == tokens.REPEATED
+        if outcome == tokens.REUSED:
             note("issuer.refresh_reuse", "failure", subject_user_id=user.id,
                  details={"client_id": client.client_id, "family_revoked": True})
             raise InvalidGrantError("This refresh token was already used.")
         consent.touch(db(), found.grant_id, found.grant_last_used_at)
-        return subject_of(user, client.row, family, sid=family.sid)
+        return subject_of(user, client.row, family, sid=family.origin_sid or family.sid)
+
+    def issue_token(self, user: Subject, refresh_token: OAuthRefreshToken) -> dict[str, Any]:
+        """The new tokens, with the successor `rotate_refresh` stored (derived from the presented
+        token, so a forgiven repetition hands out the same one)."""
+        token = super().issue_token(user, refresh_token)
+        token["refresh_token"] = refresh_token.claim.successor
+        return token
 
     def revoke_old_credential(self, refresh_token: OAuthRefreshToken) -> None:
-        """Already spent in authenticate_user, atomically, before the new token was made."""
+        """Already spent in authenticate_user, atomically, with the successor stored."""
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
@@ -770,6 +815,49 @@ class HubTokenValidator(JWTBearerTokenValidator):
             raise InsufficientScopeError()
 
 
+class TokenSentTwice(InvalidRequestError):
+    """RFC 6750 §2: a client MUST NOT send its access token in more than one way in a request;
+    such a request is `invalid_request` (§3.1), with the Bearer challenge naming it."""
+
+    def __init__(self, realm: str) -> None:
+        super().__init__(
+            "The access token was sent twice: send it in the Authorization header or in the "
+            "form body's access_token, not both."
+        )
+        self.realm = realm
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*super().get_headers(), (
+            "WWW-Authenticate",
+            f'Bearer realm="{_quoted(self.realm)}", error="invalid_request", '
+            f'error_description="{_quoted(self.get_error_description())}"',
+        )]
+
+
+class HubResourceProtector(ResourceProtector):
+    """Bearer tokens as RFC 6750 §2 lets a client send them to userinfo: in the Authorization
+    header (§2.1) or as `access_token` in a form-encoded POST body (§2.2), never both. (The URI
+    query, §2.3, is not accepted: URIs end up in logs.)"""
+
+    def __init__(self, realm: str) -> None:
+        super().__init__()
+        self.realm = realm
+
+    def parse_request_authorization(self, request: Any) -> tuple[Any, str]:
+        from flask import request as flask_request
+
+        in_body = (
+            flask_request.method == "POST"
+            and flask_request.mimetype == "application/x-www-form-urlencoded"
+            and "access_token" in flask_request.form
+        )
+        if not in_body:
+            return super().parse_request_authorization(request)
+        if "Authorization" in request.headers:
+            raise TokenSentTwice(self.realm)
+        return self.get_token_validator("bearer"), flask_request.form["access_token"]
+
+
 class HubUserInfo(UserInfoEndpoint):
     def __init__(self, rt: Runtime, protector: ResourceProtector) -> None:
         super().__init__(resource_protector=protector)
@@ -895,12 +983,12 @@ def build(app: Flask, rt: Runtime) -> HubAuthorizationServer:
     server.scopes_supported = list(applications.SCOPES)
     server.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJWT(rt, [f"{issuer}/oauth2/token", issuer]))
     server.register_grant(AuthorizationCodeGrant, [PKCE(required=True), HubOpenIDCode(rt)])
-    server.register_grant(RefreshTokenGrant)
+    server.register_grant(RefreshTokenGrant, [HubRefreshIdToken(rt)])
     server.register_grant(ClientCredentialsGrant)
     server.register_endpoint(HubRevocation(server))
     server.register_endpoint(HubIntrospection(server))
     server.register_endpoint(HubEndSession(server))
-    protector = ResourceProtector()
+    protector = HubResourceProtector(issuer)
     protector.register_token_validator(HubTokenValidator(rt))
     server.register_endpoint(HubUserInfo(rt, protector))
     server.register_extension(HubIssuerParameter(issuer))

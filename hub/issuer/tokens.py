@@ -5,11 +5,20 @@ recognised and the tokens issued from it revoked (RFC 6749 §4.1.2). Refresh tok
 rotated on every use, and grouped in families: presenting a rotated-out token revokes the whole
 family (reuse detection, RFC 9700 §4.14). A family is bound to its hub session unless the grant
 included `offline_access`.
+
+A refresh token's successor is not random but an HMAC of it under the hub's secret key
+(`Rotation.successor`). So an application that presents the same token again within a short
+grace window (a retry after a timeout, two tabs, two requests racing) is answered with the very
+same successor, as long as that successor is still unused: every answer hands out tokens that
+work, the family stays one chain, and no plaintext token is stored. A token presented again
+after the window, or after its successor was used, is reuse and revokes the family.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,6 +51,22 @@ family; after that (hub db purge) it is simply unknown, and still refused."""
 def token_hash(value: str) -> str:
     """What the database keeps of a code or token: SHA-256 (the values are 256+ random bits)."""
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """How refresh tokens rotate: each one's successor is derived from it under the hub's secret
+    key, and a spent token presented again by its application within `grace` of its spending is
+    answered again with that successor while the successor is unused (Okta's grace period,
+    Auth0's reuse interval). `grace` zero: any second presentation is reuse."""
+
+    secret_key: bytes = field(repr=False)
+    grace: timedelta = timedelta(0)
+
+    def successor(self, refresh_token: str) -> str:
+        """The token that replaces `refresh_token` (256 bits, like a random one)."""
+        mac = hmac.new(self.secret_key, b"hub-refresh-successor\n" + refresh_token.encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True)
@@ -140,6 +165,7 @@ def start_family(
     user_id: int,
     grant_id: int | None,
     sid: str | None,
+    origin_sid: str | None,
     code_hash: str | None,
     scope: str,
     auth_time: datetime,
@@ -147,7 +173,8 @@ def start_family(
     amr: list[str] | None = None,
     acr: str | None = None,
 ) -> TokenFamily:
-    """A new family (first token of an authorization code). `sid` None means offline."""
+    """A new family (first token of an authorization code). `sid` None means offline;
+    `origin_sid` is the hub session's sid all the same (the family's ID tokens name it)."""
     now = utcnow()
     family = TokenFamily(
         public_id=secrets.token_urlsafe(16),
@@ -155,6 +182,7 @@ def start_family(
         user_id=user_id,
         grant_id=grant_id,
         sid=sid,
+        origin_sid=origin_sid,
         code_hash=code_hash,
         scope=scope,
         auth_time=auth_time,
@@ -173,6 +201,7 @@ def start_family(
 # The refresh grant's statements, built once: the hot path runs them on the session's connection
 # (SQLAlchemy Core, compiled-statement cache) instead of through the ORM's unit of work.
 _REFRESH_TOKENS = RefreshToken.__table__
+_SUCCESSORS = _REFRESH_TOKENS.alias("successor")
 _FAMILIES = TokenFamily.__table__
 _ADD_REFRESH = insert(_REFRESH_TOKENS).values(
     token_hash=bindparam("new_hash"), family_id=bindparam("family_id"), created_at=bindparam("now")
@@ -191,6 +220,16 @@ _SPEND_AND_TOUCH = (
 )
 """PostgreSQL: the spend and the family's last use in one statement (a data-modifying CTE);
 it updates the family row exactly when the token was spent. SQLite has no such CTEs."""
+_REPEAT_CHECK = (
+    select(_REFRESH_TOKENS.c.used_at, _SUCCESSORS.c.used_at.label("successor_used_at"))
+    .join(
+        _SUCCESSORS,
+        (_SUCCESSORS.c.token_hash == bindparam("successor_hash"))
+        & (_SUCCESSORS.c.family_id == _REFRESH_TOKENS.c.family_id),
+    )
+    .where(_REFRESH_TOKENS.c.token_hash == bindparam("spent_hash"))
+)
+"""A spent token's spending time, found only when its successor is in the same family (rare path)."""
 _LOOKUP = (
     select(RefreshToken, TokenFamily, User, Grant.id, Grant.last_used_at)
     .join(TokenFamily, TokenFamily.id == RefreshToken.family_id)
@@ -201,8 +240,8 @@ _LOOKUP = (
 
 
 def add_refresh_token(session: Session, family: TokenFamily, refresh_token: str) -> None:
-    """Store the family's new refresh token (its hash). The family's last use was written when
-    it started (code) or when the previous token was spent (refresh), in this transaction."""
+    """Store a family's first refresh token (its hash); the refresh grant stores successors in
+    `rotate_refresh`. The family's last use was written when it started."""
     session.connection().execute(
         _ADD_REFRESH, {"new_hash": token_hash(refresh_token), "family_id": family.id, "now": utcnow()}
     )
@@ -210,8 +249,10 @@ def add_refresh_token(session: Session, family: TokenFamily, refresh_token: str)
 
 @dataclass(frozen=True)
 class RefreshClaim:
-    """A presented refresh token: the live token with its family, the family's user and the
-    user's grant to the application (read in one statement), else why not."""
+    """A presented refresh token: the token with its family, the family's user and the user's
+    grant to the application (read in one statement), and the successor to hand out; else why
+    not. `repeated`: the token was spent moments ago and this is a repetition within the grace
+    window, answered with the same (unused) successor."""
 
     token: RefreshToken | None
     family: TokenFamily | None
@@ -219,10 +260,13 @@ class RefreshClaim:
     user: User | None = None
     grant_id: int | None = None
     grant_last_used_at: datetime | None = None
+    successor: str | None = field(default=None, repr=False)
+    repeated: bool = False
 
 
-def find_refresh(session: Session, refresh_token: str | None, application_id: int) -> RefreshClaim:
-    """The live refresh token and its family. A rotated-out token revokes its family."""
+def find_refresh(session: Session, refresh_token: str | None, application_id: int, rotation: Rotation) -> RefreshClaim:
+    """The live refresh token and its family. A rotated-out token revokes its family, unless
+    it is a repetition within the grace window (see `Rotation`)."""
     if not refresh_token or len(refresh_token) > 256:
         return RefreshClaim(None, None, "refresh_unknown")
     found = session.execute(_LOOKUP, {"lookup_hash": token_hash(refresh_token)}).first()
@@ -233,15 +277,44 @@ def find_refresh(session: Session, refresh_token: str | None, application_id: in
         return RefreshClaim(None, family, "family_revoked")
     if family.expires_at <= utcnow():
         return RefreshClaim(None, family, "refresh_expired")
-    if row.used_at is not None:
+    successor = rotation.successor(refresh_token)
+    repeated = row.used_at is not None
+    if repeated and not _forgiven(session, row.token_hash, successor, rotation.grace):
         revoke_family(session, family, "refresh_reused")
         return RefreshClaim(None, family, "refresh_reused")
-    return RefreshClaim(row, family, None, found.User, found.id, found.last_used_at)
+    return RefreshClaim(row, family, None, found.User, found.id, found.last_used_at, successor, repeated)
 
 
-def spend_refresh(session: Session, token: RefreshToken, family: TokenFamily) -> bool:
-    """Mark a refresh token used and its family used now; False when another request spent it
-    first (then the family is revoked: two holders of one token is what reuse detection is for)."""
+def _forgiven(session: Session, spent_hash: str, successor: str, grace: timedelta) -> bool:
+    """Whether a spent token presented again is a repetition to answer again: spent less than
+    `grace` ago, and its successor issued in the same family and not used yet."""
+    if grace <= timedelta(0):
+        return False
+    found = session.connection().execute(
+        _REPEAT_CHECK, {"spent_hash": spent_hash, "successor_hash": token_hash(successor)}
+    ).first()
+    return (
+        found is not None
+        and found.used_at is not None
+        and found.successor_used_at is None
+        and utcnow() - found.used_at <= grace
+    )
+
+
+ROTATED, REPEATED, REUSED = "rotated", "repeated", "reused"
+"""What `rotate_refresh` did with a presented token."""
+
+
+def rotate_refresh(session: Session, claim: RefreshClaim, rotation: Rotation) -> str:
+    """Spend the presented token, store its successor and mark the family used now (ROTATED).
+    REPEATED: another request rotated it moments ago and the grace window forgives this one
+    (known from the lookup, or found here when a concurrent request spent the token between our
+    read and our write); the claim's successor is handed out again. REUSED: the family is
+    revoked."""
+    token, family, successor = claim.token, claim.family, claim.successor
+    assert token is not None and family is not None and successor is not None  # a live claim
+    if claim.repeated:
+        return REPEATED
     now = utcnow()
     connection = session.connection()
     if connection.dialect.name == "postgresql":
@@ -251,11 +324,14 @@ def spend_refresh(session: Session, token: RefreshToken, family: TokenFamily) ->
         if spent.rowcount:
             connection.execute(_TOUCH_FAMILY, {"family_id": family.id, "now": now})
     if not spent.rowcount:
+        if _forgiven(session, token.token_hash, successor, rotation.grace):
+            return REPEATED
         revoke_family(session, family, "refresh_reused")
-        return False
+        return REUSED
+    connection.execute(_ADD_REFRESH, {"new_hash": token_hash(successor), "family_id": family.id, "now": now})
     set_committed_value(token, "used_at", now)
     set_committed_value(family, "last_used_at", now)
-    return True
+    return ROTATED
 
 
 def revoke_family(session: Session, family: TokenFamily, reason: str) -> None:

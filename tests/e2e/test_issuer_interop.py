@@ -34,6 +34,13 @@ CALLBACK = "https://app.example/callback"
 SIGNED_OUT = "https://app.example/signed-out"
 
 
+@pytest.fixture
+def hub_config(hub_config: dict[str, Any]) -> dict[str, Any]:
+    """Strict reuse detection: the client presents a rotated-out refresh token right after its
+    rotation, which the default grace window would answer (tests/e2e/test_issuer_client_defaults.py)."""
+    return {**hub_config, "refresh_reuse_grace_seconds": 0}
+
+
 def node_or_skip() -> str:
     node = shutil.which("node")
     missing = None
@@ -129,6 +136,7 @@ def test_openid_client_runs_every_step_against_the_hub(issuer: IssuerKit) -> Non
         assert steps["replayed_code"] == {"ok": True, "refused": True, "error": "invalid_grant", "status": 400}
         assert steps["userinfo"]["claims"]["sub"] == id_claims["sub"]
         assert steps["refresh"]["rotated"] is True
+        assert steps["refresh"]["has_id_token"] and steps["refresh"]["id_token_sub"] == id_claims["sub"]
         assert steps["reused_refresh"] == {"ok": True, "refused": True, "error": "invalid_grant", "status": 400}
         assert steps["revocation"]["refresh_refused_after"] is True
         end_session = steps["end_session_url"]

@@ -68,9 +68,9 @@ def test_the_flow_crosses_two_processes(issuer, second_process):
     refreshed = oauth.refresh_token(f"{second_process}/oauth2/token", refresh_token=token["refresh_token"])
     again = oauth.refresh_token(f"{issuer.base}/oauth2/token", refresh_token=refreshed["refresh_token"])
     assert again["access_token"]
-    reuse = requests.post(  # reuse detection sees what the other process rotated
+    reuse = requests.post(  # reuse detection sees what the other process rotated (and then used)
         f"{second_process}/oauth2/token",
-        data={"grant_type": "refresh_token", "refresh_token": refreshed["refresh_token"]},
+        data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
         auth=(wiki.client_id, wiki.client_secret),
         timeout=10,
     )

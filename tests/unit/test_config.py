@@ -52,6 +52,8 @@ def test_default_config_file_is_read_from_the_instance_folder(tmp_path):
         ({"HUB_LOG_FORMAT": "xml"}, "log_format: expected text or json, got 'xml'"),
         ({"HUB_CONFIG": "/nonexistent/hub.toml"}, "HUB_CONFIG: expected the path of a hub.toml file"),
         ({"HUB_PROVIDERS__X": "1"}, "HUB_PROVIDERS__X: expected HUB_PROVIDERS__<ID>__<SETTING>"),
+        ({"HUB_REFRESH_REUSE_GRACE_SECONDS": "3600"}, "refresh_reuse_grace_seconds: expected 0 to 60 seconds"),
+        ({"HUB_REFRESH_REUSE_GRACE_SECONDS": "-1"}, "HUB_REFRESH_REUSE_GRACE_SECONDS: expected zero or more"),
     ],
 )
 def test_malformed_settings_name_the_setting_and_what_is_expected(tmp_path, environ, message):
@@ -211,3 +213,9 @@ def test_a_refused_production_start_writes_nothing(tmp_path):
     assert "secret_key: generated development secret" in text and "hub secrets new" in text
     assert "base_url: not configured" in text
     assert not instance.exists()  # before: instance/dev-secrets.json was written first
+
+
+def test_the_refresh_grace_window_is_short_by_default_and_may_be_switched_off(tmp_path):
+    assert load_settings(environ={"HUB_INSTANCE_PATH": str(tmp_path)}).refresh_reuse_grace_seconds == 10
+    strict = load_settings(environ={"HUB_INSTANCE_PATH": str(tmp_path), "HUB_REFRESH_REUSE_GRACE_SECONDS": "0"})
+    assert strict.refresh_reuse_grace_seconds == 0

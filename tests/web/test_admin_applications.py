@@ -83,6 +83,13 @@ def test_registering_shows_the_secret_once_and_stores_only_its_hash(admin, rt):
     assert secret not in str(event.details)
 
 
+def test_an_application_registered_in_the_console_takes_its_secret_by_basic_or_post(admin, rt):
+    client_id = shown(post(admin, "/admin/applications", **register_form()).get_data(as_text=True), "client-id")
+    assert applications.accepted_auth_methods(the_application(rt)) == ("client_secret_basic", "client_secret_post")
+    page = admin.get(f"/admin/applications/{client_id}").get_data(as_text=True)
+    assert "client authentication <code>client_secret_basic</code> or <code>client_secret_post</code>" in page
+
+
 def test_a_bad_redirect_uri_is_explained_and_nothing_is_registered(admin, rt):
     answer = post(admin, "/admin/applications", **register_form(redirect_uris="http://grafana.example/callback"))
     assert answer.status_code == 400
@@ -126,7 +133,7 @@ def test_disable_revokes_refresh_tokens_and_enable_and_delete_work(admin, rt, id
     with write_transaction(rt.db) as session:
         user = session.scalars(select(User)).first()
         family = tokens.start_family(
-            session, application_id=the_application(rt).id, user_id=user.id, grant_id=None, sid=None,
+            session, application_id=the_application(rt).id, user_id=user.id, grant_id=None, sid=None, origin_sid=None,
             code_hash=None, scope="openid", auth_time=utcnow(), provider_id="fake",
         )
         family_id = family.id
@@ -175,7 +182,7 @@ def connected(rt, person):
         sid = sso.sid_for(session, web_session.id_hash, bob.id)
         sso.record_application(session, sid, created.application.id)
         family = tokens.start_family(
-            session, application_id=created.application.id, user_id=bob.id, grant_id=grant.id, sid=sid,
+            session, application_id=created.application.id, user_id=bob.id, grant_id=grant.id, sid=sid, origin_sid=sid,
             code_hash=None, scope="openid profile email", auth_time=utcnow(), provider_id="fake",
         )
         return {"client_id": created.application.client_id, "user_id": bob.id, "family_id": family.id, "sid": sid}

@@ -129,3 +129,38 @@ def test_the_roles_migration_turns_stored_objects_into_lists_and_back(database_u
             connection.execute(text("DELETE FROM linked_accounts"))
             connection.execute(text("DELETE FROM users"))
         database.dispose()
+
+
+def test_the_auth_method_migration_lets_default_registrations_use_basic_or_post_and_back(database_url):
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    database = Database(database_url)
+    config = alembic_config(database)
+    [script] = [s for s in ScriptDirectory.from_config(config).walk_revisions()
+                if s.doc.startswith("default client authentication by basic or post")]
+    columns = ("client_id, name, token_endpoint_auth_method, first_party, redirect_uris, post_logout_redirect_uris, "
+               "grant_types, allowed_scopes, id_token_signed_response_alg, pairwise_subject, created_at, updated_at")
+    try:
+        command.downgrade(config, script.down_revision)
+        with database.engine.begin() as connection:
+            for client_id, method in (("a", "client_secret_basic"), ("b", "client_secret_post"), ("c", "none")):
+                connection.execute(
+                    text(f"INSERT INTO applications ({columns}) VALUES (:client_id, :client_id, :method, false, "
+                         "'{}', '{}', '{}', 'openid', 'RS256', false, '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00')"),
+                    {"client_id": client_id, "method": method},
+                )
+        command.upgrade(config, script.revision)
+
+        def stored() -> list[str]:
+            with database.engine.connect() as connection:
+                return list(connection.scalars(text("SELECT token_endpoint_auth_method FROM applications ORDER BY client_id")))
+
+        assert stored() == ["client_secret_basic_or_post", "client_secret_post", "none"]
+        command.downgrade(config, script.down_revision)
+        assert stored() == ["client_secret_basic", "client_secret_post", "none"]
+    finally:
+        command.upgrade(config, "head")
+        with database.engine.begin() as connection:
+            connection.execute(text("DELETE FROM applications"))
+        database.dispose()

@@ -67,6 +67,21 @@ def test_apps_create_json_prints_client_id_and_secret_once_and_stores_only_a_has
     assert "application.create" in audit_types(app)
 
 
+@pytest.mark.parametrize(
+    ("options", "accepted"),
+    [
+        ((), ["client_secret_basic", "client_secret_post"]),
+        (("--auth-method", "client_secret_basic"), ["client_secret_basic"]),
+        (("--auth-method", "client_secret_post"), ["client_secret_post"]),
+    ],
+)
+def test_apps_create_without_an_auth_method_accepts_the_secret_either_way(hub_cli, app, options, accepted):
+    created = hub_cli("apps", "create", "Wiki", "--redirect-uri", "https://wiki.example/cb", *options, "--json")
+    assert created.exit_code == 0, created.output
+    shown = json.loads(hub_cli("apps", "show", json.loads(created.stdout)["client_id"]).stdout)
+    assert shown["token_endpoint_auth_methods"] == accepted
+
+
 def test_public_app_has_no_secret(hub_cli, app):
     result = hub_cli(
         "apps", "create", "CLI tool", "--redirect-uri", "http://127.0.0.1/callback", "--public", "--json"

@@ -89,6 +89,7 @@ def test_issuer_secrets_never_reach_database_logs_audit_or_pages(issuer, caplog)
     arrived = issuer.arrived(issuer.consent(consent_page).headers["Location"], **kept)
     token = issuer.redeem(oauth, arrived)
     refreshed = oauth.refresh_token(f"{issuer.base}/oauth2/token", refresh_token=token["refresh_token"])
+    past_the_grace_window(issuer, token["refresh_token"])  # so the replay is refused as reuse
     replay = requests.post(
         f"{issuer.base}/oauth2/token",
         data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
@@ -137,3 +138,20 @@ def test_issuer_secrets_never_reach_database_logs_audit_or_pages(issuer, caplog)
         assert secret not in logs, "an issuer secret reached the logs"
         assert secret not in audit_details, "an issuer secret reached the audit log"
         assert secret not in everything_shown, "an issuer secret reached a page"
+
+
+def past_the_grace_window(issuer, refresh_token: str) -> None:
+    """Date a spent refresh token's use back beyond the reuse grace window."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from hub.issuer import tokens
+    from hub.models import RefreshToken, utcnow
+
+    with issuer.rt.db.session() as session, session.begin():
+        session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.token_hash == tokens.token_hash(refresh_token))
+            .values(used_at=utcnow() - timedelta(seconds=issuer.rt.settings.refresh_reuse_grace_seconds + 1))
+        )
