@@ -7,6 +7,7 @@ PKCE verifier and nonce are derived from the state and the secret key rather tha
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +40,12 @@ NAMING_CONVENTION = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_public_subject() -> str:
+    """A new user's public subject identifier: 122 random bits (UUID4), so it neither counts
+    the hub's users nor can ever be handed out again after the user is deleted."""
+    return str(uuid.uuid4())
 
 
 def column_length(attribute: Any) -> int | None:
@@ -90,8 +97,14 @@ class User(Base):
     """The local person. Created at first sign-in; every linked account points here."""
 
     __tablename__ = "users"
+    # A unique index, not a constraint: SQLite adds it without rebuilding the table (migration 0010).
+    __table_args__ = (Index("ix_users_public_subject", "public_subject", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    public_subject: Mapped[str] = mapped_column(String(64), default=new_public_subject)
+    """The `sub` applications know this person by (hub.issuer.claims.subject_for): random for
+    users created since migration 0010, the old database id (as text) for earlier ones, whose
+    `sub` applications had already seen. Never reused, never parsed."""
     display_name: Mapped[str | None] = mapped_column(String(256))
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     is_admin: Mapped[bool] = mapped_column(default=False)
