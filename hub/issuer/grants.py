@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from hub.db import upsert_insert
 from hub.models import Application, Grant, utcnow
 
 SCOPE_WORDS = {
@@ -53,12 +54,26 @@ def covers(grant: Grant | None, scopes: list[str]) -> bool:
 
 
 def remember(session: Session, user_id: int, application_id: int, scopes: list[str]) -> Grant:
-    """Record consent (or, for first-party applications, the implicit grant) to `scopes`."""
-    grant = find(session, user_id, application_id)
+    """Record consent (or, for first-party applications, the implicit grant) to `scopes`.
+
+    Two first authorizations of one person for one application may run at once (two tabs, two
+    nodes): the row is created with INSERT ... ON CONFLICT DO NOTHING, so the second waits for
+    the first and then finds its row instead of failing on the unique constraint, and it is
+    then read locked (PostgreSQL) so that neither request's scopes are lost in the merge."""
     now = utcnow()
-    if grant is None:
-        grant = Grant(user_id=user_id, application_id=application_id, scopes="", created_at=now)
-        session.add(grant)
+    session.execute(
+        upsert_insert(session, Grant)
+        .values(user_id=user_id, application_id=application_id, scopes="", created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["user_id", "application_id"])
+    )
+    query = (
+        select(Grant)
+        .where(Grant.user_id == user_id, Grant.application_id == application_id)
+        .execution_options(populate_existing=True)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(key_share=True)  # FOR NO KEY UPDATE
+    grant = session.scalars(query).one()
     merged = list(dict.fromkeys(grant.scopes.split() + list(scopes)))
     grant.scopes = " ".join(merged)
     grant.updated_at = now

@@ -17,17 +17,10 @@ import hmac
 import secrets
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from hub.db import upsert_insert
 from hub.models import Application, SsoSession, SsoSessionApplication, utcnow
-
-
-def _insert(session: Session, model: type):
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
-
 
 SID_PREFIX = "s."
 """Marks the sids made since per-application sids (token_urlsafe never makes a dot). A session
@@ -56,7 +49,7 @@ def sid_for(session: Session, session_id_hash: str, user_id: int) -> str:
     existing = session.scalar(select(SsoSession.sid).where(SsoSession.session_id_hash == session_id_hash))
     if existing is not None:
         return existing
-    statement = _insert(session, SsoSession).values(
+    statement = upsert_insert(session, SsoSession).values(
         sid=new_sid(), session_id_hash=session_id_hash, user_id=user_id, created_at=utcnow()
     )
     session.execute(statement.on_conflict_do_nothing(index_elements=["session_id_hash"]))
@@ -68,7 +61,7 @@ def sid_for(session: Session, session_id_hash: str, user_id: int) -> str:
 def record_application(session: Session, sid: str, application_id: int) -> None:
     """Note that `application_id` holds a grant in the session `sid`."""
     now = utcnow()
-    statement = _insert(session, SsoSessionApplication).values(
+    statement = upsert_insert(session, SsoSessionApplication).values(
         sid=sid, application_id=application_id, first_at=now, last_at=now
     )
     result = session.execute(statement.on_conflict_do_nothing(index_elements=["sid", "application_id"]))
