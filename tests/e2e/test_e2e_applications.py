@@ -63,6 +63,7 @@ def test_an_application_signs_in_through_the_hub_and_the_emulator(stack):
     assert me["sub"] == alice.public_subject and me["claims"]["name"] == "Alice Adams"
     assert me["claims"]["idp"] == "entra" and me["sid"]
     assert me["claims"]["email"] == ALICE
+    assert me["claims"]["email_verified"] is True  # Entra's xms_edov: Contoso owns contoso.example
 
 
 def test_a_second_application_gets_in_without_signing_in_again(stack):
