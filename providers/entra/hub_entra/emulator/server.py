@@ -47,6 +47,7 @@ MISBEHAVIOURS = frozenset(
         "bad_signature",  # ID token signature bytes flipped
         "expired_id_token",  # ID token exp an hour ago
         "wrong_nonce",  # ID token nonce differs from the request's
+        "email_domain_unverified",  # ID token xms_edov false (the address's domain is not the tenant's)
         "unknown_kid",  # ID token signed with a key not (yet) published
         "refresh_other_user",  # refreshed ID token names another oid
         "discovery_wrong_issuer",  # discovery document names another issuer
@@ -640,6 +641,8 @@ class EntraEmulator:
                 claims[name] -= 7200  # expired about an hour ago
         if self.take("wrong_nonce") is not None:
             claims["nonce"] = "not-the-nonce-you-sent"
+        if "xms_edov" in claims and self.take("email_domain_unverified") is not None:
+            claims["xms_edov"] = False
         return claims
 
     def _sign(self, claims: dict[str, Any]) -> str:
