@@ -57,23 +57,18 @@ def remember(session: Session, user_id: int, application_id: int, scopes: list[s
     """Record consent (or, for first-party applications, the implicit grant) to `scopes`.
 
     Two first authorizations of one person for one application may run at once (two tabs, two
-    nodes): the row is created with INSERT ... ON CONFLICT DO NOTHING, so the second waits for
-    the first and then finds its row instead of failing on the unique constraint, and it is
-    then read locked (PostgreSQL) so that neither request's scopes are lost in the merge."""
+    nodes): one INSERT ... ON CONFLICT DO UPDATE creates the row or, when it exists, locks it
+    (PostgreSQL waits for the other request's row instead of failing on the unique constraint),
+    so the scopes are merged into a row nobody else changes or deletes meanwhile."""
     now = utcnow()
-    session.execute(
+    grant_id = session.execute(
         upsert_insert(session, Grant)
         .values(user_id=user_id, application_id=application_id, scopes="", created_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=["user_id", "application_id"])
-    )
-    query = (
-        select(Grant)
-        .where(Grant.user_id == user_id, Grant.application_id == application_id)
-        .execution_options(populate_existing=True)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(key_share=True)  # FOR NO KEY UPDATE
-    grant = session.scalars(query).one()
+        .on_conflict_do_update(index_elements=["user_id", "application_id"], set_={"updated_at": now})
+        .returning(Grant.id)
+    ).scalar_one()
+    grant = session.get(Grant, grant_id, populate_existing=True)
+    assert grant is not None  # locked by the statement above
     merged = list(dict.fromkeys(grant.scopes.split() + list(scopes)))
     grant.scopes = " ".join(merged)
     grant.updated_at = now
