@@ -351,9 +351,10 @@ class Application(Base):
 
 
 class SsoSession(Base):
-    """The issuer side's view of a hub session: its public `sid` and the applications signed in
-    through it (hub.issuer.sso). The `sid` is random, not the cookie nor its hash, so it can go
-    into ID tokens and back-channel logout tokens. Ends with its hub session (cascade)."""
+    """The issuer side's view of a hub session: its `sid` and the applications signed in
+    through it (hub.issuer.sso). The `sid` is random, not the cookie nor its hash; applications
+    see only their own HMAC of it (hub.issuer.sso.application_sid). Ends with its hub session
+    (cascade)."""
 
     __tablename__ = "sso_sessions"
 
@@ -514,6 +515,7 @@ class BackchannelLogout(Base):
     user_id: Mapped[int | None]
     """The person signed out (kept for the audit trail, so no foreign key)."""
     sid: Mapped[str] = mapped_column(String(64))
+    """The hub session's `sid`; the token carries the application's own (application_sid)."""
     jti: Mapped[str] = mapped_column(String(64), unique=True)
     reason: Mapped[str] = mapped_column(String(32))
     """Why the hub session ended: logout, signout_everywhere, user_disabled, unlink, provider_logout..."""
