@@ -1,12 +1,14 @@
-"""Single sign-on bookkeeping: a hub session's public `sid` and the applications signed in with it.
+"""Single sign-on bookkeeping: a hub session's `sid`, the `sid` each application sees of it, and
+the applications signed in with it.
 
 The hub session (hub.sessions, table `sessions`) is the SSO session. The issuer side gives it a
 random id, `sid`, the key of its rows here; it is neither the cookie nor its hash. No
-application sees it: each application sees its own `application_sid` of it (ID, access and
-back-channel logout tokens), so two applications cannot join their sign-ins by the session
-(pairwise applications, which get different `sub`s, above all). Each authorization records the application in the session, so that when the
-session ends the applications that hold grants in it can be told (OIDC Back-Channel Logout).
-Rows cascade away with the hub session: read `applications_in_session` *before* deleting it.
+application sees it: each sees its own `application_sid` of it (ID, access and back-channel
+logout tokens), so two applications cannot join their sign-ins by the session (pairwise
+applications, which get different `sub`s, above all). Each authorization records the
+application in the session, so that when the session ends the applications that hold grants in
+it can be told (OIDC Back-Channel Logout). Rows cascade away with the hub session: read
+`applications_in_session` *before* deleting it.
 """
 
 from __future__ import annotations
