@@ -1,5 +1,4 @@
-"""Single sign-on bookkeeping: a hub session's `sid`, the `sid` each application sees of it, and
-the applications signed in with it.
+"""Single sign-on bookkeeping: a hub session's `sid`, each application's own, who signed in.
 
 The hub session (hub.sessions, table `sessions`) is the SSO session. The issuer side gives it a
 random id, `sid`, the key of its rows here; it is neither the cookie nor its hash. No
