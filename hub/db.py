@@ -99,3 +99,15 @@ def write_transaction(database: Database) -> Iterator[Session]:
         if database.is_sqlite:
             session.connection(execution_options={IMMEDIATE: True})
         yield session
+
+
+def upsert_insert(session: Session, model: type) -> Any:
+    """An INSERT for `model` in the session's dialect, which has `on_conflict_do_nothing` and
+    `on_conflict_do_update` (PostgreSQL and SQLite both say ON CONFLICT): for rows two
+    concurrent requests may both create, where a plain INSERT would fail one of them."""
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    dialect = session.get_bind().dialect.name
+    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(model)
+

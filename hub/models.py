@@ -7,6 +7,7 @@ PKCE verifier and nonce are derived from the state and the secret key rather tha
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +40,12 @@ NAMING_CONVENTION = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_public_subject() -> str:
+    """A new user's public subject identifier: 122 random bits (UUID4), so it neither counts
+    the hub's users nor can ever be handed out again after the user is deleted."""
+    return str(uuid.uuid4())
 
 
 def column_length(attribute: Any) -> int | None:
@@ -90,8 +97,14 @@ class User(Base):
     """The local person. Created at first sign-in; every linked account points here."""
 
     __tablename__ = "users"
+    # A unique index, not a constraint: SQLite adds it without rebuilding the table (migration 0010).
+    __table_args__ = (Index("ix_users_public_subject", "public_subject", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    public_subject: Mapped[str] = mapped_column(String(64), default=new_public_subject)
+    """The `sub` applications know this person by (hub.issuer.claims.subject_for): random for
+    users created since migration 0010, the old database id (as text) for earlier ones, whose
+    `sub` applications had already seen. Never reused, never parsed."""
     display_name: Mapped[str | None] = mapped_column(String(256))
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     is_admin: Mapped[bool] = mapped_column(default=False)
@@ -339,9 +352,10 @@ class Application(Base):
 
 
 class SsoSession(Base):
-    """The issuer side's view of a hub session: its public `sid` and the applications signed in
-    through it (hub.issuer.sso). The `sid` is random, not the cookie nor its hash, so it can go
-    into ID tokens and back-channel logout tokens. Ends with its hub session (cascade)."""
+    """The issuer side's view of a hub session: its `sid` and the applications signed in
+    through it (hub.issuer.sso). The `sid` is random, not the cookie nor its hash; applications
+    see only their own HMAC of it (hub.issuer.sso.application_sid). Ends with its hub session
+    (cascade)."""
 
     __tablename__ = "sso_sessions"
 
@@ -505,6 +519,7 @@ class BackchannelLogout(Base):
     user_id: Mapped[int | None]
     """The person signed out (kept for the audit trail, so no foreign key)."""
     sid: Mapped[str] = mapped_column(String(64))
+    """The hub session's `sid`; the token carries the application's own (application_sid)."""
     jti: Mapped[str] = mapped_column(String(64), unique=True)
     reason: Mapped[str] = mapped_column(String(32))
     """Why the hub session ended: logout, signout_everywhere, user_disabled, unlink, provider_logout..."""

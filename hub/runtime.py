@@ -14,6 +14,7 @@ from hub.db import Database
 from hub.issuer.backchannel import Dispatcher, sign_with
 from hub.issuer.claims import subject_for
 from hub.issuer.signing import SigningKeys
+from hub.issuer.sso import application_sid
 from hub.keys import HubKeys, load_keys
 from hub.plugins import Plugins, load_plugins
 from hub.provider import ProviderType
@@ -58,7 +59,10 @@ class Runtime:
             audit,
             issuer=settings.base_url.rstrip("/"),
             sign=sign_with(signing_keys.signing_key),
-            subject_of=lambda application, user_id: subject_for(user_id, application, keys.secret_key),
+            session_id_of=lambda application, sid: application_sid(keys.secret_key, sid, application.client_id),
+            subject_of=lambda application, user_id, public_subject: subject_for(
+                user_id, public_subject, application, keys.secret_key
+            ),
             on_attempt=lambda application, outcome: metrics.backchannel_logout_delivery(application.client_id, outcome),
         )
         return cls(

@@ -212,6 +212,8 @@ class FakeIdP:
 
     def __init__(self, mock: responses.RequestsMock, base: str = IDP, client_secret: str = "fake-client-secret") -> None:  # noqa: S107 - a test value
         self.base = base
+        self.mock = mock
+        """The `responses` mock: tests may add other outside endpoints (applications' receivers)."""
         self.client_secret = client_secret
         self.users = {
             "alice": FakeUser("sub-alice", "Alice Admin", "alice@example.test", ["admin"], "Engineer"),

@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from hub.audit import AuditLog, clean_text
 from hub.db import Database, write_transaction
-from hub.models import Application, BackchannelLogout, SsoSession, SsoSessionApplication, utcnow
+from hub.models import Application, BackchannelLogout, SsoSession, SsoSessionApplication, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,8 @@ class Claimed:
     jti: str
     sid: str
     user_id: int | None
+    public_subject: str | None
+    """The user's public subject identifier; None when the user was deleted since."""
     reason: str
     attempt: int
     application: Application
@@ -166,19 +168,23 @@ class Outcome:
 
 Signer = Callable[[Application, dict[str, Any], dict[str, Any]], str]
 """(application, header, claims) -> compact JWS signed with the hub's current key."""
-SubjectOf = Callable[[Application, int], str]
-"""(application, user id) -> the `sub` this application knows the person by."""
+SessionIdOf = Callable[[Application, str], str]
+"""(application, the hub session's sid) -> the `sid` this application saw
+(hub.issuer.sso.application_sid)."""
+SubjectOf = Callable[[Application, int, str], str]
+"""(application, user id, public subject) -> the `sub` this application knows the person by."""
 
 
-def logout_claims(issuer: str, claimed: Claimed, subject: str | None, now: datetime) -> dict[str, Any]:
-    """Back-Channel Logout 1.0 section 2.4: iss, aud, iat, exp, jti, events, sid, sub; never a nonce."""
+def logout_claims(issuer: str, claimed: Claimed, sid: str, subject: str | None, now: datetime) -> dict[str, Any]:
+    """Back-Channel Logout 1.0 section 2.4: iss, aud, iat, exp, jti, events, sid (the one this
+    application saw), sub; never a nonce."""
     claims: dict[str, Any] = {
         "iss": issuer,
         "aud": claimed.application.client_id,
         "iat": int(now.timestamp()),
         "exp": int((now + TOKEN_LIFETIME).timestamp()),
         "jti": claimed.jti,
-        "sid": claimed.sid,
+        "sid": sid,
         "events": {EVENT: {}},
     }
     if subject is not None:
@@ -206,6 +212,7 @@ class Dispatcher:
         *,
         issuer: str,
         sign: Signer,
+        session_id_of: SessionIdOf,
         subject_of: SubjectOf | None,
         poll_seconds: float = POLL_SECONDS,
         clock: Callable[[], datetime] = utcnow,
@@ -215,6 +222,7 @@ class Dispatcher:
         self.audit = audit
         self.issuer = issuer
         self.sign = sign
+        self.session_id_of = session_id_of
         self.subject_of = subject_of
         self.poll_seconds = poll_seconds
         self.clock = clock
@@ -317,7 +325,9 @@ class Dispatcher:
                 row.attempts += 1
                 application = session.get(Application, row.application_id)
                 assert application is not None  # the foreign key cascades deletions
-                claimed.append(Claimed(row.id, row.jti, row.sid, row.user_id, row.reason, row.attempts, application))
+                user = session.get(User, row.user_id) if row.user_id is not None else None
+                claimed.append(Claimed(row.id, row.jti, row.sid, row.user_id, user.public_subject if user else None,
+                                       row.reason, row.attempts, application))
         return claimed
 
     def _post(self, claimed: Claimed) -> Outcome:
@@ -327,12 +337,13 @@ class Dispatcher:
             return Outcome(False, False, None, "no_uri")
         try:
             subject = (
-                self.subject_of(application, claimed.user_id)
-                if self.subject_of is not None and claimed.user_id is not None
+                self.subject_of(application, claimed.user_id, claimed.public_subject)
+                if self.subject_of is not None and claimed.user_id is not None and claimed.public_subject is not None
                 else None
             )
             header = {"alg": application.id_token_signed_response_alg or "RS256", "typ": JWT_TYPE}
-            token = self.sign(application, header, logout_claims(self.issuer, claimed, subject, self.clock()))
+            sid = self.session_id_of(application, claimed.sid)
+            token = self.sign(application, header, logout_claims(self.issuer, claimed, sid, subject, self.clock()))
         except Exception:  # a key problem: retry, an operator may fix it
             log.exception("could not sign a back-channel logout token for %s", application.client_id)
             return Outcome(False, True, None, "signing_failed")

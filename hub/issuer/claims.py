@@ -1,7 +1,7 @@
 """What an application learns about a person: the claims of ID tokens and userinfo, by scope.
 
-`sub` is the hub user's stable id, or a pairwise value per application when the application
-asks for it. `email_verified` is true only when a linked account's provider verified that very
+`sub` is the hub user's public subject identifier, or a pairwise value per application when
+the application asks for it. `email_verified` is true only when a linked account's provider verified that very
 address. Plugins may add or change claims through the `hub_token_claims` hook, except the
 protected ones that carry the protocol's guarantees.
 """
@@ -57,11 +57,13 @@ class UserView:
     """The provider the person signed in with for this session (the `idp` claim)."""
 
 
-def subject_for(user_id: int, application: Application, secret_key: bytes) -> str:
-    """The `sub` an application sees: the user's id, or a pairwise HMAC of it per application
-    (OIDC Core §8.1), so two pairwise applications cannot join their users."""
+def subject_for(user_id: int, public_subject: str, application: Application, secret_key: bytes) -> str:
+    """The `sub` an application sees: the user's public subject identifier (random, never
+    reused: hub.models.User.public_subject), or for a pairwise application an HMAC per
+    application (OIDC Core §8.1), so two pairwise applications cannot join their users. The
+    pairwise value is derived from the database id, as it always was, so it stays stable."""
     if not application.pairwise_subject:
-        return str(user_id)
+        return public_subject
     mac = hmac.new(secret_key, f"pairwise-sub\n{application.client_id}\n{user_id}".encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from hub.db import upsert_insert
 from hub.models import Application, Grant, utcnow
 
 SCOPE_WORDS = {
@@ -53,12 +54,21 @@ def covers(grant: Grant | None, scopes: list[str]) -> bool:
 
 
 def remember(session: Session, user_id: int, application_id: int, scopes: list[str]) -> Grant:
-    """Record consent (or, for first-party applications, the implicit grant) to `scopes`."""
-    grant = find(session, user_id, application_id)
+    """Record consent (or, for first-party applications, the implicit grant) to `scopes`.
+
+    Two first authorizations of one person for one application may run at once (two tabs, two
+    nodes): one INSERT ... ON CONFLICT DO UPDATE creates the row or, when it exists, locks it
+    (PostgreSQL waits for the other request's row instead of failing on the unique constraint),
+    so the scopes are merged into a row nobody else changes or deletes meanwhile."""
     now = utcnow()
-    if grant is None:
-        grant = Grant(user_id=user_id, application_id=application_id, scopes="", created_at=now)
-        session.add(grant)
+    grant_id = session.execute(
+        upsert_insert(session, Grant)
+        .values(user_id=user_id, application_id=application_id, scopes="", created_at=now, updated_at=now)
+        .on_conflict_do_update(index_elements=["user_id", "application_id"], set_={"updated_at": now})
+        .returning(Grant.id)
+    ).scalar_one()
+    grant = session.get(Grant, grant_id, populate_existing=True)
+    assert grant is not None  # locked by the statement above
     merged = list(dict.fromkeys(grant.scopes.split() + list(scopes)))
     grant.scopes = " ".join(merged)
     grant.updated_at = now

@@ -219,9 +219,16 @@ class Subject:
     amr: tuple[str, ...] = ()
     acr: str | None = None
 
+    @property
+    def application_sid(self) -> str | None:
+        """The `sid` this application sees for the hub session (hub.issuer.sso.application_sid)."""
+        if self.sid is None:
+            return None
+        return sso.application_sid(self.secret_key, self.sid, self.application.client_id)
+
     def get_user_id(self) -> str:
         """The `sub` this application sees (pairwise when it asked for it)."""
-        return claims.subject_for(self.user.id, self.application, self.secret_key)
+        return claims.subject_for(self.user.id, self.user.public_subject, self.application, self.secret_key)
 
     def __bool__(self) -> bool:
         return True
@@ -461,7 +468,7 @@ class HubAccessTokens(JWTBearerTokenGenerator):
         extra: dict[str, Any] = {}
         if user is not None:
             if user.sid:
-                extra["sid"] = user.sid
+                extra["sid"] = user.application_sid
             if user.family is not None:
                 extra["hub_fid"] = user.family.public_id
         return extra
@@ -507,7 +514,7 @@ class HubIdTokens:
     def generate_user_info(self, user: Subject, scope: str) -> dict[str, Any]:
         found = identity_claims(self.rt, user, scope.split())
         if user.sid:
-            found["sid"] = user.sid
+            found["sid"] = user.application_sid
         if user.provider_id:
             found["idp"] = user.provider_id
         return found
@@ -942,7 +949,7 @@ class HubIntrospection(_TokenLookup, IntrospectionEndpoint):
             "token_type": "refresh_token",
             "client_id": application.client_id,
             "scope": family.scope,
-            "sub": claims.subject_for(user.id, application, self.rt.keys.secret_key),
+            "sub": claims.subject_for(user.id, user.public_subject, application, self.rt.keys.secret_key),
             "exp": int(family.expires_at.timestamp()),
             "iss": self.rt.settings.base_url.rstrip("/"),
         }
@@ -1014,10 +1021,13 @@ def subject_of_session(rt: Runtime, current: Any, application: Application) -> S
 
 
 def join_session(session: Session, current: Any, subject: Subject) -> str:
-    """Give the subject its hub session's public `sid` and record the application in it."""
+    """Give the subject its hub session's `sid` and record the application in it; returns the
+    `sid` this application sees."""
     subject.sid = sso.sid_for(session, current.row.id_hash, current.user.id)
     sso.record_application(session, subject.sid, subject.application.id)
-    return subject.sid
+    sid = subject.application_sid
+    assert sid is not None
+    return sid
 
 
 __all__ = [

@@ -1,36 +1,57 @@
-"""Single sign-on bookkeeping: a hub session's public `sid` and the applications signed in with it.
+"""Single sign-on bookkeeping: a hub session's `sid`, each application's own, who signed in.
 
 The hub session (hub.sessions, table `sessions`) is the SSO session. The issuer side gives it a
-random public id, `sid`, for ID tokens and back-channel logout tokens; it is neither the cookie
-nor its hash. Each authorization records the application in the session, so that when the
-session ends the applications that hold grants in it can be told (OIDC Back-Channel Logout).
-Rows cascade away with the hub session: read `applications_in_session` *before* deleting it.
+random id, `sid`, the key of its rows here; it is neither the cookie nor its hash. No
+application sees it: each sees its own `application_sid` of it (ID, access and back-channel
+logout tokens), so two applications cannot join their sign-ins by the session (pairwise
+applications, which get different `sub`s, above all). Each authorization records the
+application in the session, so that when the session ends the applications that hold grants in
+it can be told (OIDC Back-Channel Logout). Rows cascade away with the hub session: read
+`applications_in_session` *before* deleting it.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from hub.db import upsert_insert
 from hub.models import Application, SsoSession, SsoSessionApplication, utcnow
 
+SID_PREFIX = "s."
+"""Marks the sids made since per-application sids (token_urlsafe never makes a dot). A session
+begun before has no prefix: its applications already saw its shared sid, so they keep seeing
+it until it ends (at most session_absolute_hours later)."""
 
-def _insert(session: Session, model: type):
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+
+def new_sid() -> str:
+    return SID_PREFIX + secrets.token_urlsafe(24)
+
+
+def application_sid(secret_key: bytes, sid: str, client_id: str) -> str:
+    """The `sid` the application `client_id` sees for the hub session `sid`, and the one place
+    it is computed: an HMAC of both under the secret key, the same at every authorization,
+    refresh and back-channel logout of the session (each token carries the value the
+    application saw), and different for every application."""
+    if not sid.startswith(SID_PREFIX):
+        return sid  # a session from before per-application sids (see SID_PREFIX)
+    mac = hmac.new(secret_key, f"application-sid\n{client_id}\n{sid}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()[:24]).decode()
 
 
 def sid_for(session: Session, session_id_hash: str, user_id: int) -> str:
-    """The public `sid` of a hub session, created on its first use by an application."""
+    """The `sid` of a hub session (its key here, never shown to an application as it is: see
+    `application_sid`), created on its first use by an application."""
     existing = session.scalar(select(SsoSession.sid).where(SsoSession.session_id_hash == session_id_hash))
     if existing is not None:
         return existing
-    statement = _insert(session, SsoSession).values(
-        sid=secrets.token_urlsafe(24), session_id_hash=session_id_hash, user_id=user_id, created_at=utcnow()
+    statement = upsert_insert(session, SsoSession).values(
+        sid=new_sid(), session_id_hash=session_id_hash, user_id=user_id, created_at=utcnow()
     )
     session.execute(statement.on_conflict_do_nothing(index_elements=["session_id_hash"]))
     sid = session.scalar(select(SsoSession.sid).where(SsoSession.session_id_hash == session_id_hash))
@@ -41,7 +62,7 @@ def sid_for(session: Session, session_id_hash: str, user_id: int) -> str:
 def record_application(session: Session, sid: str, application_id: int) -> None:
     """Note that `application_id` holds a grant in the session `sid`."""
     now = utcnow()
-    statement = _insert(session, SsoSessionApplication).values(
+    statement = upsert_insert(session, SsoSessionApplication).values(
         sid=sid, application_id=application_id, first_at=now, last_at=now
     )
     result = session.execute(statement.on_conflict_do_nothing(index_elements=["sid", "application_id"]))

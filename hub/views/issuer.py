@@ -260,14 +260,14 @@ def _authorize(decision: str | None) -> Any:
         if decision != "allow":
             return server.create_authorization_response(grant=grant, grant_user=None)
     consent.remember(g.issuer_db, subject.user.id, application.id, scopes)
-    join_session(g.issuer_db, current, subject)
+    application_sid = join_session(g.issuer_db, current, subject)
     note(
         "issuer.authorize",
         actor_user_id=subject.user.id,
         subject_user_id=subject.user.id,
         provider_id=subject.provider_id,
         details={"client_id": application.client_id, "application": application.name, "scopes": scopes,
-                 "sid": subject.sid},
+                 "sid": application_sid},
     )
     return server.create_authorization_response(grant=grant, grant_user=subject)
 

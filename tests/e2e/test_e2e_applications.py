@@ -60,9 +60,10 @@ def test_an_application_signs_in_through_the_hub_and_the_emulator(stack):
     me = whoami(stack, "Notes", browser).json()
     with stack.rt.db.session() as session:
         alice = session.scalars(select(User)).one()
-    assert me["sub"] == str(alice.id) and me["claims"]["name"] == "Alice Adams"
+    assert me["sub"] == alice.public_subject and me["claims"]["name"] == "Alice Adams"
     assert me["claims"]["idp"] == "entra" and me["sid"]
     assert me["claims"]["email"] == ALICE
+    assert me["claims"]["email_verified"] is True  # Entra's xms_edov: Contoso owns contoso.example
 
 
 def test_a_second_application_gets_in_without_signing_in_again(stack):
@@ -73,7 +74,8 @@ def test_a_second_application_gets_in_without_signing_in_again(stack):
     assert landed.url == f"{stack.apps['Wiki'].base_url}/" and "Signed in as" in landed.text
     assert stack.emulator.requests["token"] == upstream_sign_ins  # no trip to the emulator
     notes, wiki = whoami(stack, "Notes", browser).json(), whoami(stack, "Wiki", browser).json()
-    assert notes["sid"] == wiki["sid"] and notes["sub"] == wiki["sub"]  # one hub session, one person
+    assert notes["sub"] == wiki["sub"]  # one person
+    assert notes["sid"] != wiki["sid"]  # one hub session, but each application sees its own sid
 
 
 def test_signing_out_at_the_hub_ends_both_applications_sessions(stack):

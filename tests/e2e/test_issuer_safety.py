@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import select, update
 
 from hub.db import write_transaction
-from hub.issuer import applications, tokens
+from hub.issuer import applications, sso, tokens
 from hub.models import (
     AuditEvent,
     AuthorizationCode,
@@ -348,7 +348,12 @@ def test_sign_in_resumes_the_authorization_and_sso_serves_a_second_app(issuer):
     assert second.code and issuer.idp.token_calls == calls  # no new trip upstream
     _, first_claims = issuer.decode(issuer.redeem(oauth, arrived)["id_token"])
     _, second_claims = issuer.decode(issuer.redeem(issuer.oauth(grafana), second)["id_token"])
-    assert first_claims["sid"] == second_claims["sid"] and first_claims["sub"] == second_claims["sub"]
+    assert first_claims["sub"] == second_claims["sub"]
+    with issuer.rt.db.session() as session:
+        [sid] = session.scalars(select(SsoSession.sid)).all()  # one hub session served both
+    key = issuer.rt.keys.secret_key  # each application sees its own sid of it
+    assert first_claims["sid"] == sso.application_sid(key, sid, wiki.client_id)
+    assert second_claims["sid"] == sso.application_sid(key, sid, grafana.client_id) != first_claims["sid"]
 
 
 def test_login_hint_goes_to_the_provider(issuer):

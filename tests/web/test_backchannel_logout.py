@@ -78,7 +78,8 @@ def make_dispatcher(db: Database, audit: AuditLog, clock: Clock, **options) -> b
         audit,
         issuer=ISSUER,
         sign=backchannel.sign_with(lambda alg: KEY),
-        subject_of=lambda application, user_id: f"user-{user_id}",
+        session_id_of=lambda application, sid: f"{sid}@{application.client_id}",
+        subject_of=lambda application, user_id, public_subject: f"user-{user_id}",
         clock=clock,
         **options,
     )
@@ -181,7 +182,7 @@ def test_the_logout_token_is_signed_and_says_who_and_which_session(db, dispatche
     assert token.header["typ"] == "logout+jwt" and token.header["kid"] == "test-hub-key"
     claims = token.claims
     assert claims["iss"] == ISSUER and claims["aud"] == client_id
-    assert claims["sid"] == sid and claims["sub"] == f"user-{user_id}"
+    assert claims["sid"] == f"{sid}@{client_id}" and claims["sub"] == f"user-{user_id}"
     assert claims["events"] == {backchannel.EVENT: {}}
     assert "nonce" not in claims and claims["jti"] and claims["exp"] - claims["iat"] == 120
     assert call.request.headers["Content-Type"] == "application/x-www-form-urlencoded"

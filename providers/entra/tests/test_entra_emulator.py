@@ -200,6 +200,20 @@ def test_common_lets_both_tenants_in_and_keeps_them_apart(emulator: EntraEmulato
     assert mallory.identity.subject.startswith(FABRIKAM_TENANT_ID)
 
 
+def test_people_of_a_tenants_own_domain_are_verified_mallory_is_not(emulator: EntraEmulator) -> None:
+    provider = emulator_provider(emulator, tenant="common")
+    emulator.auto_sign_in = ALICE
+    alice = sign_in(provider)
+    claims = provider.validator.validate_refreshed(alice.tokens.id_token or "").claims
+    assert claims["email"] == ALICE and claims["xms_edov"] is True
+    assert (alice.profile.email, alice.profile.email_verified) == (ALICE, True)
+    emulator.auto_sign_in = "mallory@fabrikam.example"  # her Mail says alice's Contoso address
+    mallory = sign_in(provider)
+    claims = provider.validator.validate_refreshed(mallory.tokens.id_token or "").claims
+    assert claims["email"] == ALICE and claims["xms_edov"] is False
+    assert mallory.profile.email_verified is False
+
+
 def test_groups_overage_user_gets_no_roles(emulator: EntraEmulator) -> None:
     emulator.auto_sign_in = "dave@contoso.example"
     assert sign_in(emulator_provider(emulator)).identity.roles == frozenset()

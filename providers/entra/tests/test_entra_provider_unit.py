@@ -118,6 +118,38 @@ def test_email_falls_back_to_the_upn(entra: FakeEntra, make_provider: Any) -> No
     assert profile.email_verified is False
 
 
+def test_an_address_is_verified_when_entra_says_its_domain_is_the_tenants(entra: FakeEntra, make_provider: Any) -> None:
+    entra.token_body = entra.token_response(entra.id_token(email="ada@contoso.example", xms_edov=True))
+    profile = make_provider().complete_sign_in(callback()).profile
+    assert (profile.email, profile.email_verified) == ("ada@contoso.example", True)
+
+
+def test_the_verified_address_is_the_id_tokens_not_graphs_mail(entra: FakeEntra, make_provider: Any) -> None:
+    entra.graph_body["mail"] = "someone-else@fabrikam.example"  # Mail is editable, never verified
+    entra.token_body = entra.token_response(entra.id_token(email="ada@contoso.example", xms_edov=True))
+    profile = make_provider().complete_sign_in(callback()).profile
+    assert (profile.email, profile.email_verified) == ("ada@contoso.example", True)
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"email": "ada@contoso.example"},  # no xms_edov: the app registration does not ask for it
+        {"email": "ada@contoso.example", "xms_edov": False},
+        {"email": "ada@contoso.example", "xms_edov": "true"},  # not Entra's boolean
+        {"email": "ada@contoso.example", "xms_edov": 1},
+        {"xms_edov": True},  # nothing to vouch for
+        {"email": "ada@contoso.example", "xms_edov": True,  # a guest: another tenant owns the domain
+         "idp": "https://sts.windows.net/0b9c8d7e-6f5a-4b3c-9d2e-1f0a9b8c7d6e/"},
+    ],
+    ids=["absent", "false", "string", "number", "no-email", "guest"],
+)
+def test_an_address_stays_unverified_otherwise(entra: FakeEntra, make_provider: Any, claims: dict[str, Any]) -> None:
+    entra.token_body = entra.token_response(entra.id_token(**claims))
+    profile = make_provider().complete_sign_in(callback()).profile
+    assert profile.email_verified is False
+
+
 def test_discovery_is_not_fetched_per_sign_in(entra: FakeEntra, make_provider: Any) -> None:
     provider = make_provider()
     for _ in range(3):

@@ -48,5 +48,9 @@ class EmulatorAdapter(ConformanceAdapter):
         self.emulator.misbehave(name, **options)
         return True
 
+    def unverify_email(self, user: str) -> bool:
+        self.emulator.misbehave("email_domain_unverified")
+        return True
+
     def expected_profile(self, user: str) -> dict[str, Any]:
         return {"display_name": "Alice Adams", "email": "alice@contoso.example"} if user.startswith("alice") else {}

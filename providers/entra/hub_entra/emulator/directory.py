@@ -65,6 +65,10 @@ class Client:
     """Public certificates registered for the certificate credential."""
     multi_tenant: bool = True
     frontchannel_logout_url: str | None = None
+    optional_id_token_claims: tuple[str, ...] = ("email", "xms_edov")
+    """Token configuration's optional ID-token claims (docs/entra.md asks for these two):
+    `email` even without the `email` scope, and `xms_edov`, true when the address's domain is
+    the person's own tenant's."""
 
 
 def demo_tenants() -> list[Tenant]:

@@ -47,6 +47,7 @@ MISBEHAVIOURS = frozenset(
         "bad_signature",  # ID token signature bytes flipped
         "expired_id_token",  # ID token exp an hour ago
         "wrong_nonce",  # ID token nonce differs from the request's
+        "email_domain_unverified",  # ID token xms_edov false (the address's domain is not the tenant's)
         "unknown_kid",  # ID token signed with a key not (yet) published
         "refresh_other_user",  # refreshed ID token names another oid
         "discovery_wrong_issuer",  # discovery document names another issuer
@@ -613,13 +614,22 @@ class EntraEmulator:
             if user is not None:
                 claims["name"] = user.display_name
                 claims["preferred_username"] = user.email
-        if "email" in scopes and user is not None:
+        if user is not None and ("email" in scopes or "email" in client.optional_id_token_claims):
             claims["email"] = user.mail_address
+            if "xms_edov" in client.optional_id_token_claims:
+                claims["xms_edov"] = self._domain_owner_verified(tenant_id, user.mail_address)
         if nonce is not None:
             claims["nonce"] = nonce
         if user is not None:
             _add_authorization_claims(claims, user, self.base_url, oid)
         return self._sign(self._bend(claims))
+
+    def _domain_owner_verified(self, tenant_id: str, address: str) -> bool:
+        """Entra's `xms_edov`: the address's domain is a verified domain of the person's own
+        tenant (alice@contoso.example in Contoso), not for an address elsewhere (Mallory's
+        Mail claims alice's Contoso address from Fabrikam)."""
+        tenant = self.tenants.get(tenant_id)
+        return tenant is not None and address.rpartition("@")[2].lower() == tenant.domain.lower()
 
     def _bend(self, claims: dict[str, Any]) -> dict[str, Any]:
         if self.take("wrong_issuer") is not None:
@@ -631,6 +641,8 @@ class EntraEmulator:
                 claims[name] -= 7200  # expired about an hour ago
         if self.take("wrong_nonce") is not None:
             claims["nonce"] = "not-the-nonce-you-sent"
+        if "xms_edov" in claims and self.take("email_domain_unverified") is not None:
+            claims["xms_edov"] = False
         return claims
 
     def _sign(self, claims: dict[str, Any]) -> str:
