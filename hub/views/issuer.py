@@ -20,9 +20,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import (
     ConsentRequiredError,
+    LoginRequiredError,
     RegistrationNotSupportedError,
     RequestNotSupportedError,
     RequestURINotSupportedError,
@@ -231,11 +233,13 @@ def _authorize(decision: str | None) -> Any:
     if current is not None and application is not None and _fresh_enough(current, prompts):
         subject = subject_of_session(rt, current, application)
     try:
+        _refuse_unquotable_parameters()
         grant = server.get_consent_grant(end_user=subject)
         max_age = request.values.get("max_age")
         if max_age is not None and not max_age.isdigit():
             raise InvalidRequestError("max_age must be a number of seconds.", redirect_uri=grant.redirect_uri)
         _refuse_unsupported_parameters(grant.redirect_uri)
+        _check_prompt(grant.redirect_uri, signed_in=subject is not None)
     except OAuth2Error as error:
         return _authorize_error(server, error)
     application = grant.request.client.row
@@ -280,6 +284,31 @@ UNSUPPORTED_PARAMETERS = (
 """OpenID Connect Core §6 and §7.2: parameters the hub does not support (discovery says so)
 are refused with their own error, never silently ignored, since a client relying on a signed
 request object would otherwise get an answer to a request it did not make."""
+
+
+ECHOED_PARAMETERS = ("redirect_uri", "response_type")
+"""Parameters Authlib quotes in its error descriptions, which RFC 6749 §4.1.2.1 limits to
+printable ASCII without `"` and `\\`: such a value is refused here, on a page (no registered
+redirect URI or response type contains one), before Authlib would fail building the error."""
+
+
+def _refuse_unquotable_parameters() -> None:
+    for name in ECHOED_PARAMETERS:
+        if invalid_error_characters(request.values.get(name) or ""):
+            raise InvalidRequestError(f"{name} contains characters no registered value has.")
+
+
+def _check_prompt(redirect_uri: str, *, signed_in: bool) -> None:
+    """OpenID Connect Core §3.1.2.1: `prompt` is space-delimited, so " none" is `none`; `none`
+    with any other value is invalid_request, and `none` without a usable session login_required.
+    (Authlib compares the raw value with "none", so stray spaces would show the sign-in page.)"""
+    values = (request.values.get("prompt") or "").split()
+    if "none" not in values:
+        return
+    if len(set(values)) > 1:
+        raise InvalidRequestError("prompt=none cannot be combined with other values.", redirect_uri=redirect_uri)
+    if not signed_in:
+        raise LoginRequiredError(redirect_uri=redirect_uri)
 
 
 def _refuse_unsupported_parameters(redirect_uri: str) -> None:
