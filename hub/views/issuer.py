@@ -247,7 +247,8 @@ def _authorize(decision: str | None) -> Any:
         return _sign_in(application, prompts)
     scopes = grant.request.scope.split() if grant.request.scope else []
     remembered = consent.find(g.issuer_db, subject.user.id, application.id)
-    needs_consent = "consent" in prompts or not (application.first_party or consent.covers(remembered, scopes))
+    must_allow = consent.to_ask(application, scopes)
+    needs_consent = "consent" in prompts or (bool(must_allow) and not consent.covers(remembered, must_allow))
     if needs_consent:
         if "none" in prompts:
             return _authorize_error(server, ConsentRequiredError(redirect_uri=grant.redirect_uri))
@@ -263,7 +264,7 @@ def _authorize(decision: str | None) -> Any:
         )
         if decision != "allow":
             return server.create_authorization_response(grant=grant, grant_user=None)
-    consent.remember(g.issuer_db, subject.user.id, application.id, scopes)
+    consent.remember(g.issuer_db, subject.user.id, application.id, scopes if needs_consent else consent.implicit(scopes))
     join_session(g.issuer_db, current, subject)
     note(
         "issuer.authorize",

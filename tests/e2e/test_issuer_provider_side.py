@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from hub.models import AuditEvent, WebSession
+from hub.models import AuditEvent, Grant, WebSession
 from tests.issuer_kit import REDIRECT
 
 
@@ -19,6 +19,44 @@ def audit(issuer, type_: str) -> list[AuditEvent]:
 def hub_sessions(issuer) -> int:
     with issuer.rt.db.session() as session:
         return len(list(session.scalars(select(WebSession))))
+
+
+def granted_scopes(issuer) -> list[str]:
+    with issuer.rt.db.session() as session:
+        return [grant.scopes for grant in session.scalars(select(Grant))]
+
+
+# --- upstream tokens need the person's own decision ------------------------------------------------
+
+
+def test_a_first_party_application_asking_for_provider_tokens_gets_the_consent_page(issuer):
+    issuer.sign_in()
+    grafana = issuer.register("Grafana", first_party=True)
+    issuer.sign_in_through(grafana, scope="openid profile")  # first-party: no page for these
+    assert granted_scopes(issuer) == ["openid profile"]
+    oauth = issuer.oauth(grafana, scope="openid provider_tokens")
+    url, kept = issuer.authorize_url(oauth)
+    page = issuer.get(url)
+    assert page.status_code == 200, page.headers.get("Location")
+    assert "call the services you signed in with" in page.get_data(as_text=True)
+    assert "provider_tokens" not in granted_scopes(issuer)[0]
+    silent, _ = issuer.authorize_url(oauth, prompt="none")
+    assert issuer.arrived(issuer.get(silent).headers["Location"]).params["error"] == "consent_required"
+    allowed = issuer.arrived(issuer.consent(page).headers["Location"], **kept)
+    assert "provider_tokens" in issuer.redeem(oauth, allowed)["scope"].split()
+    assert issuer.authorize(oauth).code  # remembered like any other consent
+    [event] = audit(issuer, "issuer.consent")
+    assert event.details["decision"] == "allow" and "provider_tokens" in event.details["scopes"]
+
+
+def test_a_first_party_application_denied_provider_tokens_gets_access_denied(issuer):
+    issuer.sign_in()
+    grafana = issuer.register("Grafana", first_party=True)
+    oauth = issuer.oauth(grafana, scope="openid provider_tokens")
+    url, _ = issuer.authorize_url(oauth)
+    denied = issuer.arrived(issuer.consent(issuer.get(url), decision="deny").headers["Location"])
+    assert denied.params["error"] == "access_denied"
+    assert granted_scopes(issuer) == []
 
 
 # --- prompt values are space-delimited ------------------------------------------------------------
