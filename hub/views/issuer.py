@@ -43,6 +43,7 @@ from hub.issuer.server import (
     note,
     note_failure,
     record_events,
+    session_as_seen_by,
     subject_of_session,
     use_session,
 )
@@ -513,14 +514,15 @@ def _end_session() -> Any:
         note_failure(error, "issuer.end_session")
         return LogoutRefused(f"The sign-out request was refused: {error.get_error_description() or error.error}.")
     client = validated.client
-    if validated.needs_confirmation and not (request.method == "POST" and request.form.get("confirm") == "yes"):
+    current = current_session()
+    needs_confirmation = validated.needs_confirmation or not _hint_names_this_session(validated, current)
+    if needs_confirmation and not (request.method == "POST" and request.form.get("confirm") == "yes"):
         fields = [(key, value) for key, value in request.values.items(multi=True)
                   if key not in {security.CSRF_FIELD, "confirm"}]
         body, status = render("end_session.html", application=client.row.name if client else None, fields=fields)
         return make_response(body, status)
-    if validated.needs_confirmation:
+    if needs_confirmation:
         security.check_csrf(current_app)
-    current = current_session()
     cookie = current_app.config["HUB_SESSION_COOKIE"]
     if current is not None:
         sessions.end_sessions(g.issuer_db, token=request.cookies.get(cookie, ""), reason="logout")
@@ -537,6 +539,22 @@ def _end_session() -> Any:
         response = make_response(body, status)
     response.delete_cookie(cookie, path="/", secure=current_app.config["HUB_HTTPS"], httponly=True, samesite="Lax")
     return response
+
+
+def _hint_names_this_session(validated: Any, current: sessions.CurrentSession | None) -> bool:
+    """RP-Initiated Logout 1.0 §2 and §6: a valid id_token_hint signs out without asking only
+    when it names this browser's session (the `sub` and `sid` its application sees), so that a
+    link carrying someone else's ID token cannot sign a person out. Without a session there is
+    nothing to end."""
+    if current is None:
+        return True
+    if validated.client is None:
+        return False
+    sub, sid = session_as_seen_by(g.issuer_db, current, validated.client.row)
+    hinted = validated.id_token_claims
+    if hinted.get("sub") != sub:
+        return False
+    return "sid" not in hinted or hinted["sid"] == sid
 
 
 __all__ = ["PUBLIC_ENDPOINTS", "bp", "metadata"]

@@ -59,6 +59,74 @@ def test_a_first_party_application_denied_provider_tokens_gets_access_denied(iss
     assert granted_scopes(issuer) == []
 
 
+# --- end-session: only the browser's own hint signs out without asking ---------------------------
+
+
+def tokens_of(issuer, wiki, user: str, browser=None) -> dict:
+    browser = browser or issuer.browser
+    issuer.sign_in(user, browser=browser)
+    oauth = issuer.oauth(wiki)
+    return issuer.redeem(oauth, issuer.authorize(oauth, browser=browser))
+
+
+def test_someone_elses_id_token_as_hint_asks_before_signing_out(issuer):
+    wiki = issuer.register("Wiki", first_party=True, post_logout_redirect_uris=["https://app.example/bye"])
+    mallory = tokens_of(issuer, wiki, "bob", browser=issuer.app.test_client())
+    tokens_of(issuer, wiki, "alice")
+    assert hub_sessions(issuer) == 2
+    asked = issuer.browser.get("/oauth2/logout", query_string={
+        "id_token_hint": mallory["id_token"], "post_logout_redirect_uri": "https://app.example/bye", "state": "s1"})
+    assert asked.status_code == 200 and "Sign out of the hub?" in asked.get_data(as_text=True)
+    assert hub_sessions(issuer) == 2
+    forged = issuer.browser.post("/oauth2/logout", data={"id_token_hint": mallory["id_token"], "confirm": "yes"})
+    assert forged.status_code == 400 and hub_sessions(issuer) == 2  # the confirmation needs its CSRF token
+    html = asked.get_data(as_text=True)
+    csrf = html.split('name="csrf_token" value="')[1].split('"')[0]
+    confirmed = issuer.browser.post("/oauth2/logout", data={
+        "id_token_hint": mallory["id_token"], "post_logout_redirect_uri": "https://app.example/bye", "state": "s1",
+        "confirm": "yes", "csrf_token": csrf})
+    assert confirmed.status_code == 302 and confirmed.headers["Location"] == "https://app.example/bye?state=s1"
+    assert hub_sessions(issuer) == 1  # Alice's ended, by her decision; Bob's (the hint's) did not
+
+
+def test_the_browsers_own_hint_signs_out_at_once(issuer):
+    wiki = issuer.register("Wiki", first_party=True, post_logout_redirect_uris=["https://app.example/bye"])
+    other = issuer.app.test_client()
+    tokens_of(issuer, wiki, "bob", browser=other)
+    own = tokens_of(issuer, wiki, "alice")
+    done = issuer.browser.get("/oauth2/logout", query_string={
+        "id_token_hint": own["id_token"], "post_logout_redirect_uri": "https://app.example/bye", "state": "s2"})
+    assert done.status_code == 302 and done.headers["Location"] == "https://app.example/bye?state=s2"
+    assert hub_sessions(issuer) == 1
+
+
+def test_an_id_token_of_an_earlier_session_asks_first(issuer):
+    wiki = issuer.register("Wiki", first_party=True)
+    earlier = tokens_of(issuer, wiki, "alice")
+    issuer.browser.post("/logout", data={"csrf_token": _csrf(issuer)})
+    tokens_of(issuer, wiki, "alice")  # same person, new hub session: another sid
+    asked = issuer.browser.get("/oauth2/logout", query_string={"id_token_hint": earlier["id_token"]})
+    assert asked.status_code == 200 and "Sign out of the hub?" in asked.get_data(as_text=True)
+    assert hub_sessions(issuer) == 1
+
+
+@pytest.mark.parametrize("which", ["access_token"])
+def test_a_token_that_is_not_an_id_token_is_refused_as_hint(issuer, which):
+    wiki = issuer.register("Wiki", first_party=True, post_logout_redirect_uris=["https://app.example/bye"])
+    own = tokens_of(issuer, wiki, "alice")
+    refused = issuer.browser.get("/oauth2/logout", query_string={
+        "id_token_hint": own[which], "post_logout_redirect_uri": "https://app.example/bye"})
+    assert refused.status_code == 400 and "Location" not in refused.headers
+    assert hub_sessions(issuer) == 1
+    assert audit(issuer, "issuer.end_session")[-1].outcome == "failure"
+
+
+def _csrf(issuer) -> str:
+    from tests.conftest import csrf_of
+
+    return csrf_of(issuer.browser, "/account")
+
+
 # --- prompt values are space-delimited ------------------------------------------------------------
 
 
