@@ -48,6 +48,7 @@ from hub.issuer.server import (
     use_session,
 )
 from hub.routes import server_to_server
+from hub.views import auth
 from hub.web import audit_context, current_session, render, runtime
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,7 @@ def _in_transaction(work: Callable[[], Any]) -> Any:
             result = work()
             record_events(rt, session, audit_context())
         return result
-    except HubError:
+    except (HubError, ratelimit.RateLimitExceeded):
         raise
     except Exception:
         log.exception("issuer endpoint %s failed unexpectedly", request.endpoint)
@@ -218,7 +219,11 @@ def authorize() -> Any:
     decision = request.form.get("decision") if request.method == "POST" else None
     if decision is not None:
         security.check_csrf(current_app)
-    outcome = _in_transaction(lambda: _authorize(decision))
+    try:
+        outcome = _in_transaction(lambda: _authorize(decision))
+    except signin.SigninsBusy as error:
+        auth.audit_signins_busy(error, request.values.get("idp_hint") or request.values.get("kc_idp_hint") or "")
+        raise
     if isinstance(outcome, HubError):
         raise outcome
     return outcome
@@ -379,14 +384,8 @@ def _sign_in(application: Any, prompts: set[str]) -> Any:
     hint = next((request.values.get(name) for name in UPSTREAM_HINTS if request.values.get(name)), None)
     provider = rt.registry.get(hint) if hint else None
     if provider is not None:
-        url = signin.start(
-            g.issuer_db,
-            provider,
-            secret_key=rt.keys.secret_key,
-            browser_token=security.browser_token(current_app),
-            intent="signin",
-            next_path=resume,
-            login_hint=request.values.get("login_hint"),
+        url = auth.start_upstream_signin(
+            g.issuer_db, provider, intent="signin", next_path=resume, login_hint=request.values.get("login_hint")
         )
         return make_response("", 302, {"Location": url})
     body, status = render(

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from hub.models import AuditEvent, Grant, WebSession
-from tests.issuer_kit import REDIRECT
+from hub.models import AuditEvent, Grant, PendingSignin, WebSession
+from tests.issuer_kit import REDIRECT, IssuerKit
 
 
 def audit(issuer, type_: str) -> list[AuditEvent]:
@@ -125,6 +125,61 @@ def _csrf(issuer) -> str:
     from tests.conftest import csrf_of
 
     return csrf_of(issuer.browser, "/account")
+
+
+# --- every path that stores a pending sign-in spends the sign-in allowance -------------------------
+
+
+@pytest.fixture
+def limited_issuer(hub_config, plugins, idp, live_hub) -> IssuerKit:
+    settings = {key: value for key, value in hub_config.items() if key not in ("base_url", "providers")}
+    base_url, app = live_hub(lambda _base_url: hub_config["providers"], plugins, **settings,
+                             ratelimit_signin="3 per minute")
+    return IssuerKit(app, base_url, idp)
+
+
+def pending_signins(kit) -> int:
+    with kit.rt.db.session() as session:
+        return len(list(session.scalars(select(PendingSignin))))
+
+
+def test_cookieless_authorize_with_an_upstream_hint_spends_the_sign_in_allowance(limited_issuer):
+    kit = limited_issuer
+    wiki = kit.register("Wiki", first_party=True)
+    url, _ = kit.authorize_url(kit.oauth(wiki), idp_hint="fake")
+    answers = [kit.app.test_client().get(url.split(kit.base, 1)[1]) for _ in range(10)]  # no cookie each time
+    assert [answer.status_code for answer in answers[:3]] == [302, 302, 302]
+    assert {answer.status_code for answer in answers[3:]} == {429}
+    assert "Too many requests" in answers[3].get_data(as_text=True) and int(answers[3].headers["Retry-After"]) >= 1
+    assert pending_signins(kit) == 3  # refused requests stored nothing
+    [event] = audit(kit, "rate_limit")  # one per burst
+    assert event.details["rule"] == "signin"
+
+
+def test_the_sign_in_buttons_and_authorize_share_one_allowance(limited_issuer):
+    kit = limited_issuer
+    from tests.conftest import csrf_of
+
+    wiki = kit.register("Wiki", first_party=True)
+    url, _ = kit.authorize_url(kit.oauth(wiki), idp_hint="fake")
+    assert [kit.get(url).status_code for _ in range(2)] == [302, 302]
+    token = csrf_of(kit.browser)
+    assert kit.browser.post("/auth/fake/start", data={"csrf_token": token}).status_code == 303
+    assert kit.browser.post("/auth/fake/start", data={"csrf_token": token}).status_code == 429
+    assert kit.get(url).status_code == 429
+    assert pending_signins(kit) == 3
+
+
+def test_a_full_pending_sign_in_table_at_authorize_is_a_page_and_one_event(hub_config, plugins, idp, live_hub):
+    settings = {key: value for key, value in hub_config.items() if key not in ("base_url", "providers")}
+    base_url, app = live_hub(lambda _base_url: hub_config["providers"], plugins, **settings, pending_signins_max=2)
+    kit = IssuerKit(app, base_url, idp)
+    wiki = kit.register("Wiki", first_party=True)
+    url, _ = kit.authorize_url(kit.oauth(wiki), idp_hint="fake")
+    answers = [kit.app.test_client().get(url.split(kit.base, 1)[1]).status_code for _ in range(5)]
+    assert answers == [302, 302, 503, 503, 503]
+    assert pending_signins(kit) == 2
+    assert [event.details["reason"] for event in audit(kit, "signin")] == ["signins_busy"]
 
 
 # --- prompt values are space-delimited ------------------------------------------------------------
