@@ -184,9 +184,10 @@ def jwks() -> Response:
 # --- the protocol transaction ------------------------------------------------------------------
 
 
-def _in_transaction(work: Callable[[], Any]) -> Any:
+def _in_transaction(work: Callable[[], Any], failed: Callable[[], Any] | None = None) -> Any:
     """Run `work` in one write transaction with its audit events; an unexpected failure is
-    logged, audited in its own transaction, and answered with the RFC's `server_error`."""
+    logged, audited in its own transaction, and answered by `failed` (by default the RFC's
+    `server_error` JSON)."""
     rt = runtime()
     try:
         rt.signing_keys.prepare()
@@ -203,6 +204,8 @@ def _in_transaction(work: Callable[[], Any]) -> Any:
             rt.db, f"issuer.{(request.endpoint or '').rpartition('.')[2]}", reason="server_error",
             context=audit_context(),
         )
+        if failed is not None:
+            return failed()
         response = jsonify({"error": "server_error", "error_description": "The hub could not finish this request."})
         response.status_code = 500
         response.headers["Cache-Control"] = "no-store"
@@ -220,7 +223,7 @@ def authorize() -> Any:
     if decision is not None:
         security.check_csrf(current_app)
     try:
-        outcome = _in_transaction(lambda: _authorize(decision))
+        outcome = _in_transaction(lambda: _authorize(decision), _authorize_failed)
     except signin.SigninsBusy as error:
         auth.audit_signins_busy(error, request.values.get("idp_hint") or request.values.get("kc_idp_hint") or "")
         raise
@@ -248,6 +251,7 @@ def _authorize(decision: str | None) -> Any:
         _check_prompt(grant.redirect_uri, signed_in=subject is not None)
     except OAuth2Error as error:
         return _authorize_error(server, error)
+    g.authorize_redirect_uri = grant.redirect_uri
     application = grant.request.client.row
     if subject is None:
         return _sign_in(application, prompts)
@@ -303,6 +307,29 @@ def _refuse_unquotable_parameters() -> None:
     for name in ECHOED_PARAMETERS:
         if invalid_error_characters(request.values.get(name) or ""):
             raise InvalidRequestError(f"{name} contains characters no registered value has.")
+
+
+class ServerError(OAuth2Error):
+    """RFC 6749 §4.1.2.1: the authorization server met an unexpected condition."""
+
+    error = "server_error"
+
+
+def _authorize_failed() -> Any:
+    """An unexpected failure after the redirect URI was validated goes back to the application
+    as `server_error` with `state` and `iss` (RFC 6749 §4.1.2.1, RFC 9207), so it can tell the
+    person and retry; before that, a page (there is no trustworthy place to send the browser)."""
+    redirect_uri = g.pop("authorize_redirect_uri", None)
+    if redirect_uri is None:
+        from hub.views import errors
+
+        return errors.respond(
+            500, "server_error", "Something went wrong",
+            "The hub could not finish this sign-in request. Nothing was changed.",
+            f"Try again. If it keeps happening, tell your administrator the request id {g.get('request_id')}.",
+        )
+    g.pop("issuer_events", None)  # the failure is audited already; these belonged to the rolled-back work
+    return _authorize_error(_server(), ServerError("The hub could not finish this request.", redirect_uri=redirect_uri))
 
 
 def _check_prompt(redirect_uri: str, *, signed_in: bool) -> None:

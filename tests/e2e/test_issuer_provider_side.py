@@ -182,6 +182,44 @@ def test_a_full_pending_sign_in_table_at_authorize_is_a_page_and_one_event(hub_c
     assert [event.details["reason"] for event in audit(kit, "signin")] == ["signins_busy"]
 
 
+# --- a server error at authorize goes back to the application -------------------------------------
+
+
+def test_a_server_error_after_the_redirect_uri_is_validated_goes_back_as_server_error(issuer, monkeypatch):
+    from hub.issuer import grants
+
+    issuer.sign_in()
+    wiki = issuer.register("Wiki", first_party=True)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(grants, "remember", broken)
+    url, kept = issuer.authorize_url(issuer.oauth(wiki))
+    answer = issuer.get(url)
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:300]
+    arrived = issuer.arrived(answer.headers["Location"])
+    assert arrived.location.startswith(REDIRECT)
+    assert arrived.params == {"error": "server_error", "error_description": "The hub could not finish this request.",
+                              "state": kept["state"], "iss": issuer.base}
+    assert audit(issuer, "issuer.authorize")[-1].details["reason"] == "server_error"
+
+
+def test_a_server_error_before_the_redirect_uri_is_validated_is_a_page(issuer, monkeypatch):
+    from hub.issuer import applications
+
+    wiki = issuer.register("Wiki", first_party=True)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(applications, "find_enabled", broken)
+    url, _ = issuer.authorize_url(issuer.oauth(wiki))
+    answer = issuer.get(url)
+    assert answer.status_code == 500 and "Location" not in answer.headers
+    assert answer.mimetype == "text/html"
+
+
 # --- prompt values are space-delimited ------------------------------------------------------------
 
 
