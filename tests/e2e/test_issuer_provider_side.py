@@ -26,6 +26,19 @@ def granted_scopes(issuer) -> list[str]:
         return [grant.scopes for grant in session.scalars(select(Grant))]
 
 
+@pytest.mark.parametrize("name", ["id_token_hint", "client_id", "post_logout_redirect_uri", "state", "logout_hint",
+                                  "ui_locales"])
+@pytest.mark.parametrize("value", ['x"\\ caf\u00e9 a.b.c\u202e', "a\x01b\x00"])
+def test_odd_characters_at_end_session_are_never_a_500(issuer, name, value):
+    issuer.sign_in()
+    wiki = issuer.register("Wiki", first_party=True, post_logout_redirect_uris=["https://app.example/bye"])
+    query = {"client_id": wiki.client_id, "post_logout_redirect_uri": "https://app.example/bye", name: value}
+    for answer in (issuer.browser.get("/oauth2/logout", query_string=query),
+                   issuer.browser.post("/oauth2/logout", data={**query, "confirm": "yes"})):
+        assert answer.status_code in (200, 400), answer.get_data(as_text=True)[:300]
+    assert hub_sessions(issuer) == 1
+
+
 # --- upstream tokens need the person's own decision ------------------------------------------------
 
 
