@@ -66,6 +66,17 @@ def test_the_cli_names_the_problem(hub_cli):  # noqa: F811 (the fixture)
     assert "link-local" in str(result.exception)  # `hub` prints it as "error: ..."
 
 
+def test_the_console_names_the_problem_and_registers_nothing(admin, rt):
+    from tests.web.test_admin_applications import post, register_form
+
+    answer = post(admin, "/admin/applications",
+                  **register_form(backchannel_logout_uri="https://[fe80::1]/backchannel-logout"))
+    assert answer.status_code == 400
+    assert "link-local, metadata or reserved address" in answer.get_data(as_text=True)
+    with rt.db.session() as session:
+        assert applications.list_all(session) == []
+
+
 @pytest.fixture
 def audit() -> AuditLog:
     return AuditLog(b"k" * 32)
