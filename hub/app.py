@@ -141,10 +141,14 @@ def _add_callback_routes(app: Flask, rt: Runtime) -> None:
     app registration made for another path (the tutorial's /callback) works unchanged."""
     for path, provider_id in rt.registry.callback_paths().items():
         if path != f"/auth/{provider_id}/callback":
+            # The view itself with the provider as a URL default, not a functools.partial: the
+            # rate limiter names views by their function, and a partial has none (it went
+            # unlimited and logged a traceback per request).
             app.add_url_rule(
                 path,
                 endpoint=f"auth.callback_{provider_id}",
-                view_func=partial(auth.callback_view, provider_id),
+                view_func=auth.callback_view,
+                defaults={"provider_id": provider_id},
                 methods=["GET"],
             )
 

@@ -102,7 +102,7 @@ ALL = (
     REFRESH_WAITS, TOKEN_API, RATELIMIT_REJECTIONS, ISSUER_GRANTS, BACKCHANNEL_DELIVERIES,
 )
 
-DELIVERY_OUTCOMES = frozenset({"delivered", "rejected", "unreachable", "skipped"})
+DELIVERY_OUTCOMES = frozenset({"delivered", "rejected", "unreachable", "timed_out", "skipped"})
 
 
 # --- helpers: the only way the rest of the hub counts ------------------------------------------
@@ -164,7 +164,7 @@ def issuer_grant(grant_type: str, application: str, outcome: str = "success") ->
 
 
 def backchannel_logout_delivery(application: str, outcome: str) -> None:
-    """One back-channel logout to an application: delivered, rejected, unreachable or skipped."""
+    """One back-channel logout to an application: delivered, rejected, unreachable, timed_out or skipped."""
     BACKCHANNEL_DELIVERIES.labels(label(application), label(outcome, DELIVERY_OUTCOMES)).inc()
 
 

@@ -29,7 +29,7 @@ from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, after_this_request, current_app, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded, RequestLimit
 from limits import parse_many
 
@@ -108,6 +108,15 @@ def rules_of(target: Any) -> tuple[Rule, ...]:
     while isinstance(target, partial):
         target = target.func
     return tuple(getattr(target, _ATTRIBUTE, ()))
+
+
+@dataclass(frozen=True)
+class _SpentLimit:
+    """What RateLimitExceeded reads of the limit it names (a Flask-Limiter RuntimeLimit, which
+    is not public API)."""
+
+    limit: Any
+    error_message: str | None = None
 
 
 class RateLimits:
@@ -195,8 +204,40 @@ class RateLimits:
             (r for r in self.routes.get(request.endpoint or "", ()) if f"rule:{r.name}" == scope),
             None,
         )
-        if rule is None:
+        if rule is not None:
+            self._refused(rule, limit, key)
+
+    def spend(self, name: str) -> None:
+        """Count this request against the rule `name` from inside a view, for work only the view
+        knows it will do (storing a pending sign-in): the same buckets as the routes declaring
+        the rule, the same 429 (RateLimitExceeded) and the same one audit event per burst. A
+        request whose route declares the rule was counted before the view ran and is not again."""
+        if any(rule.name == name for rule in self.routes.get(request.endpoint or "", ())):
             return
+        rule = next((r for rules in self.routes.values() for r in rules if r.name == name), Rule(name))
+        scope = f"rule:{name}"
+        key = rule.key()
+        # What Flask-Limiter passes for an application limit, so both count in one bucket.
+        args = [self.settings.ratelimit_key_prefix, key, scope] if self.settings.ratelimit_key_prefix else [key, scope]
+        for item in sorted(parse_many(rule.limit_string(self.settings))):
+            try:
+                allowed = self.limiter.limiter.hit(item, *args)
+            except Exception:  # as Flask-Limiter's swallow_errors: the storage never fails a request
+                log.exception("rate-limit storage failed while counting rule %s", name)
+                return
+            if not allowed:
+                breached = RequestLimit(self.limiter, item, args, True, True)
+                self.limiter.context.view_rate_limit = breached  # for retry_after
+
+                # The view may hold a write transaction; the audit event writes in its own, after.
+                after_this_request(partial(self._refused_after, rule, breached, key))
+                raise RateLimitExceeded(_SpentLimit(item))  # type: ignore[arg-type]
+
+    def _refused_after(self, rule: Rule, limit: RequestLimit, key: str, response: Response) -> Response:
+        self._refused(rule, limit, key)
+        return response
+
+    def _refused(self, rule: Rule, limit: RequestLimit, key: str) -> None:
         metrics.ratelimit_rejected(rule.name)
         try:
             window = int(limit.limit.get_expiry())

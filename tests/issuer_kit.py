@@ -108,6 +108,16 @@ class IssuerKit:
         params = {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
         return Authorized(location, params, **kept)
 
+    def authorize_allowing(self, oauth: OAuth2Session, browser: FlaskClient | None = None, **params: Any) -> Authorized:
+        """`authorize`, allowing on the consent page if the hub shows it (provider_tokens asks
+        the person even for a first-party application)."""
+        url, kept = self.authorize_url(oauth, **params)
+        response = self.get(url, browser)
+        if response.status_code == 200:
+            response = self.consent(response, browser=browser)
+        assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+        return self.arrived(response.headers["Location"], **kept)
+
     def consent(self, response: Any, decision: str = "allow", browser: FlaskClient | None = None) -> Any:
         """Submit the consent page a response rendered."""
         html = response.get_data(as_text=True)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from authlib.oauth2.base import invalid_error_characters
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -93,6 +95,11 @@ def validate_redirect_uri(uri: str, *, public: bool) -> str:
         raise ApplicationError(f"redirect URI {uri!r} is not an absolute URI")
     if parts.fragment or "#" in uri:
         raise ApplicationError(f"redirect URI {uri!r} must not have a fragment (RFC 6749 §3.1.2)")
+    if invalid_error_characters(uri):
+        # Also what RFC 6749 §4.1.2.1 allows in error descriptions, which quote the URI.
+        raise ApplicationError(
+            f"redirect URI {uri!r}: write quotes, backslashes and non-ASCII characters percent-encoded"
+        )
     if parts.scheme in {"http", "https"}:
         if not parts.hostname:
             raise ApplicationError(f"redirect URI {uri!r} has no host")
@@ -107,6 +114,45 @@ def validate_redirect_uri(uri: str, *, public: bool) -> str:
     elif parts.scheme in {"javascript", "data", "file", "vbscript"}:
         raise ApplicationError(f"redirect URI {uri!r} uses a forbidden scheme")
     return uri
+
+
+METADATA_HOSTS = frozenset({"metadata", "metadata.google.internal", "metadata.goog", "instance-data",
+                            "instance-data.ec2.internal"})
+"""Cloud metadata services by name; by address they are link-local (169.254.169.254, fd00:ec2::254)
+or in the ranges `_unroutable` refuses."""
+
+
+def validate_backchannel_logout_uri(uri: str) -> str:
+    """A back-channel logout URI the hub may POST to from inside the network: https (http only to
+    loopback), and never a link-local, metadata, unspecified, multicast or reserved address, since
+    whoever registers an application would otherwise make the hub send requests there."""
+    uri = validate_redirect_uri(uri, public=False)
+    host = (urlsplit(uri).hostname or "").rstrip(".").lower()
+    if host in METADATA_HOSTS:
+        raise ApplicationError(f"back-channel logout URI {uri!r} names a cloud metadata service")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return uri  # a name; it is resolved at delivery
+    if _unroutable(address):
+        raise ApplicationError(
+            f"back-channel logout URI {uri!r}: {address} is a link-local, metadata or reserved address; "
+            "give the application's own host name or address"
+        )
+    return uri
+
+
+def _unroutable(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if address.is_loopback:
+        return False  # ::1 sits in a reserved IPv6 block; a receiver on this host is fine
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return _unroutable(address.ipv4_mapped)
+        if address in ipaddress.ip_network("fd00:ec2::/32"):  # AWS metadata over IPv6
+            return True
+    if isinstance(address, ipaddress.IPv4Address) and address in ipaddress.ip_network("100.100.100.200/32"):
+        return True  # Alibaba Cloud metadata (in the shared 100.64.0.0/10 range)
+    return address.is_link_local or address.is_unspecified or address.is_multicast or address.is_reserved
 
 
 def redirect_uri_matches(application: Application, requested: str) -> bool:
@@ -196,7 +242,7 @@ def create(
     uris = [validate_redirect_uri(uri, public=public) for uri in redirect_uris]
     logout_uris = [validate_redirect_uri(uri, public=public) for uri in post_logout_redirect_uris or []]
     if backchannel_logout_uri:
-        backchannel_logout_uri = validate_redirect_uri(backchannel_logout_uri, public=False)
+        backchannel_logout_uri = validate_backchannel_logout_uri(backchannel_logout_uri)
     secret = None if public else secrets.token_urlsafe(32)
     now = utcnow()
     application = Application(

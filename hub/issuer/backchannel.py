@@ -397,8 +397,20 @@ class Dispatcher:
                 },
             )
         if self.on_attempt is not None:
-            label = "delivered" if outcome.delivered else ("unreachable" if outcome.status is None else "rejected")
+            label = _metric_label(outcome)
             try:
                 self.on_attempt(application, label)
             except Exception:  # metrics must never break delivery
                 log.exception("back-channel logout metrics observer failed")
+
+
+def _metric_label(outcome: Outcome) -> str:
+    """What the deliveries metric calls an attempt. A receiver that did not answer within
+    TIMEOUT may still have acted on the token: it is `timed_out` (and the audit reason
+    `timeout`), never `delivered` nor a generic `unreachable`; it gets the same token again
+    (at-least-once delivery, the receiver dedupes by `jti`)."""
+    if outcome.delivered:
+        return "delivered"
+    if outcome.error == "timeout":
+        return "timed_out"
+    return "unreachable" if outcome.status is None else "rejected"

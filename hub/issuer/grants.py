@@ -26,6 +26,26 @@ SCOPE_WORDS = {
 """What a person reads on the consent page for each scope."""
 
 
+ALWAYS_ASK = frozenset({"provider_tokens"})
+"""Scopes only the person can allow, even to a first-party application: handing out their upstream
+tokens (say their Microsoft Graph access) is never a side effect of how an application was
+registered. A first-party application skips the consent page for every other scope."""
+
+
+def to_ask(application: Application, scopes: list[str]) -> list[str]:
+    """The requested scopes the person must have consented to: all of them, or for a first-party
+    application those in ALWAYS_ASK."""
+    if not application.first_party:
+        return list(scopes)
+    return [scope for scope in scopes if scope in ALWAYS_ASK]
+
+
+def implicit(scopes: list[str]) -> list[str]:
+    """What an authorization without a consent decision may record: never an ALWAYS_ASK scope,
+    so only the person's explicit "allow" puts one in a grant."""
+    return [scope for scope in scopes if scope not in ALWAYS_ASK]
+
+
 def find(session: Session, user_id: int, application_id: int) -> Grant | None:
     return session.scalar(
         select(Grant).where(Grant.user_id == user_id, Grant.application_id == application_id)

@@ -41,7 +41,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode, OpenIDToken, UserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask, g
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy.orm import Session
@@ -971,6 +971,34 @@ class HubEndSession(EndSessionEndpoint):
     def end_session(self, end_session_request: Any) -> None:
         g.issuer_end_session = end_session_request
 
+    def validate_request(self, request: Any) -> Any:
+        """Authlib checks the hint's signature; the hub also wants an ID token it issued. Its
+        access tokens (`at+jwt`) and logout tokens (`logout+jwt`) carry the same signature and
+        must not stand in for one (RFC 8725 §3.11), nor a token naming another issuer."""
+        validated = super().validate_request(request)
+        if validated.id_token_claims is not None and not _is_id_token(
+            request.payload.data["id_token_hint"], validated.id_token_claims, self.server.issuer
+        ):
+            raise InvalidRequestError("id_token_hint is not an ID token issued by this hub.")
+        return validated
+
+
+ID_TOKEN_TYPES = frozenset({None, "JWT", "jwt"})
+"""`typ` headers an ID token may have; the hub's own are "JWT"."""
+
+
+def _is_id_token(value: str, claims_: dict[str, Any], issuer: str) -> bool:
+    try:
+        header = jws.extract_compact(value.encode()).protected
+    except (JoseError, ValueError):
+        return False
+    return (
+        header.get("typ") in ID_TOKEN_TYPES
+        and claims_.get("iss") == issuer
+        and "events" not in claims_  # a logout token, whatever its header says
+        and isinstance(claims_.get("sub"), str)
+    )
+
 
 class HubIssuerParameter(IssuerParameter):
     """RFC 9207: `iss` in every authorization response, errors included."""
@@ -1030,6 +1058,15 @@ def join_session(session: Session, current: Any, subject: Subject) -> str:
     return sid
 
 
+def session_as_seen_by(session: Session, current: Any, application: Application) -> tuple[str, str | None]:
+    """The `sub` and `sid` that `application` sees for this browser's hub session, as its ID
+    tokens carry them (the sid as `join_session` returns it); the sid is None while no
+    application has used the session. Reads only: for comparing an end-session hint."""
+    subject = subject_of_session(_server().rt, current, application)
+    subject.sid = sso.sid_of(session, current.row.id_hash)
+    return subject.get_user_id(), subject.sid
+
+
 __all__ = [
     "AccessToken",
     "HubAuthorizationServer",
@@ -1040,6 +1077,7 @@ __all__ = [
     "note",
     "note_failure",
     "record_events",
+    "session_as_seen_by",
     "subject_of_session",
     "use_session",
     "validate_access_token",

@@ -59,6 +59,11 @@ def sid_for(session: Session, session_id_hash: str, user_id: int) -> str:
     return sid
 
 
+def sid_of(session: Session, session_id_hash: str) -> str | None:
+    """The hub session's `sid` if an application has used it, without creating one."""
+    return session.scalar(select(SsoSession.sid).where(SsoSession.session_id_hash == session_id_hash))
+
+
 def record_application(session: Session, sid: str, application_id: int) -> None:
     """Note that `application_id` holds a grant in the session `sid`."""
     now = utcnow()

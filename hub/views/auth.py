@@ -5,11 +5,13 @@ from __future__ import annotations
 from functools import partial
 
 from flask import Blueprint, current_app, g, make_response, redirect, request
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from hub import callback, flood, ratelimit, security, sessions, signin
 from hub.db import write_transaction
 from hub.errors import NotFound, NotSignedIn
+from hub.provider import ProviderType
 from hub.views.account import SIGNED_IN_HOME
 from hub.web import audit_context, current_session, db_session, render, runtime
 
@@ -42,29 +44,62 @@ def start(provider_id: str) -> Response:
     session = db_session()
     try:
         with session.begin():
-            url = signin.start(
+            url = start_upstream_signin(
                 session,
                 provider,
-                secret_key=rt.keys.secret_key,
-                browser_token=security.browser_token(current_app),
                 intent=intent,
                 next_path=request.form.get("next"),
                 user_id=current.user.id if current else None,
                 login_hint=request.form.get("login_hint"),
-                caps=signin.PendingCaps(
-                    per_browser=rt.settings.pending_signins_per_browser,
-                    total=rt.settings.pending_signins_max,
-                ),
             )
     except signin.SigninsBusy as error:
-        g.failure_audited = True  # one event per window, not one per refused request
-        flood.record_failure(
-            "signin", reason=error.code, provider_id=provider_id, per_address=False, once=True,
-            details={"limit": rt.settings.pending_signins_max},
-        )
+        audit_signins_busy(error, provider_id)
         raise
     g.no_store = True
     return redirect(url, code=303)
+
+
+def start_upstream_signin(
+    session: Session,
+    provider: ProviderType,
+    *,
+    intent: str,
+    next_path: str | None,
+    login_hint: str | None,
+    user_id: int | None = None,
+) -> str:
+    """Store a pending sign-in in `session` and return the provider's authorization URL. Every
+    route that starts an upstream sign-in (the sign-in buttons, an application's authorization
+    request with `idp_hint`) goes through here, so each spends this address's `signin`
+    allowance (RateLimitExceeded) and obeys the pending sign-in caps (SigninsBusy): a path that
+    stores pending sign-ins without a cookie, a CSRF token or a limit would let one client fill
+    the table and lock everyone else out."""
+    rt = runtime()
+    ratelimit.rate_limits().spend("signin")
+    return signin.start(
+        session,
+        provider,
+        secret_key=rt.keys.secret_key,
+        browser_token=security.browser_token(current_app),
+        intent=intent,
+        next_path=next_path,
+        user_id=user_id,
+        login_hint=login_hint,
+        caps=signin.PendingCaps(
+            per_browser=rt.settings.pending_signins_per_browser,
+            total=rt.settings.pending_signins_max,
+        ),
+    )
+
+
+def audit_signins_busy(error: signin.SigninsBusy, provider_id: str) -> None:
+    """One event per window for a full pending sign-in table, not one per refused request.
+    Call it after the refused transaction ended (it writes in its own)."""
+    g.failure_audited = True
+    flood.record_failure(
+        "signin", reason=error.code, provider_id=provider_id, per_address=False, once=True,
+        details={"limit": runtime().settings.pending_signins_max},
+    )
 
 
 @ratelimit.limit("callback")

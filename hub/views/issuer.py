@@ -20,9 +20,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import (
     ConsentRequiredError,
+    LoginRequiredError,
     RegistrationNotSupportedError,
     RequestNotSupportedError,
     RequestURINotSupportedError,
@@ -41,10 +43,12 @@ from hub.issuer.server import (
     note,
     note_failure,
     record_events,
+    session_as_seen_by,
     subject_of_session,
     use_session,
 )
 from hub.routes import server_to_server
+from hub.views import auth
 from hub.web import audit_context, current_session, render, runtime
 
 log = logging.getLogger(__name__)
@@ -180,9 +184,10 @@ def jwks() -> Response:
 # --- the protocol transaction ------------------------------------------------------------------
 
 
-def _in_transaction(work: Callable[[], Any]) -> Any:
+def _in_transaction(work: Callable[[], Any], failed: Callable[[], Any] | None = None) -> Any:
     """Run `work` in one write transaction with its audit events; an unexpected failure is
-    logged, audited in its own transaction, and answered with the RFC's `server_error`."""
+    logged, audited in its own transaction, and answered by `failed` (by default the RFC's
+    `server_error` JSON)."""
     rt = runtime()
     try:
         rt.signing_keys.prepare()
@@ -191,7 +196,7 @@ def _in_transaction(work: Callable[[], Any]) -> Any:
             result = work()
             record_events(rt, session, audit_context())
         return result
-    except HubError:
+    except (HubError, ratelimit.RateLimitExceeded):
         raise
     except Exception:
         log.exception("issuer endpoint %s failed unexpectedly", request.endpoint)
@@ -199,6 +204,8 @@ def _in_transaction(work: Callable[[], Any]) -> Any:
             rt.db, f"issuer.{(request.endpoint or '').rpartition('.')[2]}", reason="server_error",
             context=audit_context(),
         )
+        if failed is not None:
+            return failed()
         response = jsonify({"error": "server_error", "error_description": "The hub could not finish this request."})
         response.status_code = 500
         response.headers["Cache-Control"] = "no-store"
@@ -215,7 +222,11 @@ def authorize() -> Any:
     decision = request.form.get("decision") if request.method == "POST" else None
     if decision is not None:
         security.check_csrf(current_app)
-    outcome = _in_transaction(lambda: _authorize(decision))
+    try:
+        outcome = _in_transaction(lambda: _authorize(decision), _authorize_failed)
+    except signin.SigninsBusy as error:
+        auth.audit_signins_busy(error, request.values.get("idp_hint") or request.values.get("kc_idp_hint") or "")
+        raise
     if isinstance(outcome, HubError):
         raise outcome
     return outcome
@@ -231,19 +242,23 @@ def _authorize(decision: str | None) -> Any:
     if current is not None and application is not None and _fresh_enough(current, prompts):
         subject = subject_of_session(rt, current, application)
     try:
+        _refuse_unquotable_parameters()
         grant = server.get_consent_grant(end_user=subject)
         max_age = request.values.get("max_age")
         if max_age is not None and not max_age.isdigit():
             raise InvalidRequestError("max_age must be a number of seconds.", redirect_uri=grant.redirect_uri)
         _refuse_unsupported_parameters(grant.redirect_uri)
+        _check_prompt(grant.redirect_uri, signed_in=subject is not None)
     except OAuth2Error as error:
         return _authorize_error(server, error)
+    g.authorize_redirect_uri = grant.redirect_uri
     application = grant.request.client.row
     if subject is None:
         return _sign_in(application, prompts)
     scopes = grant.request.scope.split() if grant.request.scope else []
     remembered = consent.find(g.issuer_db, subject.user.id, application.id)
-    needs_consent = "consent" in prompts or not (application.first_party or consent.covers(remembered, scopes))
+    must_allow = consent.to_ask(application, scopes)
+    needs_consent = "consent" in prompts or (bool(must_allow) and not consent.covers(remembered, must_allow))
     if needs_consent:
         if "none" in prompts:
             return _authorize_error(server, ConsentRequiredError(redirect_uri=grant.redirect_uri))
@@ -259,7 +274,7 @@ def _authorize(decision: str | None) -> Any:
         )
         if decision != "allow":
             return server.create_authorization_response(grant=grant, grant_user=None)
-    consent.remember(g.issuer_db, subject.user.id, application.id, scopes)
+    consent.remember(g.issuer_db, subject.user.id, application.id, scopes if needs_consent else consent.implicit(scopes))
     application_sid = join_session(g.issuer_db, current, subject)
     note(
         "issuer.authorize",
@@ -280,6 +295,54 @@ UNSUPPORTED_PARAMETERS = (
 """OpenID Connect Core §6 and §7.2: parameters the hub does not support (discovery says so)
 are refused with their own error, never silently ignored, since a client relying on a signed
 request object would otherwise get an answer to a request it did not make."""
+
+
+ECHOED_PARAMETERS = ("redirect_uri", "response_type")
+"""Parameters Authlib quotes in its error descriptions, which RFC 6749 §4.1.2.1 limits to
+printable ASCII without `"` and `\\`: such a value is refused here, on a page (no registered
+redirect URI or response type contains one), before Authlib would fail building the error."""
+
+
+def _refuse_unquotable_parameters() -> None:
+    for name in ECHOED_PARAMETERS:
+        if invalid_error_characters(request.values.get(name) or ""):
+            raise InvalidRequestError(f"{name} contains characters no registered value has.")
+
+
+class ServerError(OAuth2Error):
+    """RFC 6749 §4.1.2.1: the authorization server met an unexpected condition."""
+
+    error = "server_error"
+
+
+def _authorize_failed() -> Any:
+    """An unexpected failure after the redirect URI was validated goes back to the application
+    as `server_error` with `state` and `iss` (RFC 6749 §4.1.2.1, RFC 9207), so it can tell the
+    person and retry; before that, a page (there is no trustworthy place to send the browser)."""
+    redirect_uri = g.pop("authorize_redirect_uri", None)
+    if redirect_uri is None:
+        from hub.views import errors
+
+        return errors.respond(
+            500, "server_error", "Something went wrong",
+            "The hub could not finish this sign-in request. Nothing was changed.",
+            f"Try again. If it keeps happening, tell your administrator the request id {g.get('request_id')}.",
+        )
+    g.pop("issuer_events", None)  # the failure is audited already; these belonged to the rolled-back work
+    return _authorize_error(_server(), ServerError("The hub could not finish this request.", redirect_uri=redirect_uri))
+
+
+def _check_prompt(redirect_uri: str, *, signed_in: bool) -> None:
+    """OpenID Connect Core §3.1.2.1: `prompt` is space-delimited, so " none" is `none`; `none`
+    with any other value is invalid_request, and `none` without a usable session login_required.
+    (Authlib compares the raw value with "none", so stray spaces would show the sign-in page.)"""
+    values = (request.values.get("prompt") or "").split()
+    if "none" not in values:
+        return
+    if len(set(values)) > 1:
+        raise InvalidRequestError("prompt=none cannot be combined with other values.", redirect_uri=redirect_uri)
+    if not signed_in:
+        raise LoginRequiredError(redirect_uri=redirect_uri)
 
 
 def _refuse_unsupported_parameters(redirect_uri: str) -> None:
@@ -348,14 +411,8 @@ def _sign_in(application: Any, prompts: set[str]) -> Any:
     hint = next((request.values.get(name) for name in UPSTREAM_HINTS if request.values.get(name)), None)
     provider = rt.registry.get(hint) if hint else None
     if provider is not None:
-        url = signin.start(
-            g.issuer_db,
-            provider,
-            secret_key=rt.keys.secret_key,
-            browser_token=security.browser_token(current_app),
-            intent="signin",
-            next_path=resume,
-            login_hint=request.values.get("login_hint"),
+        url = auth.start_upstream_signin(
+            g.issuer_db, provider, intent="signin", next_path=resume, login_hint=request.values.get("login_hint")
         )
         return make_response("", 302, {"Location": url})
     body, status = render(
@@ -483,14 +540,15 @@ def _end_session() -> Any:
         note_failure(error, "issuer.end_session")
         return LogoutRefused(f"The sign-out request was refused: {error.get_error_description() or error.error}.")
     client = validated.client
-    if validated.needs_confirmation and not (request.method == "POST" and request.form.get("confirm") == "yes"):
+    current = current_session()
+    needs_confirmation = validated.needs_confirmation or not _hint_names_this_session(validated, current)
+    if needs_confirmation and not (request.method == "POST" and request.form.get("confirm") == "yes"):
         fields = [(key, value) for key, value in request.values.items(multi=True)
                   if key not in {security.CSRF_FIELD, "confirm"}]
         body, status = render("end_session.html", application=client.row.name if client else None, fields=fields)
         return make_response(body, status)
-    if validated.needs_confirmation:
+    if needs_confirmation:
         security.check_csrf(current_app)
-    current = current_session()
     cookie = current_app.config["HUB_SESSION_COOKIE"]
     if current is not None:
         sessions.end_sessions(g.issuer_db, token=request.cookies.get(cookie, ""), reason="logout")
@@ -507,6 +565,22 @@ def _end_session() -> Any:
         response = make_response(body, status)
     response.delete_cookie(cookie, path="/", secure=current_app.config["HUB_HTTPS"], httponly=True, samesite="Lax")
     return response
+
+
+def _hint_names_this_session(validated: Any, current: sessions.CurrentSession | None) -> bool:
+    """RP-Initiated Logout 1.0 §2 and §6: a valid id_token_hint signs out without asking only
+    when it names this browser's session (the `sub` and `sid` its application sees), so that a
+    link carrying someone else's ID token cannot sign a person out. Without a session there is
+    nothing to end."""
+    if current is None:
+        return True
+    if validated.client is None:
+        return False
+    sub, sid = session_as_seen_by(g.issuer_db, current, validated.client.row)
+    hinted = validated.id_token_claims
+    if hinted.get("sub") != sub:
+        return False
+    return "sid" not in hinted or hinted["sid"] == sid
 
 
 __all__ = ["PUBLIC_ENDPOINTS", "bp", "metadata"]

@@ -45,11 +45,15 @@ def test_the_demo_example_applications_sign_in_once_and_sign_out_together(demo_b
     page.get_by_role("button", name="Sign in with Microsoft").click()
     page.get_by_role("button", name="Bob Brown").click()
     page.get_by_role("button", name="Accept").click()
+    # The example apps ask for provider_tokens: the person allows that, first-party or not.
+    expect(page.get_by_role("heading", name="Allow Example app A to use your account?")).to_be_visible()
+    page.get_by_role("button", name="Allow").click()
     page.wait_for_url(f"{first}/")
     assert "Signed in as Bob Brown" in page.locator("#status").inner_text()
     page.goto(f"{second}/")
     page.get_by_role("link", name="Sign in with Identity Hub").click()
-    page.wait_for_url(f"{second}/")  # single sign-on: straight back, no sign-in page
+    page.get_by_role("button", name="Allow").click()  # single sign-on: no sign-in page, only the consent
+    page.wait_for_url(f"{second}/")
     assert "Signed in as Bob Brown" in page.locator("#status").inner_text()
     page.screenshot(path=str(Path(os.environ.get("HUB_SCREENSHOTS", "/tmp")) / "hub-demo-example-app.png"))
     page.get_by_role("button", name="Sign out").click()  # RP-initiated logout from app B

@@ -26,8 +26,8 @@ def ask(issuer, access_token: str | None, provider: str | None = "fake") -> requ
 def signed_in_app(issuer, scope: str = SCOPE):
     issuer.sign_in("alice")
     wiki = issuer.register("Wiki", first_party=True)
-    oauth, token, _ = issuer.sign_in_through(wiki, scope=scope)
-    return wiki, token
+    oauth = issuer.oauth(wiki, scope=scope)
+    return wiki, issuer.redeem(oauth, issuer.authorize_allowing(oauth))  # the person allows provider_tokens
 
 
 def events(issuer) -> list[AuditEvent]:
