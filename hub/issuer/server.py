@@ -1064,7 +1064,7 @@ def session_as_seen_by(session: Session, current: Any, application: Application)
     application has used the session. Reads only: for comparing an end-session hint."""
     subject = subject_of_session(_server().rt, current, application)
     subject.sid = sso.sid_of(session, current.row.id_hash)
-    return subject.get_user_id(), subject.sid
+    return subject.get_user_id(), subject.application_sid
 
 
 __all__ = [
