@@ -342,7 +342,9 @@ def test_two_gunicorn_workers_add_up_in_every_scrape(tmp_path, database_url):
             assert answer.status_code == 200, answer.text[:500]
             samples = metrics.parse(answer.text)
             assert sample(samples, "hub_token_api_requests_total", outcome="api_key_invalid") == sent
-            assert sample(samples, "hub_audit_chain_head") == sent  # one audit event per refusal
+            # bad keys are audited in aggregate (hub.flood): the 1st, 10th, 100th... refusal per
+            # address and minute, counted by each worker (memory://) or by all (Redis)
+            assert 1 <= sample(samples, "hub_audit_chain_head") <= 2 * 3
     finally:
         process.terminate()
         process.wait(timeout=20)
