@@ -507,6 +507,7 @@ def end_session() -> Any:
     g.no_store = True
     outcome = _in_transaction(_end_session)
     if isinstance(outcome, HubError):
+        g.failure_audited = True  # _end_session queued the refusal's (aggregated) event
         raise outcome
     return outcome
 
