@@ -237,6 +237,36 @@ def test_issuer_and_rate_limit_helpers_count_under_safe_labels(client):
     assert sample(samples, "hub_ratelimit_rejections_total", limit="signin_start") >= 1
 
 
+CLOSED_LABELS = {
+    "grant_type": metrics.GRANT_TYPES | {metrics.OTHER},
+    "intent": metrics.INTENTS | {metrics.OTHER},
+    "kind": metrics.ENDPOINT_ERRORS | {metrics.OTHER},
+    "outcome": metrics.ISSUER_OUTCOMES | metrics.DELIVERY_OUTCOMES | {"success", "failure", metrics.OTHER},
+}
+
+
+def test_label_sets_stay_closed_whatever_the_requests_send(client):
+    """Issue 17, finding 4: `grant_type` took the request's value verbatim, so each request
+    could mint a new series. Labels whose values a request (or a peer) supplies come from a
+    closed set: the known values, or "other"."""
+    for n in range(5):
+        client.post("/oauth2/token", data={"grant_type": f"made_up_{n}", "client_id": f"made-up-{n}"})
+        client.post("/oauth2/token", data={"grant_type": "client_credentials", "client_id": f"made-up-{n}", "client_secret": "x"})
+        metrics.issuer_grant(f"made_up_{n}", "unknown", f"made_up_{n}")
+        metrics.signin_succeeded("fake", f"made_up_{n}")
+        metrics.signin_failed("fake", f"made_up_{n}", "state_mismatch")
+        metrics.provider_call("fake", "token", 0.01, f"made_up_{n}")
+        metrics.backchannel_logout_delivery("app-1", f"made_up_{n}")
+    samples = scrape(client)
+    for (_name, labels), _value in samples.items():
+        for key, value in labels:
+            assert not value.startswith("made"), (_name, labels)
+            if key in CLOSED_LABELS:
+                assert value in CLOSED_LABELS[key], (_name, labels)
+    grants = [dict(labels) for (name, labels) in samples if name == "hub_issuer_grants_total"]
+    assert {"grant_type": "other", "application": "unknown", "outcome": "unsupported_grant_type"} in grants
+
+
 def test_no_personal_data_or_secret_reaches_a_label(app, client, idp):
     """Sign people in and out, use the token API, fail a few ways: then every label value of
     the scrape is a short identifier, and none is a person's data, a token or a cookie."""
