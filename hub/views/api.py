@@ -5,6 +5,7 @@ refusal is audited in aggregate (hub.flood): a bad key per client address, a val
 failed request per key and reason, so every use of a key is attributable to it, and no flood
 writes a row per request. Errors are JSON with stable codes
 (hub.views.errors renders every /api/ error as JSON): `bad_request` 400, `api_key_invalid` 401,
+`api_key_expired` 401, `api_key_scope` 403 (the key's scope leaves out the account's provider),
 `not_found` 404, `ambiguous` 409, `reauth_required` 409, `user_disabled` 403,
 `provider_unavailable` 503 (the provider is down, or its plugin is not installed).
 A person is chosen by (provider id, subject), never by an email address alone.
@@ -71,6 +72,13 @@ def _authenticated_key() -> ApiKey:
         with write_transaction(rt.db) as session:
             key = apikeys.authenticate(session, presented)
             key.last_used_at = utcnow()
+    except apikeys.KeyNoLongerValid as error:
+        g.failure_audited = True
+        flood.record_failure(
+            "api_key.use", reason=error.code, source=f"api_key:{error.key_id}",
+            details={"path": request.path[:200], "api_key_id": error.key_id, "api_key_name": error.key_name},
+        )
+        raise
     except apikeys.ApiKeyInvalid as error:
         g.failure_audited = True
         flood.record_failure("api_key.use", reason=error.code, details={"path": request.path[:200]})
@@ -97,6 +105,7 @@ def _access_token_response(key: ApiKey, account: LinkedAccount) -> Response:
     context = audit_context()
     details = {"api_key_id": key.id, "api_key_name": key.name, "linked_account_id": account.id}
     try:
+        apikeys.check_scope(key, account.provider_id)
         if account.provider_id not in rt.providers:
             raise provider_not_running(account.provider_id, account.id)
         token = rt.vault.access_token(rt.db, account.id, rt.providers, rt.audit, context)
@@ -140,6 +149,8 @@ def access_token_by_lookup() -> Response:
     that provider verified (see _lookup)."""
     key = _authenticated_key()
     body = json_object(request.get_json(silent=True))
+    if isinstance(body.get("provider_id"), str):
+        apikeys.check_scope(key, body["provider_id"])  # before the lookup: no probing outside the scope
     with runtime().db.session() as session:
         account = _lookup(session, body)
     return _access_token_response(key, account)
