@@ -59,12 +59,14 @@ def record_failure(
     per_address: bool = True,
     once: bool = False,
     source: str | None = None,
+    subject_user_id: int | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> bool:
     """Count a failure of this request and audit it when its count is a milestone; returns
     whether an event was written. `per_address=False` counts every source together (for a
     hub-wide condition such as a full table); `source` counts per something else that the
-    caller proved (an API key: "api_key:<id>"); `once` writes only the window's first event."""
+    caller proved (an API key: "api_key:<id>"); `once` writes only the window's first event.
+    `subject_user_id` names the person of the event that is written (the first of its window)."""
     if source is not None:
         counted_per = source.partition(":")[0]
     elif per_address:
@@ -80,6 +82,7 @@ def record_failure(
         type,
         reason=reason,
         provider_id=provider_id,
+        subject_user_id=subject_user_id,
         context=audit_context(),
         details={**(details or {}), **aggregate_details(count, counted_per)},
     )

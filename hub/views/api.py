@@ -89,14 +89,19 @@ def _authenticated_key() -> ApiKey:
 
 
 def _audit_key_failure(
-    key: ApiKey, reason: str, *, provider_id: str | None = None, details: dict[str, Any] | None = None
+    key: ApiKey,
+    reason: str,
+    *,
+    provider_id: str | None = None,
+    subject_user_id: int | None = None,
+    details: dict[str, Any] | None = None,
 ) -> None:
     """A refused request of a valid key: counted per key and reason, the milestones audited
     with the key's id and name (anyone holding the key can send these as fast as they like)."""
     g.failure_audited = True
     flood.record_failure(
         "api_key.use", reason=reason, provider_id=provider_id, source=f"api_key:{key.id}",
-        details={**(details or {}), "api_key_id": key.id, "api_key_name": key.name},
+        subject_user_id=subject_user_id, details={**(details or {}), "api_key_id": key.id, "api_key_name": key.name},
     )
 
 
@@ -111,8 +116,7 @@ def _access_token_response(key: ApiKey, account: LinkedAccount) -> Response:
         token = rt.vault.access_token(rt.db, account.id, rt.providers, rt.audit, context)
     except HubError as error:
         _audit_key_failure(
-            key, error.code, provider_id=account.provider_id,
-            details={**details, "subject_user_id": account.user_id},
+            key, error.code, provider_id=account.provider_id, subject_user_id=account.user_id, details=details,
         )
         raise
     with write_transaction(rt.db) as session:

@@ -215,7 +215,10 @@ def _aggregate_refusals() -> None:
     type, RFC error code and source (the authenticated application, else the client address)
     and only the 1st, 10th, 100th... of a minute is recorded, with its count. The client id a
     request names is never the source before it is authenticated: a new one per request would
-    escape the count."""
+    escape the count. A signed-in person's refusals stay one event each, like
+    hub.views.errors.audit_refusal's: they name the person, whose allowance they spend."""
+    if current_session() is not None:
+        return
     queued = g.get("issuer_events", [])
     client_id = g.get("issuer_client_id")
     source = f"client:{client_id}" if client_id else None

@@ -85,7 +85,7 @@ def provider_token() -> Response | tuple[Any, int]:
             EVENT, reason=error.code,
             provider_id=details["provider_id"] if details["provider_id"] in rt.providers else None,
             source=f"client:{client_id}" if client_id else None,
-            details={**details, "subject_user_id": user_id},
+            subject_user_id=user_id, details=details,
         )
         return _error(error)
     with write_transaction(rt.db) as session:
