@@ -63,3 +63,9 @@ def revoke_command(key_id: int) -> None:
         key = apikeys.revoke(session, key_id)
         rt.audit.record(session, "api_key.revoke", "success", details={"api_key_id": key.id, "name": key.name})
     click.echo(f"API key {key_id} revoked")
+
+
+api_keys_alias = click.Group(
+    "apikeys", commands=api_keys_group.commands, hidden=True, help="The same as `hub api-keys` (a hidden alias)."
+)
+"""`hub apikeys ...`, as some documents spell it; the same commands, not listed in --help."""

@@ -249,3 +249,4 @@ def test_api_keys_are_created_with_a_scope_and_an_expiry_and_listed_with_them(en
     assert "entra, fake" in listed[0] and "\texpires " in listed[0] and "active" in listed[0]
     assert "all providers" in listed[1] and "no expiry" in listed[1]
     assert hub("api-keys", "create", "x", "--expires-in-days", "0", env=env).returncode == 2
+    assert hub("apikeys", "list", env=env).stdout.splitlines() == listed  # the hidden alias
