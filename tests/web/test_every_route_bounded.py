@@ -6,10 +6,13 @@ with the flood). A route added later is walked too: one that escapes the rule fa
 from __future__ import annotations
 
 import itertools
+import os
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -41,9 +44,32 @@ def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ratelimit.RateLimits, "window_clock", staticmethod(lambda: 1_000_000_020.0))
 
 
+REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL")
+
+
+@pytest.fixture(params=["memory", "redis"])
+def storage(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The limiter's counters in memory, and in Redis when HUB_TEST_REDIS_URL is set (CI sets
+    it) under a key prefix of this test's own, deleted afterwards."""
+    if request.param == "memory":
+        yield {}
+        return
+    if not REDIS_URL:
+        pytest.skip("set HUB_TEST_REDIS_URL (CI does)")
+    prefix = f"hub-test-{uuid.uuid4().hex}"
+    yield {"ratelimit_storage": REDIS_URL, "ratelimit_key_prefix": prefix}
+    connection = redis.Redis.from_url(REDIS_URL)
+    keys = list(connection.scan_iter(match=f"*{prefix}*"))
+    if keys:
+        connection.delete(*keys)
+    connection.close()
+
+
 @pytest.fixture
-def app(hub_config: dict[str, Any], plugins: Any) -> Iterator[Flask]:
-    overrides = {**hub_config, "ratelimit_anonymous": f"{BUDGET} per minute", "ratelimit_public": f"{BUDGET} per minute"}
+def app(hub_config: dict[str, Any], plugins: Any, storage: dict[str, str]) -> Iterator[Flask]:
+    overrides = {
+        **hub_config, **storage, "ratelimit_anonymous": f"{BUDGET} per minute", "ratelimit_public": f"{BUDGET} per minute",
+    }
     app = create_app(settings=load_settings(environ={}, overrides=overrides), plugins=plugins)
     yield app
     app.extensions["hub"].close()
