@@ -36,7 +36,7 @@ from hub.plugins import load_plugins  # noqa: E402
 from tests import fakeidp  # noqa: E402
 from tests.conftest import csrf_of  # noqa: E402
 
-UNLIMITED = {f"ratelimit_{name}": "1000000 per minute" for name in ("signin", "callback", "logout")}
+UNLIMITED = {f"ratelimit_{name}": "1000000 per minute" for name in ("signin", "callback", "logout", "anonymous")}
 
 
 def build(tmp: Path, **settings: Any) -> Any:

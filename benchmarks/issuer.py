@@ -85,6 +85,7 @@ def hub_env(database_url: str, workdir: Path, base_url: str) -> dict[str, str]:
         # The limiter still runs on every token request (its cost is counted), but the default
         # 1200 per minute would stop a run of 300 codes and 1000 refreshes part way.
         "HUB_RATELIMIT_TOKEN": "100000 per minute",
+        "HUB_RATELIMIT_ANONYMOUS": "100000 per minute",  # the browsers' anonymous authorize steps
     }
 
 

@@ -120,6 +120,7 @@ def gunicorn_hub(
         # The limits stay on (their checks are part of the cost) but far above a benchmark's rate.
         "HUB_RATELIMIT_SIGNIN": "100000 per minute",
         "HUB_RATELIMIT_CALLBACK": "100000 per minute",
+        "HUB_RATELIMIT_ANONYMOUS": "100000 per minute",
         **({"HUB_RATELIMIT_STORAGE": REDIS_URL, "HUB_RATELIMIT_KEY_PREFIX": f"hub-bench-{port}"} if REDIS_URL else {}),
     }
     subprocess.run([sys.executable, "-c", "from hub.cli import main; main()", "db", "upgrade"], env=env, check=True, capture_output=True)
@@ -182,6 +183,7 @@ def hub_side(iterations: int) -> tuple[dict[str, float], str]:
                 # person's rate: lift the limits and the per-browser cap for this measurement.
                 "ratelimit_signin": "100000 per minute",
                 "ratelimit_callback": "100000 per minute",
+                "ratelimit_anonymous": "100000 per minute",
                 "pending_signins_per_browser": 200,
             },
         )
@@ -245,6 +247,7 @@ def in_process_cpu(database_url: str, iterations: int) -> dict[str, float]:
                 "log_level": "WARNING",
                 "ratelimit_signin": "100000 per minute",
                 "ratelimit_callback": "100000 per minute",
+                "ratelimit_anonymous": "100000 per minute",
             },
         )
         app = create_app(settings=settings, plugins=load_plugins(("entra",)), migrate_database=True)

@@ -210,7 +210,7 @@ def build_cli(plugins: Plugins) -> click.Group:
 
 def _attach_core_commands() -> None:
     from hub.commands import admin as admin_commands
-    from hub.commands.apikeys import api_keys_group
+    from hub.commands.apikeys import api_keys_alias, api_keys_group
     from hub.commands.apps import apps_group
     from hub.commands.audit import audit_group
     from hub.commands.keys import keys_group
@@ -224,6 +224,7 @@ def _attach_core_commands() -> None:
     cli.add_command(secrets_group, "secrets")
     cli.add_command(plugin_group, "plugin")
     cli.add_command(api_keys_group, "api-keys")
+    cli.add_command(api_keys_alias, "apikeys")
     cli.add_command(apps_group, "apps")
     cli.add_command(signing_keys_group, "signing-keys")
 

@@ -31,6 +31,26 @@ def is_milestone(count: int) -> bool:
     return count == 1
 
 
+def milestone(type: str, *, reason: str, provider_id: str | None = None, source: str | None = None) -> int | None:
+    """Count a failure of this request per kind (type, reason, provider) and `source` (by
+    default the client address) and return the count when it is a milestone to audit, else
+    None. For callers that write the event in their own transaction; the kind's parts must
+    come from a closed set (never a value the caller chose), or each new value is a new count."""
+    source = source or ratelimit.client_address()
+    kind = clean_text(f"{type}:{reason}:{provider_id or '-'}", 200)
+    try:
+        count = ratelimit.rate_limits().count(f"audit:{kind}", source, WINDOW_SECONDS)
+    except Exception:  # the counter's storage is down: audit rather than lose the event
+        log.exception("could not count a %s failure; auditing it on its own", clean_text(type, 64))
+        count = 1
+    return count if is_milestone(count) else None
+
+
+def aggregate_details(count: int, counted_per: str) -> dict[str, Any]:
+    """What an aggregated event adds to its details: how many so far, in which window, per what."""
+    return {"count": count, "window_seconds": WINDOW_SECONDS, "counted_per": counted_per}
+
+
 def record_failure(
     type: str,
     *,
@@ -38,19 +58,23 @@ def record_failure(
     provider_id: str | None = None,
     per_address: bool = True,
     once: bool = False,
+    source: str | None = None,
+    subject_user_id: int | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> bool:
     """Count a failure of this request and audit it when its count is a milestone; returns
     whether an event was written. `per_address=False` counts every source together (for a
-    hub-wide condition such as a full table); `once` writes only the window's first event."""
-    source = ratelimit.client_address() if per_address else "all"
-    kind = clean_text(f"{type}:{reason}:{provider_id or '-'}", 200)
-    try:
-        count = ratelimit.rate_limits().count(f"audit:{kind}", source, WINDOW_SECONDS)
-    except Exception:  # the counter's storage is down: audit rather than lose the event
-        log.exception("could not count a %s failure; auditing it on its own", clean_text(type, 64))
-        count = 1
-    if count != 1 and (once or not is_milestone(count)):
+    hub-wide condition such as a full table); `source` counts per something else that the
+    caller proved (an API key: "api_key:<id>"); `once` writes only the window's first event.
+    `subject_user_id` names the person of the event that is written (the first of its window)."""
+    if source is not None:
+        counted_per = source.partition(":")[0]
+    elif per_address:
+        counted_per, source = "address", ratelimit.client_address()
+    else:
+        counted_per, source = "hub", "all"
+    count = milestone(type, reason=reason, provider_id=provider_id, source=source)
+    if count is None or (once and count != 1):
         return False
     rt = runtime()
     rt.audit.record_failure(
@@ -58,12 +82,8 @@ def record_failure(
         type,
         reason=reason,
         provider_id=provider_id,
+        subject_user_id=subject_user_id,
         context=audit_context(),
-        details={
-            **(details or {}),
-            "count": count,
-            "window_seconds": WINDOW_SECONDS,
-            "counted_per": "address" if per_address else "hub",
-        },
+        details={**(details or {}), **aggregate_details(count, counted_per)},
     )
     return True

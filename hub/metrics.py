@@ -103,17 +103,30 @@ ALL = (
 )
 
 DELIVERY_OUTCOMES = frozenset({"delivered", "rejected", "unreachable", "timed_out", "skipped"})
+INTENTS = frozenset({"signin", "link"})
+GRANT_TYPES = frozenset({"authorization_code", "refresh_token", "client_credentials"})
+"""The grant types the hub's token endpoint knows; a request's other values count as "other"."""
+OAUTH_ERRORS = frozenset({
+    "invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type",
+    "invalid_scope", "access_denied", "unsupported_response_type", "server_error", "temporarily_unavailable",
+    "invalid_token", "insufficient_scope", "unsupported_token_type", "login_required", "consent_required",
+    "interaction_required", "account_selection_required", "invalid_request_uri", "invalid_request_object",
+    "request_not_supported", "request_uri_not_supported", "registration_not_supported",
+})
+"""Error codes of RFC 6749, 6750, 7009 and OpenID Connect Core: the issuer's outcomes."""
+ISSUER_OUTCOMES = OAUTH_ERRORS | {"success"}
+ENDPOINT_ERRORS = frozenset({"timeout", "unreachable", "http_4xx", "http_5xx"})
 
 
 # --- helpers: the only way the rest of the hub counts ------------------------------------------
 
 
 def signin_succeeded(provider: str, intent: str) -> None:
-    SIGNINS.labels(label(provider), label(intent)).inc()
+    SIGNINS.labels(label(provider), label(intent, INTENTS)).inc()
 
 
 def signin_failed(provider: str, intent: str, reason: str) -> None:
-    SIGNIN_FAILURES.labels(label(provider), label(intent), label(reason)).inc()
+    SIGNIN_FAILURES.labels(label(provider), label(intent, INTENTS), label(reason)).inc()
 
 
 @contextmanager
@@ -130,7 +143,7 @@ def provider_call(provider: str, endpoint: str, seconds: float, error: str | Non
     """One outbound call; `error` is its kind ("timeout", "unreachable", "http_4xx", "http_5xx")."""
     PROVIDER_SECONDS.labels(label(provider), label(endpoint)).observe(seconds)
     if error is not None:
-        PROVIDER_ERRORS.labels(label(provider), label(endpoint), label(error)).inc()
+        PROVIDER_ERRORS.labels(label(provider), label(endpoint), label(error, ENDPOINT_ERRORS)).inc()
 
 
 def token_refreshed(provider: str) -> None:
@@ -158,9 +171,13 @@ def ratelimit_rejected(limit: str) -> None:
 
 
 def issuer_grant(grant_type: str, application: str, outcome: str = "success") -> None:
-    """One token endpoint answer: `outcome` is "success" or the RFC 6749 error code;
-    `application` the client_id ("unknown" when the client was not identified)."""
-    ISSUER_GRANTS.labels(label(grant_type), label(application), label(outcome)).inc()
+    """One token endpoint answer: `grant_type` the request's (a known one, else "other"),
+    `outcome` "success" or the RFC 6749 error code; `application` the client_id of an
+    *authenticated* client ("unknown" otherwise: a client id the request merely names is
+    anyone's choice, and each new one would be a new series)."""
+    ISSUER_GRANTS.labels(
+        label(grant_type, GRANT_TYPES), label(application), label(outcome, ISSUER_OUTCOMES)
+    ).inc()
 
 
 def backchannel_logout_delivery(application: str, outcome: str) -> None:

@@ -309,6 +309,10 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    providers: Mapped[list[str] | None]
+    """The key's scope: the providers whose tokens it may fetch; None for every provider."""
+    expires_at: Mapped[datetime | None]
+    """When the key stops working on its own; None: until revoked."""
 
 
 # --- the issuer side: applications, codes, grants, refresh-token families, signing keys ---------

@@ -13,6 +13,12 @@ that does not answer stops the start). A limited request gets 429 with `Retry-Af
 hub's readable page, or its JSON error on /api; the first refusal of a burst (per rule, key and
 window) writes one audit event, the others none.
 
+Beside the rules views declare, one rule covers every route nobody exempted: `anonymous`, a
+per-address allowance that the requests of clients who did not prove who they are spend
+(no signed-in session and no `authenticated()` call, or any refused answer, status >= 400).
+A route someone adds without thinking of limits is therefore limited; a route that must not
+be (static files, health probes: they write nothing) says so with `exempt(reason)`.
+
 See /work/briefs/interfaces/ratelimit.md and docs/configuration.md for the API and settings.
 """
 
@@ -29,16 +35,20 @@ from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, after_this_request, current_app, request
+from flask import Flask, after_this_request, current_app, g, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded, RequestLimit
 from limits import parse_many
+from werkzeug.wrappers import Response
 
 from hub import metrics
 from hub.config import IN_PROCESS_STORAGE, Settings
 from hub.errors import ConfigError
 from hub.web import audit_context, runtime
 
-__all__ = ["RateLimitExceeded", "RateLimits", "Rule", "client_address", "init_app", "limit", "rate_limits"]
+__all__ = [
+    "ANONYMOUS", "RateLimitExceeded", "RateLimits", "Rule", "authenticated", "client_address", "exempt", "init_app",
+    "limit", "rate_limits",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +56,13 @@ KeyFunc = Callable[[], str]
 T = TypeVar("T")
 EXTENSION = "hub.ratelimit"
 _ATTRIBUTE = "hub_rate_limits"
+_EXEMPT_ATTRIBUTE = "hub_rate_limit_exempt"
+_AUTHENTICATED = "hub_authenticated"
+EXEMPT_ENDPOINTS = {
+    "static": "the hub's own files: they write nothing and every page loads several",
+}
+"""Endpoints Flask or plugins create without a view of ours to decorate; a plugin blueprint's
+`<name>.static` is exempt for the same reason."""
 
 
 def client_address() -> str:
@@ -103,11 +120,52 @@ def limit(name: str, *, limit: str | None = None, key: KeyFunc = client_address)
     return declare
 
 
+def exempt(reason: str) -> Callable[[T], T]:
+    """Take a view (or a blueprint) out of the `anonymous` allowance; `reason` says why it is
+    safe to call without limit (it must write nothing). Its declared rules still apply."""
+    if not reason.strip():
+        raise ConfigError("ratelimit.exempt: say why the route may be called without limit")
+
+    def declare(target: T) -> T:
+        setattr(target, _EXEMPT_ATTRIBUTE, reason)
+        return target
+
+    return declare
+
+
+def authenticated() -> None:
+    """Note that this request proved who sends it (an API key, a live access token, a client's
+    credentials): unless it is refused, it does not spend the `anonymous` allowance. A signed-in
+    session counts without this call."""
+    setattr(g, _AUTHENTICATED, True)
+
+
+def spends_allowance(response: Response) -> bool:
+    """Whether the request spends the `anonymous` allowance: any refusal, and any answer to a
+    client that neither signed in nor proved who it is."""
+    if response.status_code >= 400:
+        return True
+    return g.get("current_session") is None and not g.get(_AUTHENTICATED, False)
+
+
+ANONYMOUS = Rule("anonymous")
+"""The per-address allowance of every route not exempted (setting `ratelimit_anonymous`)."""
+
+
 def rules_of(target: Any) -> tuple[Rule, ...]:
     """The rules declared on a view function (through functools.partial too) or a blueprint."""
+    return tuple(getattr(_unwrapped(target), _ATTRIBUTE, ()))
+
+
+def exemption_of(target: Any) -> str | None:
+    """Why a view or blueprint is exempt from the `anonymous` allowance, or None."""
+    return getattr(_unwrapped(target), _EXEMPT_ATTRIBUTE, None)
+
+
+def _unwrapped(target: Any) -> Any:
     while isinstance(target, partial):
         target = target.func
-    return tuple(getattr(target, _ATTRIBUTE, ()))
+    return target
 
 
 @dataclass(frozen=True)
@@ -181,7 +239,7 @@ class RateLimits:
     def _unlimited(self) -> bool:
         """A route no rule covers skips Flask-Limiter altogether: resolving and exempting every
         application limit cost a tenth of a sign-in's CPU on the pages nobody limits."""
-        return request.endpoint not in self.routes
+        return (request.endpoint or "") not in self.routes
 
     def _application_limit(self, rule: Rule) -> ApplicationLimit:
         """A Flask-Limiter application limit that only counts the routes declaring `rule`:
@@ -193,6 +251,7 @@ class RateLimits:
             key_function=rule.key,
             scope=f"rule:{rule.name}",
             exempt_when=partial(self._exempt, rule),
+            deduct_when=spends_allowance if rule == ANONYMOUS else None,
         )
 
     def _exempt(self, rule: Rule) -> bool:
@@ -295,12 +354,14 @@ def _audit_breach(rule: Rule, limit: RequestLimit, window: int) -> None:
 
 
 def _routes_by_endpoint(app: Flask) -> dict[str, tuple[Rule, ...]]:
-    """endpoint -> its rules: those of each enclosing blueprint (outermost first), then the view's."""
-    routes: dict[str, tuple[Rule, ...]] = {}
+    """endpoint -> its rules: `anonymous` unless exempted, those of each enclosing blueprint
+    (outermost first), then the view's. "" stands for requests matching no route (404, 405)."""
+    routes: dict[str, tuple[Rule, ...]] = {"": (ANONYMOUS,)}
     for endpoint, view in app.view_functions.items():
         parts = endpoint.split(".")[:-1]
-        blueprints = [app.blueprints.get(".".join(parts[: i + 1])) for i in range(len(parts))]
-        rules = (*(rule for bp in blueprints if bp is not None for rule in rules_of(bp)), *rules_of(view))
+        blueprints = [bp for bp in (app.blueprints.get(".".join(parts[: i + 1])) for i in range(len(parts))) if bp]
+        default = () if exemption(app, endpoint) is not None else (ANONYMOUS,)
+        rules = (*default, *(rule for bp in blueprints for rule in rules_of(bp)), *rules_of(view))
         if rules:
             routes[endpoint] = tuple(dict.fromkeys(rules))
     return routes
@@ -329,6 +390,21 @@ def _redacted(uri: str) -> str:
         return uri
     host = parts.netloc.rsplit("@", 1)[-1]
     return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
+
+
+def exemption(app: Flask, endpoint: str) -> str | None:
+    """Why `endpoint` is exempt from the `anonymous` allowance (its view's, an enclosing
+    blueprint's, or EXEMPT_ENDPOINTS' reason), or None when it spends it."""
+    if endpoint in EXEMPT_ENDPOINTS:
+        return EXEMPT_ENDPOINTS[endpoint]
+    if endpoint.endswith(".static"):
+        return EXEMPT_ENDPOINTS["static"]
+    parts = endpoint.split(".")[:-1]
+    for i in range(len(parts), 0, -1):
+        reason = exemption_of(app.blueprints.get(".".join(parts[:i])))
+        if reason is not None:
+            return reason
+    return exemption_of(app.view_functions.get(endpoint))
 
 
 def _check(name: str, value: str) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 from sqlalchemy import select
 
 from hub import apikeys
 from hub.commands import runtime
 from hub.db import write_transaction
-from hub.models import ApiKey
+from hub.models import ApiKey, utcnow
 from hub.parsing import MAX_ID
 
 
@@ -19,12 +21,21 @@ def api_keys_group() -> None:
 
 @api_keys_group.command("create")
 @click.argument("name")
-def create_command(name: str) -> None:
+@click.option(
+    "--provider", "providers", multiple=True, metavar="ID",
+    help="Limit the key to this provider's tokens (repeat for several). Default: every provider.",
+)
+@click.option("--expires-in-days", type=click.IntRange(1, 3650), help="The key stops working after this many days.")
+def create_command(name: str, providers: tuple[str, ...], expires_in_days: int | None) -> None:
     """Create a key named NAME (who uses it). The key is printed once and never again."""
     rt = runtime()
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     with write_transaction(rt.db) as session:
-        created = apikeys.create(session, name)
-        rt.audit.record(session, "api_key.create", "success", details={"api_key_id": created.row.id, "name": created.row.name})
+        created = apikeys.create(session, name, providers=providers or None, expires_at=expires_at)
+        rt.audit.record(session, "api_key.create", "success", details={
+            "api_key_id": created.row.id, "name": created.row.name, "providers": created.row.providers,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        })
     click.echo(f"API key {created.row.id} ({created.row.name}); store it now, it is not shown again:", err=True)
     click.echo(created.plaintext)
 
@@ -35,9 +46,12 @@ def list_command() -> None:
     rt = runtime()
     with rt.db.session() as session:
         for key in session.scalars(select(ApiKey).order_by(ApiKey.id)):
-            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            state = apikeys.state(key)
             used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
-            click.echo(f"{key.id}\t{key.name}\thub_{key.prefix}_…\t{state}\tlast used {used}")
+            expires = f"expires {key.expires_at:%Y-%m-%d %H:%M}" if key.expires_at else "no expiry"
+            click.echo(
+                f"{key.id}\t{key.name}\thub_{key.prefix}_…\t{state}\t{apikeys.describe_scope(key)}\t{expires}\tlast used {used}"
+            )
 
 
 @api_keys_group.command("revoke")
@@ -49,3 +63,9 @@ def revoke_command(key_id: int) -> None:
         key = apikeys.revoke(session, key_id)
         rt.audit.record(session, "api_key.revoke", "success", details={"api_key_id": key.id, "name": key.name})
     click.echo(f"API key {key_id} revoked")
+
+
+api_keys_alias = click.Group(
+    "apikeys", commands=api_keys_group.commands, hidden=True, help="The same as `hub api-keys` (a hidden alias)."
+)
+"""`hub apikeys ...`, as some documents spell it; the same commands, not listed in --help."""

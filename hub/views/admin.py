@@ -18,6 +18,7 @@ from flask import Blueprint, Response, current_app, g, redirect, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from hub import apikeys
 from hub.audit import EXPORT_FORMATS, ExportFilters, export
 from hub.console import listing
 from hub.console.actions import ACCOUNT_ACTIONS, ACTIONS, Actor, perform
@@ -26,7 +27,7 @@ from hub.console.auditlog import ChainWatch, audit_page, event_types, recent_for
 from hub.console.overview import OverviewCache, chart_svg
 from hub.console.providers import check_all
 from hub.errors import Forbidden, HubError, NotFound
-from hub.models import LinkedAccount, User, WebSession
+from hub.models import ApiKey, LinkedAccount, User, WebSession
 from hub.parsing import MAX_BIGINT, optional_id, parse_day, parse_id, parse_int
 from hub.people import user_email_verified
 from hub.web import audit_context, current_session, db_session, render, runtime
@@ -325,6 +326,16 @@ def audit_export(fmt: str) -> Response:
         mimetype="text/csv" if fmt == "csv" else "application/x-ndjson",
         headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.{fmt}"'},
     )
+
+
+# --- API keys -----------------------------------------------------------------------------------
+
+
+@bp.get("/api-keys")
+def api_keys() -> tuple[str, int]:
+    """The keys with their scope, expiry and state (managed with `hub api-keys`)."""
+    keys = db_session().scalars(select(ApiKey).order_by(ApiKey.id)).all()
+    return render("admin/api_keys.html", keys=keys, scope=apikeys.describe_scope, state=apikeys.state, nav="api_keys")
 
 
 # --- providers ----------------------------------------------------------------------------------

@@ -1,7 +1,11 @@
 """The token API for back-end services: a valid access token for a linked account, on demand.
 
-Authenticated by API keys (hub.apikeys), each use audited. Errors are JSON with stable codes
+Authenticated by API keys (hub.apikeys). Each grant is an audit event naming the key; each
+refusal is audited in aggregate (hub.flood): a bad key per client address, a valid key's
+failed request per key and reason, so every use of a key is attributable to it, and no flood
+writes a row per request. Errors are JSON with stable codes
 (hub.views.errors renders every /api/ error as JSON): `bad_request` 400, `api_key_invalid` 401,
+`api_key_expired` 401, `api_key_scope` 403 (the key's scope leaves out the account's provider),
 `not_found` 404, `ambiguous` 409, `reauth_required` 409, `user_disabled` 403,
 `provider_unavailable` 503 (the provider is down, or its plugin is not installed).
 A person is chosen by (provider id, subject), never by an email address alone.
@@ -17,7 +21,7 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from hub import apikeys, metrics, ratelimit
+from hub import apikeys, flood, metrics, ratelimit
 from hub.db import write_transaction
 from hub.errors import HubError, NotFound
 from hub.models import ApiKey, LinkedAccount, utcnow
@@ -37,7 +41,8 @@ class Ambiguous(HubError):
 
 
 def _counted(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Count each call in hub_token_api_requests by its outcome: success or the error code."""
+    """Count each call in hub_token_api_requests by its outcome (success or the error code),
+    and audit a refusal the view did not audit, in aggregate per key (hub.flood)."""
 
     @wraps(view)
     def counted(*args: Any, **kwargs: Any) -> Response:
@@ -45,6 +50,9 @@ def _counted(view: Callable[..., Response]) -> Callable[..., Response]:
             response = view(*args, **kwargs)
         except HubError as error:
             metrics.token_api_call(error.code)
+            key = g.get("api_key")
+            if key is not None and not g.get("failure_audited"):
+                _audit_key_failure(key, error.code, details={"path": request.path[:200]})
             raise
         except Exception:
             metrics.token_api_call("internal_error")
@@ -64,11 +72,37 @@ def _authenticated_key() -> ApiKey:
         with write_transaction(rt.db) as session:
             key = apikeys.authenticate(session, presented)
             key.last_used_at = utcnow()
-        return key
+    except apikeys.KeyNoLongerValid as error:
+        g.failure_audited = True
+        flood.record_failure(
+            "api_key.use", reason=error.code, source=f"api_key:{error.key_id}",
+            details={"path": request.path[:200], "api_key_id": error.key_id, "api_key_name": error.key_name},
+        )
+        raise
     except apikeys.ApiKeyInvalid as error:
         g.failure_audited = True
-        rt.audit.record_failure(rt.db, "api_key.use", reason=error.code, context=audit_context(), details={"path": request.path})
+        flood.record_failure("api_key.use", reason=error.code, details={"path": request.path[:200]})
         raise
+    g.api_key = key
+    ratelimit.authenticated()
+    return key
+
+
+def _audit_key_failure(
+    key: ApiKey,
+    reason: str,
+    *,
+    provider_id: str | None = None,
+    subject_user_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """A refused request of a valid key: counted per key and reason, the milestones audited
+    with the key's id and name (anyone holding the key can send these as fast as they like)."""
+    g.failure_audited = True
+    flood.record_failure(
+        "api_key.use", reason=reason, provider_id=provider_id, source=f"api_key:{key.id}",
+        subject_user_id=subject_user_id, details={**(details or {}), "api_key_id": key.id, "api_key_name": key.name},
+    )
 
 
 def _access_token_response(key: ApiKey, account: LinkedAccount) -> Response:
@@ -76,14 +110,13 @@ def _access_token_response(key: ApiKey, account: LinkedAccount) -> Response:
     context = audit_context()
     details = {"api_key_id": key.id, "api_key_name": key.name, "linked_account_id": account.id}
     try:
+        apikeys.check_scope(key, account.provider_id)
         if account.provider_id not in rt.providers:
             raise provider_not_running(account.provider_id, account.id)
         token = rt.vault.access_token(rt.db, account.id, rt.providers, rt.audit, context)
     except HubError as error:
-        g.failure_audited = True
-        rt.audit.record_failure(
-            rt.db, "api_key.use", reason=error.code, subject_user_id=account.user_id,
-            provider_id=account.provider_id, context=context, details=details,
+        _audit_key_failure(
+            key, error.code, provider_id=account.provider_id, subject_user_id=account.user_id, details=details,
         )
         raise
     with write_transaction(rt.db) as session:
@@ -120,6 +153,8 @@ def access_token_by_lookup() -> Response:
     that provider verified (see _lookup)."""
     key = _authenticated_key()
     body = json_object(request.get_json(silent=True))
+    if isinstance(body.get("provider_id"), str):
+        apikeys.check_scope(key, body["provider_id"])  # before the lookup: no probing outside the scope
     with runtime().db.session() as session:
         account = _lookup(session, body)
     return _access_token_response(key, account)

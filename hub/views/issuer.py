@@ -31,7 +31,7 @@ from authlib.oidc.core.errors import (
 )
 from flask import Blueprint, Response, current_app, g, jsonify, make_response, request
 
-from hub import metrics, ratelimit, security, sessions, signin
+from hub import flood, metrics, ratelimit, security, sessions, signin
 from hub.db import write_transaction
 from hub.errors import HubError
 from hub.issuer import applications, claims, signing
@@ -165,16 +165,22 @@ def _cacheable(body: dict[str, Any], max_age: int) -> Response:
 
 
 @bp.get("/.well-known/openid-configuration")
+@ratelimit.exempt("applications fetch it without credentials; it writes nothing (its own `public` limit)")
+@ratelimit.limit("public")
 def discovery() -> Response:
     return _cacheable(metadata(), 3600)
 
 
 @bp.get("/.well-known/oauth-authorization-server")
+@ratelimit.exempt("applications fetch it without credentials; it writes nothing (its own `public` limit)")
+@ratelimit.limit("public")
 def oauth_metadata() -> Response:
     return _cacheable(metadata(), 3600)
 
 
 @bp.get("/oauth2/jwks")
+@ratelimit.exempt("applications fetch the keys without credentials; it writes nothing (its own `public` limit)")
+@ratelimit.limit("public")
 def jwks() -> Response:
     # Shorter than the time a `next` key is published before it signs, so verifiers always
     # hold a key before it is used.
@@ -194,22 +200,47 @@ def _in_transaction(work: Callable[[], Any], failed: Callable[[], Any] | None = 
         with write_transaction(rt.db) as session:
             use_session(session)
             result = work()
+            _aggregate_refusals()
             record_events(rt, session, audit_context())
         return result
     except (HubError, ratelimit.RateLimitExceeded):
         raise
     except Exception:
         log.exception("issuer endpoint %s failed unexpectedly", request.endpoint)
-        rt.audit.record_failure(
-            rt.db, f"issuer.{(request.endpoint or '').rpartition('.')[2]}", reason="server_error",
-            context=audit_context(),
-        )
+        flood.record_failure(f"issuer.{(request.endpoint or '').rpartition('.')[2]}", reason="server_error")
         if failed is not None:
             return failed()
         response = jsonify({"error": "server_error", "error_description": "The hub could not finish this request."})
         response.status_code = 500
         response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def _aggregate_refusals() -> None:
+    """Thin the queued refusals to the milestones of hub.flood: anyone can send the protocol
+    endpoints bad credentials or a made-up id_token_hint, so a refusal is counted per event
+    type, RFC error code and source (the authenticated application, else the client address)
+    and only the 1st, 10th, 100th... of a minute is recorded, with its count. The client id a
+    request names is never the source before it is authenticated: a new one per request would
+    escape the count. A signed-in person's refusals stay one event each, like
+    hub.views.errors.audit_refusal's: they name the person, whose allowance they spend."""
+    if current_session() is not None:
+        return
+    queued = g.get("issuer_events", [])
+    client_id = g.get("issuer_client_id")
+    source = f"client:{client_id}" if client_id else None
+    kept = []
+    for event_type, outcome, fields in queued:
+        if outcome == "failure":
+            details = dict(fields.get("details") or {})
+            reason = metrics.label(details.get("reason"), metrics.OAUTH_ERRORS)
+            count = flood.milestone(event_type, reason=reason, source=source)
+            if count is None:
+                continue
+            details.update(flood.aggregate_details(count, "client" if source else "address"))
+            fields = {**fields, "details": details}
+        kept.append((event_type, outcome, fields))
+    g.issuer_events = kept
 
 
 # --- authorize -----------------------------------------------------------------------------------
@@ -487,11 +518,19 @@ def _token_rate_limited(_error: ratelimit.RateLimitExceeded) -> Any:
     return response
 
 
+def _answered_client(response: Response) -> Response:
+    """A back-channel endpoint answers 2xx only to an authenticated client (or a live access
+    token at userinfo): such an answer spends no `anonymous` allowance (hub.ratelimit)."""
+    if response.status_code < 400:
+        ratelimit.authenticated()
+    return response
+
+
 @bp.post("/oauth2/token")
 @server_to_server
 @ratelimit.limit("token", key=application_of_request)
 def token() -> Any:
-    response = _in_transaction(lambda: _server().create_token_response())
+    response = _answered_client(_in_transaction(lambda: _server().create_token_response()))
     outcome = "success" if response.status_code == 200 else (response.get_json(silent=True) or {}).get("error", "error")
     metrics.issuer_grant(request.form.get("grant_type", ""), g.get("issuer_client_id") or "unknown", outcome)
     return response
@@ -500,7 +539,7 @@ def token() -> Any:
 @bp.route("/oauth2/userinfo", methods=["GET", "POST"])
 @server_to_server
 def userinfo() -> Any:
-    response = _in_transaction(lambda: _server().create_endpoint_response("userinfo"))
+    response = _answered_client(_in_transaction(lambda: _server().create_endpoint_response("userinfo")))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -508,13 +547,13 @@ def userinfo() -> Any:
 @bp.post("/oauth2/revoke")
 @server_to_server
 def revoke() -> Any:
-    return _in_transaction(lambda: _server().create_endpoint_response("revocation"))
+    return _answered_client(_in_transaction(lambda: _server().create_endpoint_response("revocation")))
 
 
 @bp.post("/oauth2/introspect")
 @server_to_server
 def introspect() -> Any:
-    response = _in_transaction(lambda: _server().create_endpoint_response("introspection"))
+    response = _answered_client(_in_transaction(lambda: _server().create_endpoint_response("introspection")))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -528,6 +567,7 @@ def end_session() -> Any:
     g.no_store = True
     outcome = _in_transaction(_end_session)
     if isinstance(outcome, HubError):
+        g.failure_audited = True  # _end_session queued the refusal's (aggregated) event
         raise outcome
     return outcome
 

@@ -7,7 +7,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from hub import metrics
+from hub import metrics, ratelimit
 from hub.models import AuditEvent
 from hub.web import runtime
 
@@ -27,6 +27,7 @@ def scrape() -> Response:
         response = _refusal(401, "send the metrics_token as a bearer token")
         response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
+    ratelimit.authenticated()  # an allowed scraper: its scrapes spend no anonymous allowance
     return Response(metrics.exposition(_database_gauges), content_type=metrics.CONTENT_TYPE)
 
 

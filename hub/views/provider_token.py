@@ -24,6 +24,7 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from hub import flood, ratelimit
 from hub.db import write_transaction
 from hub.errors import HubError, NotFound
 from hub.issuer.server import validate_access_token
@@ -68,6 +69,7 @@ def provider_token() -> Response | tuple[Any, int]:
     user_id: int | None = None
     try:
         application, user_id, scopes = _bearer(rt)
+        ratelimit.authenticated()
         details.update(application=application.name, client_id=application.client_id)
         if SCOPE not in scopes:
             raise InsufficientScope(f"{application.name} was not granted the scope {SCOPE}.")
@@ -78,9 +80,12 @@ def provider_token() -> Response | tuple[Any, int]:
         token = rt.vault.access_token(rt.db, account.id, rt.providers, rt.audit, context)
     except HubError as error:
         g.failure_audited = True
-        rt.audit.record_failure(
-            rt.db, EVENT, reason=error.code, subject_user_id=user_id,
-            provider_id=details["provider_id"], context=context, details=details,
+        client_id = details.get("client_id")
+        flood.record_failure(
+            EVENT, reason=error.code,
+            provider_id=details["provider_id"] if details["provider_id"] in rt.providers else None,
+            source=f"client:{client_id}" if client_id else None,
+            subject_user_id=user_id, details=details,
         )
         return _error(error)
     with write_transaction(rt.db) as session:

@@ -262,3 +262,17 @@ def test_commands_reach_the_runtime_one_way_and_none_imports_the_cli():
     assert importers == []
     using_context = [str(p.relative_to(root)) for p in root.glob("hub/commands/*.py") if "find_object" in p.read_text() or "runtime_of" in p.read_text()]
     assert using_context == []
+
+
+def test_api_keys_are_created_with_a_scope_and_an_expiry_and_listed_with_them(env):
+    assert hub("db", "upgrade", env=env).returncode == 0
+    created = hub("api-keys", "create", "billing", "--provider", "fake", "--provider", "entra", "--expires-in-days", "30", env=env)
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.startswith("hub_")
+    plain = hub("api-keys", "create", "reports", env=env)
+    assert plain.returncode == 0, plain.stderr
+    listed = hub("api-keys", "list", env=env).stdout.splitlines()
+    assert "entra, fake" in listed[0] and "\texpires " in listed[0] and "active" in listed[0]
+    assert "all providers" in listed[1] and "no expiry" in listed[1]
+    assert hub("api-keys", "create", "x", "--expires-in-days", "0", env=env).returncode == 2
+    assert hub("apikeys", "list", env=env).stdout.splitlines() == listed  # the hidden alias

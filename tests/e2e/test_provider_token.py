@@ -88,7 +88,9 @@ def test_no_token_or_a_forged_one_is_refused(issuer):
         answer = ask(issuer, presented)
         assert answer.status_code == 401 and answer.json()["error"]["code"] == "invalid_token"
         assert answer.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
-    assert [e.details["reason"] for e in events(issuer)] == ["invalid_token"] * 3
+    # anyone can send these: counted per address, the first of the minute audited (hub.flood)
+    (event,) = events(issuer)
+    assert event.details["reason"] == "invalid_token" and event.details["count"] == 1
 
 
 def test_after_remove_access_the_token_no_longer_works(issuer):

@@ -9,7 +9,8 @@ from sqlalchemy import select, text, update
 
 from hub import apikeys
 from hub.db import write_transaction
-from hub.models import AuditEvent, LinkedAccount, TokenSet, utcnow
+from hub.errors import HubError
+from hub.models import ApiKey, AuditEvent, LinkedAccount, TokenSet, utcnow
 from tests.conftest import callback_path, sign_in, start_signin
 
 
@@ -151,3 +152,55 @@ def test_no_tokens_for_a_disabled_user(app, idp, api_key, account_id):
     assert response.get_json()["error"]["code"] == "user_disabled"
     assert idp.token_calls == 1  # the sign-in's only: no refresh for a disabled user
     assert (events(app)[-1].outcome, events(app)[-1].details["reason"]) == ("failure", "user_disabled")
+
+
+# --- scope and expiry (issue 17) ------------------------------------------------------------------
+
+
+def scoped_key(app, **options) -> apikeys.NewApiKey:
+    with write_transaction(app.extensions["hub"].db) as session:
+        return apikeys.create(session, "scoped-service", **options)
+
+
+def test_a_key_scoped_to_other_providers_neither_fetches_nor_probes_this_one(app, idp, account_id):
+    key = scoped_key(app, providers=["fake2"])
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {key.plaintext}"}
+    by_id = api.post(f"/api/v1/accounts/{account_id}/access-token", headers=headers)
+    assert by_id.status_code == 403 and by_id.get_json()["error"]["code"] == "api_key_scope"
+    probe = api.post("/api/v1/access-token", json={"provider_id": "fake", "subject": "sub-nobody"}, headers=headers)
+    assert probe.status_code == 403 and probe.get_json()["error"]["code"] == "api_key_scope"
+    refusals = [e for e in events(app) if e.outcome == "failure"]
+    assert refusals and all(e.details["api_key_id"] == key.row.id for e in refusals)
+    allowed = scoped_key(app, providers=["fake"])
+    ok = api.post(f"/api/v1/accounts/{account_id}/access-token", headers={"Authorization": f"Bearer {allowed.plaintext}"})
+    assert ok.status_code == 200
+
+
+def test_an_expired_key_stops_working_and_its_use_names_it(app, idp, account_id):
+    key = scoped_key(app, expires_at=utcnow() + timedelta(days=1))
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {key.plaintext}"}
+    assert api.post(f"/api/v1/accounts/{account_id}/access-token", headers=headers).status_code == 200
+    with app.extensions["hub"].db.session() as session, session.begin():
+        session.execute(update(ApiKey).values(expires_at=utcnow() - timedelta(seconds=1)))
+    refused = api.post(f"/api/v1/accounts/{account_id}/access-token", headers=headers)
+    assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "api_key_expired"
+    (event,) = [e for e in events(app) if e.outcome == "failure"]
+    assert event.details["api_key_id"] == key.row.id and event.details["reason"] == "api_key_expired"
+
+
+def test_a_key_cannot_be_made_with_an_empty_scope_or_a_past_expiry(app):
+    with pytest.raises(HubError, match="scope"):
+        scoped_key(app, providers=[" "])
+    with pytest.raises(HubError, match="future"):
+        scoped_key(app, expires_at=utcnow() - timedelta(days=1))
+
+
+def test_the_console_shows_each_keys_scope_and_expiry(app, admin):
+    scoped_key(app, providers=["fake2", "fake"], expires_at=utcnow() + timedelta(days=30))
+    page = admin.get("/admin/api-keys")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "scoped-service" in text and "fake, fake2" in text and "active" in text
+    assert (utcnow() + timedelta(days=30)).strftime("%Y-%m-%d") in text

@@ -65,7 +65,7 @@ def hub_config(hub_config: dict[str, Any]) -> dict[str, Any]:
     """The sweep sends thousands of requests from one address: rate limits out of its way
     (tests/web/test_ratelimit.py tests them)."""
     unlimited = "1000000 per minute"
-    return {**hub_config, **{f"ratelimit_{name}": unlimited for name in ("signin", "callback", "logout", "api")}}
+    return {**hub_config, **{f"ratelimit_{name}": unlimited for name in ("signin", "callback", "logout", "api", "anonymous", "public")}}
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ UNLIMITED = {
     "ratelimit_signin": "100000 per minute",
     "ratelimit_callback": "100000 per minute",
     "ratelimit_logout": "100000 per minute",
+    "ratelimit_anonymous": "100000 per minute",
 }
 
 
