@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -113,6 +115,41 @@ def test_a_cookie_a_provider_sets_is_never_sent_on_a_later_call(http):
     assert first.cookies["idp-session"] == "alice"
     assert "Cookie" not in responses.calls[1].request.headers
     assert len(http.cookies) == 0
+
+
+def test_over_real_http_one_persons_provider_cookie_does_not_reach_the_next_call():
+    """The same over a socket: a loopback provider sets a cookie in its answer to one call and
+    records the Cookie header of every call it gets."""
+    seen: list[str | None] = []
+
+    class Provider(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(self.headers.get("Cookie"))
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Set-Cookie", f"idp-session=person-{len(seen)}; Path=/")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Provider)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        http = ProviderSession()
+        token_url = f"http://127.0.0.1:{server.server_port}/token"
+        first = http.post(token_url, data={"code": "alice"})
+        http.post(token_url, data={"code": "bob"})
+        http.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert first.cookies["idp-session"] == "person-1"
+    assert seen == [None, None]
 
 
 @responses.activate
