@@ -77,8 +77,15 @@ def django_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleT
     require("social_django")
     from tests import django_rp
 
+    # Playwright's sync API (the browser tests' session-wide Chromium) keeps an asyncio loop in
+    # this thread; Django then takes every ORM call for one made from async code and refuses it.
+    # These tests call Django synchronously only, so the check is a false alarm here.
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
     django_rp.configure(tmp_path_factory.mktemp("django"))
     yield django_rp
     from django.db import connections
 
     connections.close_all()
+    monkeypatch.undo()
