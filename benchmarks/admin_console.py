@@ -1,6 +1,6 @@
 """Benchmark: admin console server time at 1,000 and 100,000 linked accounts (SQLite, PostgreSQL).
 
-Seeds a fresh database per size with hub.seed, signs an administrator in, and times whole
+Seeds a fresh database per size with hub.cli.seed, signs an administrator in, and times whole
 requests through the Flask test client in this process (routing, guard, query, template):
 the accounts list's first page, a deep keyset page (90% down the list), a user's detail page
 and a search. Prints medians, p95 and the 100k/1k ratio of medians. Goals: list and user
@@ -27,15 +27,15 @@ from urllib.parse import quote
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 
-from hub import sessions
 from hub.app import create_app
-from hub.config import load_settings
+from hub.cli.seed import seed
 from hub.console.listing import SORTS, Cursor
-from hub.db import Database, write_transaction
-from hub.migrate import upgrade
-from hub.models import LinkedAccount, User
-from hub.plugins import load_plugins
-from hub.seed import seed
+from hub.core import sessions
+from hub.core.config import load_settings
+from hub.core.db import Database, write_transaction
+from hub.core.migrate import upgrade
+from hub.core.models import LinkedAccount, User
+from hub.plugin.manager import load_plugins
 
 GOALS_MS = {
     "accounts list, first page": 20,

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, select  # noqa: E402
 
 from hub.app import create_app  # noqa: E402
-from hub.config import load_settings  # noqa: E402
-from hub.models import Base  # noqa: E402
-from hub.plugins import load_plugins  # noqa: E402
+from hub.core.config import load_settings  # noqa: E402
+from hub.core.models import Base  # noqa: E402
+from hub.plugin.manager import load_plugins  # noqa: E402
 from tests import fakeidp  # noqa: E402
 
 SKIPPED = {"static", "health.healthz", "health.readyz"}

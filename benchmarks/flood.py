@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, select, text  # noqa: E402
 
 from hub.app import create_app  # noqa: E402
-from hub.config import load_settings  # noqa: E402
-from hub.db import Database  # noqa: E402
-from hub.models import AuditEvent, PendingSignin  # noqa: E402
-from hub.plugins import load_plugins  # noqa: E402
+from hub.core.config import load_settings  # noqa: E402
+from hub.core.db import Database  # noqa: E402
+from hub.core.models import AuditEvent, PendingSignin  # noqa: E402
+from hub.plugin.manager import load_plugins  # noqa: E402
 from tests import fakeidp  # noqa: E402
 from tests.conftest import csrf_of  # noqa: E402
 

@@ -102,7 +102,7 @@ def main() -> None:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
     with EntraEmulator() as emulator, tempfile.TemporaryDirectory() as workdir:
-        process, base_url = gunicorn_hub(f"sqlite:///{workdir}/hub.db", emulator, Path(workdir), 2)
+        process, base_url = gunicorn_hub(f"sqlite:///{workdir}/hub.core.db", emulator, Path(workdir), 2)
         try:
             for path in ("/healthz", "/login"):
                 rows.append((f"hub, GET {path}", *cpu_per_request(process.pid, base_url + path, args.requests)))

@@ -91,7 +91,7 @@ def hub_env(database_url: str, workdir: Path, base_url: str) -> dict[str, str]:
 
 def hub_command(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-c", "from hub.cli import main; main()", *args], env=env, capture_output=True, text=True
+        [sys.executable, "-c", "from hub.cli.main import main; main()", *args], env=env, capture_output=True, text=True
     )
     if done.returncode != 0:
         raise RuntimeError(f"hub {' '.join(args)} failed: {done.stderr[-2000:]}")
@@ -110,11 +110,11 @@ def wipe_schema(env: dict[str, str]) -> None:
 
 def signed_in_person(env: dict[str, str]) -> str:
     """A person and a hub session for them, made in the database; returns the cookie value."""
-    from hub.config import load_settings
-    from hub.db import write_transaction
-    from hub.models import User
+    from hub.core.config import load_settings
+    from hub.core.db import write_transaction
+    from hub.core.models import User
+    from hub.core.sessions import create, session_policy
     from hub.runtime import Runtime
-    from hub.sessions import create, session_policy
 
     settings = load_settings(environ=env)
     rt = Runtime.load(settings)

@@ -123,7 +123,7 @@ def gunicorn_hub(
         "HUB_RATELIMIT_ANONYMOUS": "100000 per minute",
         **({"HUB_RATELIMIT_STORAGE": REDIS_URL, "HUB_RATELIMIT_KEY_PREFIX": f"hub-bench-{port}"} if REDIS_URL else {}),
     }
-    subprocess.run([sys.executable, "-c", "from hub.cli import main; main()", "db", "upgrade"], env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", "from hub.cli.main import main; main()", "db", "upgrade"], env=env, check=True, capture_output=True)
     command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "hub.wsgi:app"]
     if profile:  # py-spy samples master and workers; its own CPU then counts in the tree too
         command = ["py-spy", "record", "--subprocesses", "--rate", "250", "--format", "raw", "-o", str(profile), "--", *command]
@@ -168,8 +168,8 @@ def hub_side(iterations: int) -> tuple[dict[str, float], str]:
     from hub_entra import testing as entra_testing
 
     from hub.app import create_app
-    from hub.config import load_settings
-    from hub.plugins import load_plugins
+    from hub.core.config import load_settings
+    from hub.plugin.manager import load_plugins
 
     with tempfile.TemporaryDirectory() as workdir, responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         fake = entra_testing.FakeEntra(mock, entra_testing.Clock(time.time()))
@@ -233,8 +233,8 @@ def in_process_cpu(database_url: str, iterations: int) -> dict[str, float]:
     from hub_entra import testing as entra_testing
 
     from hub.app import create_app
-    from hub.config import load_settings
-    from hub.plugins import load_plugins
+    from hub.core.config import load_settings
+    from hub.plugin.manager import load_plugins
 
     with tempfile.TemporaryDirectory() as workdir, responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         fake = entra_testing.FakeEntra(mock, entra_testing.Clock(time.time()))

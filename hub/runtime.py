@@ -7,19 +7,19 @@ from dataclasses import dataclass
 import pluggy
 from sqlalchemy import event
 
-from hub import metrics, production
-from hub.audit import AuditLog, AuditRecord
-from hub.config import Settings
-from hub.db import Database
+from hub.core import metrics, production
+from hub.core.audit import AuditLog, AuditRecord
+from hub.core.config import Settings
+from hub.core.db import Database
+from hub.core.secrets import HubKeys, load_keys
 from hub.issuer.backchannel import Dispatcher, sign_with
 from hub.issuer.claims import subject_for
 from hub.issuer.signing import SigningKeys
 from hub.issuer.sso import application_sid
-from hub.keys import HubKeys, load_keys
-from hub.plugins import Plugins, load_plugins
-from hub.provider import ProviderType
-from hub.registry import Registry, build_registry
-from hub.vault import KeyRing, TokenVault
+from hub.plugin.manager import Plugins, load_plugins
+from hub.upstream.provider import ProviderType
+from hub.upstream.registry import Registry, build_registry
+from hub.upstream.vault import KeyRing, TokenVault
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Runtime:
     def load(cls, settings: Settings, plugins: Plugins | None = None) -> Runtime:
         """Build the runtime. `plugins` lets tests pass a manager with their own plugins.
 
-        With `settings.production`, refuses (hub.production.ProductionRefused) an unsafe
+        With `settings.production`, refuses (hub.core.production.ProductionRefused) an unsafe
         configuration first, whichever entry point builds it (hub.wsgi, `hub serve`, a command)."""
         plugins = plugins if plugins is not None else load_plugins(settings.plugins)
         registry = build_registry(settings, plugins)

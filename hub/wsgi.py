@@ -4,7 +4,7 @@ Configuration comes from the environment and hub.toml as for `hub serve`; the sc
 current (`hub db upgrade` first).
 """
 
-from hub.app import create_app, freeze_startup_heap
+from hub.web.app import create_app, freeze_startup_heap
 
 app = create_app()
 freeze_startup_heap()

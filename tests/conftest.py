@@ -24,11 +24,11 @@ from hub_github.fake import FakeGitHub
 from sqlalchemy import text
 
 from hub.app import create_app
-from hub.config import load_settings
-from hub.db import Database
-from hub.migrate import upgrade
-from hub.models import Base
-from hub.plugins import Plugins, load_plugins
+from hub.core.config import load_settings
+from hub.core.db import Database
+from hub.core.migrate import upgrade
+from hub.core.models import Base
+from hub.plugin.manager import Plugins, load_plugins
 from tests import fakeidp
 from tests.issuer_kit import IssuerKit
 from tests.live import serve

@@ -15,7 +15,7 @@ from hub_entra.emulator import EntraEmulator
 from hub_entra.emulator.directory import CONTOSO_TENANT_ID
 from hub_entra.example_app import SessionStore, create_example_app
 
-from hub.db import write_transaction
+from hub.core.db import write_transaction
 from hub.issuer import applications
 from hub.serving import LoopbackServer
 

@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from hub.db import write_transaction
+from hub.core.db import write_transaction
 from hub.issuer import applications
 from tests import fakeidp
 

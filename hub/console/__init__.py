@@ -1,5 +1,5 @@
 """The admin console's plain-Python side: queries, actions, charts and checks the admin views call.
 
-Views (hub.views.admin) only parse requests and render; everything here takes a SQLAlchemy
+Views (hub.web.views.admin) only parse requests and render; everything here takes a SQLAlchemy
 session and values, so it is tested and benchmarked without a browser.
 """

@@ -16,14 +16,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import accounts, sessions
-from hub.audit import RequestContext, clean_text
-from hub.db import write_transaction
-from hub.errors import HubError, NotFound
+from hub.core import accounts, sessions
+from hub.core.audit import RequestContext, clean_text
+from hub.core.db import write_transaction
+from hub.core.errors import HubError, NotFound
+from hub.core.models import LinkedAccount, TokenSet, User, utcnow
 from hub.issuer import tokens as issuer_tokens
-from hub.models import LinkedAccount, TokenSet, User, utcnow
-from hub.revocation import revoke_at_provider
 from hub.runtime import Runtime
+from hub.upstream.revocation import revoke_at_provider
 
 log = logging.getLogger(__name__)
 

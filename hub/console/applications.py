@@ -17,13 +17,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.audit import clean_text
 from hub.console.actions import ActionRefused, Actor
-from hub.db import write_transaction
-from hub.errors import HubError
-from hub.issuer import applications, backchannel, grants
+from hub.core.audit import clean_text
+from hub.core.db import write_transaction
+from hub.core.errors import HubError
+from hub.core.models import Application, Grant, TokenFamily, User, utcnow
+from hub.issuer import applications, backchannel
+from hub.issuer import consent as grants
 from hub.issuer.applications import NewSecret
-from hub.models import Application, Grant, TokenFamily, User, utcnow
 from hub.runtime import Runtime
 
 

@@ -1,6 +1,6 @@
 """The console's audit page: filtered keyset pages of events, and the chain's verification state.
 
-Verifying the chain reads every event (hub.audit.verify), which takes seconds at a few
+Verifying the chain reads every event (hub.core.audit.verify), which takes seconds at a few
 hundred thousand events, so the page shows a cached result with the time it was checked.
 A small log (under INLINE_LIMIT events) is verified on the request when the result is stale;
 a large one is re-verified in a background thread while the page shows the previous result
@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.audit import ExportFilters, VerifyResult, verify
-from hub.db import Database
-from hub.models import AuditEvent, utcnow
+from hub.core.audit import ExportFilters, VerifyResult, verify
+from hub.core.db import Database
+from hub.core.models import AuditEvent, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from sqlalchemy import ColumnElement, Integer, and_, func, literal, or_, select,
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from hub import csvsafe
-from hub.errors import HubError
-from hub.models import LinkedAccount, TokenSet, User, UTCDateTime, utcnow
-from hub.parsing import parse_id, parse_instant
+from hub.core import csvsafe
+from hub.core.errors import HubError
+from hub.core.models import LinkedAccount, TokenSet, User, UTCDateTime, utcnow
+from hub.core.parsing import parse_id, parse_instant
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -137,7 +137,7 @@ class Cursor:
 
 def _parse_key(key: Any, value: Any) -> Any:
     """One cursor value, checked against its column: a time with a zone, an id within 64 bits,
-    or text within the column's length (hub.parsing); anything else is a damaged cursor."""
+    or text within the column's length (hub.core.parsing); anything else is a damaged cursor."""
     if value is None:
         return None
     if isinstance(key.type, UTCDateTime):

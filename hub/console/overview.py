@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from hub.models import AuditEvent, LinkedAccount, User, utcnow
+from hub.core.models import AuditEvent, LinkedAccount, User, utcnow
 
 DAYS = 30
 CACHE_SECONDS = 30.0

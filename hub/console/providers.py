@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from hub.audit import clean_text
-from hub.errors import HubError
-from hub.provider import HealthCheck, ProviderType
+from hub.core.audit import clean_text
+from hub.core.errors import HubError
+from hub.upstream.provider import HealthCheck, ProviderType
 
 log = logging.getLogger(__name__)
 

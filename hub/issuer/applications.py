@@ -19,8 +19,8 @@ from authlib.oauth2.base import invalid_error_characters
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.errors import HubError
-from hub.models import Application, utcnow
+from hub.core.errors import HubError
+from hub.core.models import Application, utcnow
 
 SCOPES = ("openid", "profile", "email", "roles", "offline_access", "provider_tokens")
 """Every scope the hub knows; an application may be limited to a subset."""

@@ -40,9 +40,9 @@ from joserfc import jwt
 from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.orm import Session
 
-from hub.audit import AuditLog, clean_text
-from hub.db import Database, write_transaction
-from hub.models import Application, BackchannelLogout, SsoSession, SsoSessionApplication, User, utcnow
+from hub.core.audit import AuditLog, clean_text
+from hub.core.db import Database, write_transaction
+from hub.core.models import Application, BackchannelLogout, SsoSession, SsoSessionApplication, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ QUEUED = "hub_backchannel_queued"
 def enqueue(session: Session, session_id_hashes: Collection[str] | Select[Any], reason: str) -> int:
     """Queue a logout token for each application with a back-channel URI that signed in
     through one of these hub sessions (their id hashes, or a SELECT of them). Called by
-    hub.sessions.end_sessions before it deletes the session rows."""
+    hub.core.sessions.end_sessions before it deletes the session rows."""
     if not isinstance(session_id_hashes, Select) and not session_id_hashes:
         return 0
     rows = session.execute(

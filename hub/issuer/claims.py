@@ -19,7 +19,7 @@ import pluggy
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.models import Application, LinkedAccount, User
+from hub.core.models import Application, LinkedAccount, User
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class UserView:
 
 def subject_for(user_id: int, public_subject: str, application: Application, secret_key: bytes) -> str:
     """The `sub` an application sees: the user's public subject identifier (random, never
-    reused: hub.models.User.public_subject), or for a pairwise application an HMAC per
+    reused: hub.core.models.User.public_subject), or for a pairwise application an HMAC per
     application (OIDC Core §8.1), so two pairwise applications cannot join their users. The
     pairwise value is derived from the database id, as it always was, so it stays stable."""
     if not application.pairwise_subject:

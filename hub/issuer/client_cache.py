@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from hub.models import Application, utcnow
+from hub.core.models import Application, utcnow
 
 LAST_USED_GRANULARITY = timedelta(minutes=1)
 """An application's last use is written at most once a minute per process, so busy applications

@@ -46,14 +46,22 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy.orm import Session
 
-from hub.audit import RequestContext
-from hub.errors import HubError
-from hub.http import ProviderSession
+from hub.core.audit import RequestContext
+from hub.core.errors import HubError
+from hub.core.models import (
+    Application,
+    AuthorizationCode,
+    RefreshToken,
+    TokenFamily,
+    User,
+    WebSession,
+    utcnow,
+)
 from hub.issuer import applications, claims, sso, tokens
-from hub.issuer import grants as consent
+from hub.issuer import consent as consent
 from hub.issuer.client_cache import ApplicationCache
-from hub.models import Application, AuthorizationCode, RefreshToken, TokenFamily, User, WebSession, utcnow
 from hub.runtime import Runtime
+from hub.upstream.http import ProviderSession
 
 log = logging.getLogger(__name__)
 

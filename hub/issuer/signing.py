@@ -26,10 +26,10 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from hub.db import Database, write_transaction
-from hub.errors import HubError
-from hub.models import SigningKey, utcnow
-from hub.vault import KeyRing
+from hub.core.db import Database, write_transaction
+from hub.core.errors import HubError
+from hub.core.models import SigningKey, utcnow
+from hub.upstream.vault import KeyRing
 
 ALGORITHMS = ("RS256", "ES256")
 DEFAULT_ALG = "RS256"

@@ -1,6 +1,6 @@
 """Single sign-on bookkeeping: a hub session's `sid`, each application's own, who signed in.
 
-The hub session (hub.sessions, table `sessions`) is the SSO session. The issuer side gives it a
+The hub session (hub.core.sessions, table `sessions`) is the SSO session. The issuer side gives it a
 random id, `sid`, the key of its rows here; it is neither the cookie nor its hash. No
 application sees it: each sees its own `application_sid` of it (ID, access and back-channel
 logout tokens), so two applications cannot join their sign-ins by the session (pairwise
@@ -20,8 +20,8 @@ import secrets
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub.db import upsert_insert
-from hub.models import Application, SsoSession, SsoSessionApplication, utcnow
+from hub.core.db import upsert_insert
+from hub.core.models import Application, SsoSession, SsoSessionApplication, utcnow
 
 SID_PREFIX = "s."
 """Marks the sids made since per-application sids (token_urlsafe never makes a dot). A session

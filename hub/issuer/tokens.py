@@ -27,7 +27,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from hub.models import (
+from hub.core.models import (
     AuthorizationCode,
     ClientAssertion,
     Grant,

@@ -1,4 +1,12 @@
-"""Test kit for provider plugins (install `identity-hub[testing]`): a throwaway hub app
-(`hub.testing.app`), a generic fake OAuth 2.0 / OpenID Connect server on 127.0.0.1
-(`hub.testing.authserver`) and the provider conformance suite (`hub.testing.conformance`).
-Imported only by tests."""
+"""v1 plugin API name, kept for plugins written against it: the package now lives at `hub.plugin.testing`.
+Every submodule is the moved module itself (one object under two names), so patches apply to both."""
+
+import importlib
+import pkgutil
+import sys
+
+import hub.plugin.testing as _moved
+
+for _info in pkgutil.iter_modules(_moved.__path__):
+    sys.modules[f"{__name__}.{_info.name}"] = importlib.import_module(f"hub.plugin.testing.{_info.name}")
+sys.modules[__name__] = _moved

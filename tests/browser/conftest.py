@@ -38,7 +38,7 @@ def demo_banner(tmp_path) -> Iterator[dict[str, str]]:
     prints: {"hub": ..., "Example app A": ..., "Example app B": ...}."""
     process = subprocess.Popen(
         [
-            sys.executable, "-c", "from hub.cli import main; main()", "demo",
+            sys.executable, "-c", "from hub.cli.main import main; main()", "demo",
             "--port", "0", "--emulator-port", "0", "--example-port", "0", "--second-example-port", "0",
         ],
         stdout=subprocess.PIPE,

@@ -13,7 +13,7 @@ from hub_entra.emulator.directory import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from hub.models import LinkedAccount
+from hub.core.models import LinkedAccount
 from tests.live import chromium_or_skip
 
 pytestmark = pytest.mark.browser

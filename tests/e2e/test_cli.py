@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from hub.keys import new_secrets
+from hub.core.secrets import new_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def hub(*args: str, env: dict[str, str], timeout: int = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", "from hub.cli import main; main()", *args],
+        [sys.executable, "-c", "from hub.cli.main import main; main()", *args],
         capture_output=True,
         text=True,
         env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env},
@@ -94,9 +94,9 @@ def test_the_wsgi_entry_refuses_production_with_development_settings_and_writes_
 
 def test_admin_grant_by_id_and_never_by_email(env, tmp_path):
     assert hub("db", "upgrade", env=env).returncode == 0
-    from hub.config import load_settings
-    from hub.db import Database
-    from hub.models import User
+    from hub.core.config import load_settings
+    from hub.core.db import Database
+    from hub.core.models import User
 
     settings = load_settings(environ={"HUB_INSTANCE_PATH": env["HUB_INSTANCE_PATH"]})
     database = Database(settings.database_url)
@@ -150,7 +150,7 @@ def test_serve_production_runs_gunicorn_workers_on_postgresql(env, tmp_path):
     }
     assert hub("db", "upgrade", env=production).returncode == 0
     process = subprocess.Popen(
-        [sys.executable, "-c", "from hub.cli import main; main()", "serve", "--production", "--port", str(port), "--workers", "2"],
+        [sys.executable, "-c", "from hub.cli.main import main; main()", "serve", "--production", "--port", str(port), "--workers", "2"],
         env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **{k: v for k, v in production.items() if k != "CWD"}},
         cwd=str(tmp_path),
         stdout=subprocess.DEVNULL,
@@ -175,7 +175,7 @@ def test_serve_production_runs_gunicorn_workers_on_postgresql(env, tmp_path):
 def test_demo_prints_the_address_the_example_applications_and_the_people_with_their_roles(env, tmp_path):
     process = subprocess.Popen(
         [
-            sys.executable, "-c", "from hub.cli import main; main()", "demo",
+            sys.executable, "-c", "from hub.cli.main import main; main()", "demo",
             "--port", "0", "--emulator-port", "0", "--example-port", "0", "--second-example-port", "0",
         ],
         env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "HUB_INSTANCE_PATH": env["HUB_INSTANCE_PATH"]},
@@ -223,7 +223,7 @@ def test_serve_answers_on_the_given_host_and_port(env, tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-c", "from hub.cli import main; main()", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-c", "from hub.cli.main import main; main()", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "HUB_INSTANCE_PATH": env["HUB_INSTANCE_PATH"], "HUB_DOTENV": env["HUB_DOTENV"]},
         cwd=str(tmp_path),
         stdout=subprocess.DEVNULL,
@@ -258,9 +258,9 @@ def test_commands_reach_the_runtime_one_way_and_none_imports_the_cli():
     root = Path(__file__).resolve().parents[2]
     sources = [*root.glob("hub/**/*.py"), *root.glob("providers/*/hub_*/**/*.py")]
     assert len(sources) > 40
-    importers = [str(p.relative_to(root)) for p in sources if p.name != "cli.py" and "hub.cli" in imported_modules(p)]
+    importers = [str(p.relative_to(root)) for p in sources if p.parts[-2:] != ("cli", "__init__.py") and p.name != "main.py" and "hub.cli.main" in imported_modules(p)]
     assert importers == []
-    using_context = [str(p.relative_to(root)) for p in root.glob("hub/commands/*.py") if "find_object" in p.read_text() or "runtime_of" in p.read_text()]
+    using_context = [str(p.relative_to(root)) for p in root.glob("hub/cli/commands/*.py") if "find_object" in p.read_text() or "runtime_of" in p.read_text()]
     assert using_context == []
 
 

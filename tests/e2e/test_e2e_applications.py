@@ -15,10 +15,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from hub.db import write_transaction
-from hub.models import AuditEvent, BackchannelLogout, User, utcnow
+from hub.core.db import write_transaction
+from hub.core.models import AuditEvent, BackchannelLogout, User, utcnow
+from hub.core.sessions import end_sessions
 from hub.runtime import Runtime
-from hub.sessions import end_sessions
 from tests.downstream import Stack, eventually, running_stack
 
 ALICE = "alice@contoso.example"

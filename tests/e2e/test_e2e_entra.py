@@ -17,9 +17,9 @@ from hub_entra.emulator.keys import CertifiedKey
 from sqlalchemy import func, select, update
 
 from hub.app import create_app
-from hub.config import load_settings
-from hub.models import AuditEvent, LinkedAccount, TokenSet, User, WebSession, utcnow
-from hub.plugins import load_plugins
+from hub.core.config import load_settings
+from hub.core.models import AuditEvent, LinkedAccount, TokenSet, User, WebSession, utcnow
+from hub.plugin.manager import load_plugins
 from tests.live import serve
 
 ALICE, BOB, CAROL = "alice@contoso.example", "bob@contoso.example", "carol@fabrikam.example"
@@ -250,7 +250,7 @@ def test_no_secret_reaches_the_database_or_logs_end_to_end(hub_factory, emulator
     secrets = [tokens.access_token, tokens.refresh_token, tokens.id_token, fresh.value, "emulator-demo-secret"]
     from sqlalchemy import text
 
-    from hub.models import Base
+    from hub.core.models import Base
 
     with rt.db.engine.connect() as connection:
         dump = "\n".join(

@@ -13,7 +13,7 @@ import requests
 from hub_entra.emulator.directory import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
 from sqlalchemy import select, update
 
-from hub.models import LinkedAccount, TokenSet, User, WebSession, utcnow
+from hub.core.models import LinkedAccount, TokenSet, User, WebSession, utcnow
 
 ALICE, CAROL = "alice@contoso.example", "carol@fabrikam.example"
 

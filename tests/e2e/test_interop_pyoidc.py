@@ -70,7 +70,7 @@ def sign_in(kit: IssuerKit, client: Any, registered: RegisteredApp) -> tuple[str
 def hub_user_id(kit: IssuerKit, upstream_subject: str) -> int:
     from sqlalchemy import select
 
-    from hub.models import LinkedAccount
+    from hub.core.models import LinkedAccount
 
     with kit.rt.db.session() as session:
         return session.scalar(select(LinkedAccount.user_id).where(LinkedAccount.subject == upstream_subject))

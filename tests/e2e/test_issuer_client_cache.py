@@ -7,9 +7,9 @@ from __future__ import annotations
 import requests
 from sqlalchemy import select, update
 
-from hub.db import write_transaction
+from hub.core.db import write_transaction
+from hub.core.models import Application
 from hub.issuer import applications
-from hub.models import Application
 
 
 def refresh(issuer, client_id: str, secret: str | None, refresh_token: str) -> requests.Response:

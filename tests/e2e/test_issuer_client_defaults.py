@@ -12,8 +12,8 @@ import pytest
 import requests
 from sqlalchemy import select, update
 
+from hub.core.models import AuditEvent, RefreshToken, TokenFamily, utcnow
 from hub.issuer import tokens
-from hub.models import AuditEvent, RefreshToken, TokenFamily, utcnow
 
 
 def post(issuer, endpoint: str, **kwargs) -> requests.Response:

@@ -164,7 +164,7 @@ def test_userinfo_refuses_missing_and_forged_tokens(issuer):
 def audit_types(issuer) -> list[str]:
     from sqlalchemy import select
 
-    from hub.models import AuditEvent
+    from hub.core.models import AuditEvent
 
     with issuer.rt.db.session() as session:
         return list(session.scalars(select(AuditEvent.type).order_by(AuditEvent.seq)))
@@ -232,7 +232,7 @@ def test_every_step_is_audited(issuer):
     types = audit_types(issuer)
     for expected in ("issuer.consent", "issuer.authorize", "issuer.token", "issuer.refresh"):
         assert expected in types
-    from hub.audit import verify
+    from hub.core.audit import verify
 
     with issuer.rt.db.session() as session:
         assert verify(session, issuer.rt.keys.audit_key).ok

@@ -11,8 +11,8 @@ import uuid
 import requests
 from sqlalchemy import select
 
+from hub.core.models import BackchannelLogout, User
 from hub.issuer import sso
-from hub.models import BackchannelLogout, User
 from tests.conftest import csrf_of
 
 

@@ -30,7 +30,7 @@ def second_process(issuer, hub_config, tmp_path) -> Iterator[str]:
         "HUB_DOTENV": str(tmp_path / "none.env"),
     }
     process = subprocess.Popen(
-        [sys.executable, "-c", "from hub.cli import main; main()", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-c", "from hub.cli.main import main; main()", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         cwd=str(tmp_path),
         stdout=subprocess.DEVNULL,

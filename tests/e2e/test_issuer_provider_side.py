@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from hub.models import AuditEvent, Grant, PendingSignin, WebSession
+from hub.core.models import AuditEvent, Grant, PendingSignin, WebSession
 from tests.issuer_kit import REDIRECT, IssuerKit
 
 
@@ -199,7 +199,7 @@ def test_a_full_pending_sign_in_table_at_authorize_is_a_page_and_one_event(hub_c
 
 
 def test_a_server_error_after_the_redirect_uri_is_validated_goes_back_as_server_error(issuer, monkeypatch):
-    from hub.issuer import grants
+    from hub.issuer import consent as grants
 
     issuer.sign_in()
     wiki = issuer.register("Wiki", first_party=True)

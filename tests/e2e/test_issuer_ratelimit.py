@@ -7,7 +7,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from hub.models import AuditEvent
+from hub.core.models import AuditEvent
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_token_endpoint_limits_each_application_on_its_own(issuer):
 def test_requests_in_an_applications_name_from_elsewhere_never_spend_its_allowance(app):
     """The client id of a token request is unauthenticated when the limit is counted: an
     attacker naming a real application from another address gets a bucket of their own."""
-    from hub.views.issuer import application_of_request
+    from hub.web.views.issuer import application_of_request
 
     def key(address: str) -> str:
         with app.test_request_context(

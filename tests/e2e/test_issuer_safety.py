@@ -10,9 +10,8 @@ import pytest
 import requests
 from sqlalchemy import select, update
 
-from hub.db import write_transaction
-from hub.issuer import applications, sso, tokens
-from hub.models import (
+from hub.core.db import write_transaction
+from hub.core.models import (
     AuditEvent,
     AuthorizationCode,
     RefreshToken,
@@ -22,6 +21,7 @@ from hub.models import (
     WebSession,
     utcnow,
 )
+from hub.issuer import applications, sso, tokens
 from tests.issuer_kit import REDIRECT
 
 
@@ -545,8 +545,8 @@ def test_purge_forgets_only_what_has_ended(issuer):
 def test_disabling_a_user_revokes_offline_tokens_for_good(issuer):
     """An offline_access refresh token outlives the hub session; disabling the person must end
     it too, so enabling them again never revives an application's access."""
-    from hub.audit import RequestContext
     from hub.console import actions
+    from hub.core.audit import RequestContext
 
     issuer.sign_in()
     wiki = issuer.register("Wiki", first_party=True)

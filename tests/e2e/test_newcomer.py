@@ -15,15 +15,15 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from hub.audit import RequestContext, export
-from hub.cli import build_cli
-from hub.commands import LazyRuntime
-from hub.config import load_settings, production_problems
-from hub.db import write_transaction
+from hub.cli.commands import LazyRuntime
+from hub.cli.main import build_cli
+from hub.core.audit import RequestContext, export
+from hub.core.config import load_settings, production_problems
+from hub.core.db import write_transaction
+from hub.core.models import LinkedAccount
 from hub.errors import ConfigError
-from hub.models import LinkedAccount
-from hub.plugins import load_plugins
-from hub.vault import KeyRing
+from hub.plugin.manager import load_plugins
+from hub.upstream.vault import KeyRing
 from tests.conftest import sign_in
 from tests.e2e.test_cli import hub
 
@@ -87,14 +87,14 @@ PLAIN = ["alice", "Alice Adams", "a=b", "100%", "", "x-1"]
 
 @pytest.mark.parametrize("text", FORMULAS)
 def test_formula_like_cells_are_quoted(text):
-    from hub import csvsafe
+    from hub.core import csvsafe
 
     assert csvsafe.cell(text) == "'" + text
 
 
 @pytest.mark.parametrize("text", PLAIN)
 def test_plain_cells_are_left_alone(text):
-    from hub import csvsafe
+    from hub.core import csvsafe
 
     assert csvsafe.cell(text) == text
 
@@ -135,7 +135,7 @@ def test_secrets_new_prints_all_three_and_writes_nothing(env, tmp_path):
     assert first.stdout != second.stdout
     assert not (tmp_path / "instance").exists()  # nothing written, no development file
     settings = load_settings(environ={"HUB_INSTANCE_PATH": str(tmp_path / "instance"), **values})
-    from hub.keys import load_keys
+    from hub.core.secrets import load_keys
 
     assert load_keys(settings).generated == frozenset()
     assert not [p for p in production_problems(settings, {}, set()) if "secret" in p or "key" in p]
@@ -153,7 +153,7 @@ def test_keys_rotate_in_production_without_a_ring_points_to_secrets_new(env, tmp
 
 
 def test_served_base_url_follows_host_and_port():
-    from hub.config import served_base_url
+    from hub.core.config import served_base_url
 
     assert served_base_url("127.0.0.1", 6201) == "http://localhost:6201"
     assert served_base_url("0.0.0.0", 8000) == "http://localhost:8000"  # noqa: S104
@@ -164,7 +164,7 @@ def test_served_base_url_follows_host_and_port():
 
 def _serve_banner(env: dict[str, str], tmp_path: Any, *args: str) -> str:
     process = subprocess.Popen(
-        [sys.executable, "-c", "from hub.cli import main; main()", "serve", *args],
+        [sys.executable, "-c", "from hub.cli.main import main; main()", "serve", *args],
         env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **{k: v for k, v in env.items() if k != "CWD"}},
         cwd=str(tmp_path),
         stdout=subprocess.DEVNULL,

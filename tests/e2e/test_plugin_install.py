@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from hub import hookspecs
+from hub.plugin import hookspecs
 from hub.provider import ProviderType
 from tests.e2e.conftest import run
 

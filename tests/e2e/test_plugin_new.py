@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hub.commands.plugin import plugin_group
-from hub.scaffold import ScaffoldError, write_plugin
+from hub.cli.commands.plugin import plugin_group
+from hub.plugin.scaffold import ScaffoldError, write_plugin
 from tests.e2e.conftest import run
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 import requests
 from sqlalchemy import select, update
 
-from hub.db import write_transaction
-from hub.issuer import grants
-from hub.models import AuditEvent, Grant, LinkedAccount, TokenSet, User, utcnow
+from hub.core.db import write_transaction
+from hub.core.models import AuditEvent, Grant, LinkedAccount, TokenSet, User, utcnow
+from hub.issuer import consent as grants
 
 SCOPE = "openid profile provider_tokens"
 
@@ -88,7 +88,7 @@ def test_no_token_or_a_forged_one_is_refused(issuer):
         answer = ask(issuer, presented)
         assert answer.status_code == 401 and answer.json()["error"]["code"] == "invalid_token"
         assert answer.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
-    # anyone can send these: counted per address, the first of the minute audited (hub.flood)
+    # anyone can send these: counted per address, the first of the minute audited (hub.web.flood)
     (event,) = events(issuer)
     assert event.details["reason"] == "invalid_token" and event.details["count"] == 1
 

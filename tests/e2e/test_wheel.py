@@ -39,7 +39,7 @@ def test_wheel_carries_templates_static_and_migrations(wheel):
     assert any(n.startswith("hub/_bundled/migrations/versions/0001") for n in names)
     assert "hub/static/hub.css" in names
     assert "hub/py.typed" in names  # PEP 561: plugins type-check against the hub's annotations
-    assert "hub/testing/authserver.py" in names and "hub/testing/conformance.py" in names
+    assert "hub/plugin/testing/authserver.py" in names and "hub/plugin/testing/conformance.py" in names and "hub/testing/__init__.py" in names
 
 
 def test_installed_wheel_migrates_and_renders_sign_in_page(wheel, tmp_path, uv):

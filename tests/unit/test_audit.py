@@ -14,8 +14,9 @@ from click.testing import CliRunner
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from hub import audit as audit_module
-from hub.audit import (
+from hub.cli.commands import audit_group
+from hub.core import audit as audit_module
+from hub.core.audit import (
     MASK,
     AuditLog,
     AuditRecord,
@@ -28,9 +29,8 @@ from hub.audit import (
     prune,
     verify,
 )
-from hub.commands import audit_group
-from hub.db import Database, write_transaction
-from hub.models import AuditEvent, AuditRetentionGate, utcnow
+from hub.core.db import Database, write_transaction
+from hub.core.models import AuditEvent, AuditRetentionGate, utcnow
 
 KEY = b"k" * 48
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import load_settings, production_problems
+from hub.core.config import load_settings, production_problems
+from hub.core.secrets import load_keys
 from hub.errors import ConfigError
-from hub.keys import load_keys
 
 
 def test_defaults_put_sqlite_in_the_instance_folder(tmp_path):
@@ -147,7 +147,7 @@ def test_an_explicit_environment_ignores_the_working_directorys_env_file(tmp_pat
 
 
 def _production_environ(tmp_path, **secrets: str) -> dict[str, str]:
-    from hub.keys import new_secrets
+    from hub.core.secrets import new_secrets
 
     return {
         "HUB_INSTANCE_PATH": str(tmp_path),
@@ -161,7 +161,7 @@ def _production_environ(tmp_path, **secrets: str) -> dict[str, str]:
 
 
 def _refusal(environ: dict[str, str]) -> str:
-    from hub.production import ProductionRefused
+    from hub.core.production import ProductionRefused
     from hub.runtime import Runtime
 
     with pytest.raises(ProductionRefused) as refused:
@@ -195,7 +195,7 @@ def test_production_refuses_weak_and_reused_secrets_and_says_how_to_make_good_on
 def test_secrets_new_values_and_random_hex_pass_the_rules():
     import secrets
 
-    from hub.keys import new_secrets, secret_problems
+    from hub.core.secrets import new_secrets, secret_problems
 
     assert secret_problems(new_secrets()) == []
     assert secret_problems({"secret_key": secrets.token_hex(16), "audit_key": secrets.token_hex(32)}) == []

@@ -16,15 +16,15 @@ from typing import Any
 import hub_oidc
 import pytest
 import requests
-from sqlalchemy import select
-
-from hub.errors import ConfigError, TokenRejected
-from hub.models import AuditEvent
-from hub.oidc import subject_from
-from hub.provider import Identity, Profile
 from hub.testing.app import callback_path, hub_app, start_sign_in
 from hub.testing.authserver import FakeAuthorizationServer
 from hub.testing.conformance import FakeServerAdapter, ProviderConformance, build_provider
+from sqlalchemy import select
+
+from hub.core.models import AuditEvent
+from hub.errors import ConfigError, TokenRejected
+from hub.oidc import subject_from
+from hub.provider import Identity, Profile
 from tests import kitplugin
 from tests.kitplugin import KitProvider, gitlab_profile
 

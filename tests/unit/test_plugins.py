@@ -7,11 +7,12 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from hub import HUB_API_VERSION, hookimpl, hookspecs
-from hub.config import load_settings
+from hub import HUB_API_VERSION, hookimpl
+from hub.core.config import load_settings
 from hub.errors import ConfigError, PluginError
-from hub.plugins import load_plugins
-from hub.registry import build_registry
+from hub.plugin import hookspecs
+from hub.plugin.manager import load_plugins
+from hub.upstream.registry import build_registry
 from tests import fakeidp
 
 
@@ -50,7 +51,7 @@ def fake_entry_points(*items: tuple[str, str]):
 
 def test_broken_plugin_is_reported_and_the_rest_load(monkeypatch):
     monkeypatch.setattr(
-        "hub.plugins.entry_points",
+        "hub.plugin.manager.entry_points",
         fake_entry_points(("broken", "no_such_module_xyz"), ("fake", "tests.fakeidp")),
     )
     plugins = load_plugins()
@@ -61,12 +62,12 @@ def test_broken_plugin_is_reported_and_the_rest_load(monkeypatch):
 
 
 def test_duplicate_entry_points_load_once(monkeypatch):
-    monkeypatch.setattr("hub.plugins.entry_points", fake_entry_points(("fake", "tests.fakeidp"), ("fake", "tests.fakeidp")))
+    monkeypatch.setattr("hub.plugin.manager.entry_points", fake_entry_points(("fake", "tests.fakeidp"), ("fake", "tests.fakeidp")))
     assert [p.name for p in load_plugins().loaded] == ["fake"]
 
 
 def test_allow_list_limits_which_plugins_load(monkeypatch):
-    monkeypatch.setattr("hub.plugins.entry_points", fake_entry_points(("fake", "tests.fakeidp"), ("other", "tests.fakeidp")))
+    monkeypatch.setattr("hub.plugin.manager.entry_points", fake_entry_points(("fake", "tests.fakeidp"), ("other", "tests.fakeidp")))
     plugins = load_plugins(("other",))
     assert [p.name for p in plugins.loaded] == ["other"]
     assert plugins.skipped == ["fake"]
@@ -206,7 +207,7 @@ def test_bundled_plugins_import_only_what_docs_architecture_allows():
 
     plugin_api = {"hub", "hub.provider", "hub.oidc", "hub.http", "hub.errors", "hub.routes"}
     doubles = plugin_api | {"hub.serving", "hub.testing", "hub.testing.app", "hub.testing.conformance"}
-    demo = doubles | {"hub.app", "hub.config", "hub.plugins", "hub.commands", "hub.seed", "hub.db", "hub.issuer"}
+    demo = doubles | {"hub.app", "hub.core.config", "hub.plugin.manager", "hub.cli.commands", "hub.cli.seed", "hub.core.db", "hub.issuer"}
     root = Path(__file__).resolve().parents[2] / "providers"
     sources = sorted(root.glob("*/hub_*/**/*.py"))
     assert len(sources) > 15

@@ -1,4 +1,4 @@
-"""docs/reference.md is generated from the code (hub.apidoc), so it cannot drift: this test
+"""docs/reference.md is generated from the code (hub.plugin.apidoc), so it cannot drift: this test
 fails when a docstring, signature, error status or constant changed without regenerating it."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from hub import apidoc
+from hub.plugin import apidoc
 
 REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "reference.md"
 
@@ -15,11 +15,11 @@ def test_the_reference_is_what_the_code_generates():
     committed = REFERENCE.read_text(encoding="utf-8")
     generated = apidoc.generate()
     diff = "".join(difflib.unified_diff(committed.splitlines(True), generated.splitlines(True), "docs/reference.md", "generated", n=1))
-    assert committed == generated, f"regenerate with `uv run python -m hub.apidoc > docs/reference.md`:\n{diff[:3000]}"
+    assert committed == generated, f"regenerate with `uv run python -m hub.plugin.apidoc > docs/reference.md`:\n{diff[:3000]}"
 
 
 def test_the_reference_covers_every_module_a_plugin_imports_and_every_error():
-    from hub import errors
+    from hub.core import errors
 
     text = REFERENCE.read_text(encoding="utf-8")
     for module in ("hub.provider", "hub.errors", "hub.http", "hub.oidc", "hub.testing.conformance", "hub.testing.authserver"):

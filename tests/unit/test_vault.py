@@ -18,12 +18,12 @@ import requests
 from click.testing import CliRunner
 from sqlalchemy import select, text, update
 
-from hub.audit import AuditLog, AuditRecord, verify
-from hub.commands import keys_group
-from hub.db import Database, write_transaction
+from hub.cli.commands import keys_group
+from hub.core.audit import AuditLog, AuditRecord, verify
+from hub.core.db import Database, write_transaction
+from hub.core.models import AuditEvent, LinkedAccount, TokenSet, User, utcnow
+from hub.core.secrets import new_token_key
 from hub.errors import ConfigError, NotFound, ProviderUnavailable, RefreshRejected
-from hub.keys import new_token_key
-from hub.models import AuditEvent, LinkedAccount, TokenSet, User, utcnow
 from hub.provider import (
     AuthorizationRequest,
     Callback,
@@ -34,7 +34,7 @@ from hub.provider import (
     SignInResult,
     Tokens,
 )
-from hub.vault import (
+from hub.upstream.vault import (
     KeyRing,
     TokenKeyMissing,
     TokenUnreadable,

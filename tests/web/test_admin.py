@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from hub.models import AuditEvent, LinkedAccount, TokenSet, User, WebSession
+from hub.core.models import AuditEvent, LinkedAccount, TokenSet, User, WebSession
 from tests import fakeidp
 from tests.conftest import callback_path, csrf_of, sign_in, start_signin
 

@@ -9,9 +9,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from hub.db import write_transaction
-from hub.issuer import applications, grants, sso, tokens
-from hub.models import (
+from hub.core.db import write_transaction
+from hub.core.models import (
     Application,
     AuditEvent,
     BackchannelLogout,
@@ -21,6 +20,8 @@ from hub.models import (
     WebSession,
     utcnow,
 )
+from hub.issuer import applications, sso, tokens
+from hub.issuer import consent as grants
 from tests.conftest import csrf_of, sign_in
 
 APP_URL = "http://127.0.0.1:5003"

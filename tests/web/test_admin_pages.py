@@ -11,11 +11,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from hub.cli.seed import seed
 from hub.console import listing
-from hub.db import write_transaction
-from hub.models import AuditEvent, LinkedAccount, TokenSet, User, utcnow
+from hub.core.db import write_transaction
+from hub.core.models import AuditEvent, LinkedAccount, TokenSet, User, utcnow
 from hub.provider import HealthCheck
-from hub.seed import seed
 from tests import fakeidp
 
 
@@ -303,7 +303,7 @@ def test_providers_page_times_out_a_hanging_check(rt, monkeypatch):
 
 
 def test_providers_page_lists_failed_plugins_and_orphans(app, admin, rt):
-    from hub.plugins import PluginFailure
+    from hub.plugin.manager import PluginFailure
 
     rt.plugins.failed.append(PluginFailure("broken", "hub-provider-broken", "0.1", "ImportError: no module named nope"))
     rt.registry.unavailable["legacy"] = "providers.legacy.type: no installed plugin provides type 'saml'"
@@ -319,7 +319,7 @@ def test_providers_page_lists_failed_plugins_and_orphans(app, admin, rt):
 
 
 def test_seed_makes_a_verifiable_chain_and_readable_tokens(rt):
-    from hub.audit import verify
+    from hub.core.audit import verify
 
     report = seed(rt, 40, providers=("fake", "fake2"))
     assert report.linked_accounts == 40 and report.users <= 40 and report.audit_events > 0

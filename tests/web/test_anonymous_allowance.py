@@ -1,6 +1,6 @@
 """Issue 17, one test per finding: the endpoints an attacker with only an address can reach
-answer 429 within the `anonymous` allowance (hub.ratelimit.ANONYMOUS) and audit refusals in
-aggregate (hub.flood); a valid API key's refusals are attributed to the key."""
+answer 429 within the `anonymous` allowance (hub.web.ratelimit.ANONYMOUS) and audit refusals in
+aggregate (hub.web.flood); a valid API key's refusals are attributed to the key."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from hub import apikeys, ratelimit
 from hub.app import create_app
-from hub.config import load_settings
-from hub.db import write_transaction
-from hub.models import AuditEvent, LinkedAccount
+from hub.core import apikeys
+from hub.core.config import load_settings
+from hub.core.db import write_transaction
+from hub.core.models import AuditEvent, LinkedAccount
+from hub.web import ratelimit
 from tests.conftest import sign_in
 
 BUDGET = 10

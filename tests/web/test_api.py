@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text, update
 
-from hub import apikeys
-from hub.db import write_transaction
+from hub.core import apikeys
+from hub.core.db import write_transaction
+from hub.core.models import ApiKey, AuditEvent, LinkedAccount, TokenSet, utcnow
 from hub.errors import HubError
-from hub.models import ApiKey, AuditEvent, LinkedAccount, TokenSet, utcnow
 from tests.conftest import callback_path, sign_in, start_signin
 
 
@@ -142,7 +142,7 @@ def test_api_is_not_reachable_by_a_browser_session_alone(app, client, idp, accou
 
 
 def test_no_tokens_for_a_disabled_user(app, idp, api_key, account_id):
-    from hub.models import User
+    from hub.core.models import User
 
     with app.extensions["hub"].db.session() as session, session.begin():
         session.execute(update(User).values(disabled_at=utcnow()))

@@ -18,11 +18,10 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from sqlalchemy import delete, select
 
-from hub import sessions
-from hub.audit import AuditLog
-from hub.db import Database, write_transaction
-from hub.issuer import applications, backchannel, sso
-from hub.models import (
+from hub.core import sessions
+from hub.core.audit import AuditLog
+from hub.core.db import Database, write_transaction
+from hub.core.models import (
     Application,
     AuditEvent,
     BackchannelLogout,
@@ -33,7 +32,8 @@ from hub.models import (
     WebSession,
     utcnow,
 )
-from hub.signin import digest
+from hub.issuer import applications, backchannel, sso
+from hub.upstream.signin import digest
 from tests.conftest import callback_path, csrf_of, sign_in, start_signin
 
 ISSUER = "http://127.0.0.1:5001"
@@ -303,7 +303,7 @@ def test_finished_rows_are_purged_after_a_week(db, dispatcher, receivers):
     assert rows(db) == [] and len(events(db)) == 1
 
 
-# --- every way a hub session ends queues the logouts (hub.sessions.end_sessions) ------------------
+# --- every way a hub session ends queues the logouts (hub.core.sessions.end_sessions) ------------------
 
 
 @pytest.fixture

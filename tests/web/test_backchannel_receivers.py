@@ -13,10 +13,10 @@ import pytest
 from joserfc import jwt
 from sqlalchemy import select
 
-from hub.audit import AuditLog
-from hub.db import write_transaction
+from hub.core.audit import AuditLog
+from hub.core.db import write_transaction
+from hub.core.models import AuditEvent, BackchannelLogout
 from hub.issuer import applications, backchannel
-from hub.models import AuditEvent, BackchannelLogout
 from tests.web.test_backchannel_logout import KEY, Clock, end_session, hub_session, make_dispatcher
 from tests.web.test_issuer_registry import hub_cli  # noqa: F401 (a fixture)
 

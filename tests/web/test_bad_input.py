@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub import apikeys
-from hub.db import write_transaction
-from hub.parsing import MAX_BIGINT, MAX_ID, InvalidInput, json_object, parse_day, parse_id, parse_int
+from hub.core import apikeys
+from hub.core.db import write_transaction
+from hub.core.parsing import MAX_BIGINT, MAX_ID, InvalidInput, json_object, parse_day, parse_id, parse_int
 from tests.conftest import csrf_of, sign_in
 
 HOSTILE = [

@@ -15,10 +15,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select, update
 
-from hub import flood, ratelimit, replay
 from hub.app import create_app
-from hub.config import load_settings
-from hub.models import AuditEvent, PendingSignin, SeenLogoutToken, WebSession, utcnow
+from hub.core.config import load_settings
+from hub.core.models import AuditEvent, PendingSignin, SeenLogoutToken, WebSession, utcnow
+from hub.upstream import replay
+from hub.web import flood, ratelimit
 from tests.conftest import callback_path, csrf_of, sign_in, start_signin
 from tests.fakeidp import logout_token
 
@@ -97,7 +98,7 @@ def test_a_long_next_falls_back_to_the_start_page(app, idp, length):
 
 
 def test_a_next_of_2048_characters_is_kept(app, idp):
-    """As long as the issuer's resumed authorization requests (hub.views.issuer.MAX_RESUME_LENGTH)."""
+    """As long as the issuer's resumed authorization requests (hub.web.views.issuer.MAX_RESUME_LENGTH)."""
     client = app.test_client()
     next_path = "/account?q=" + "x" * 2037
     url = start_signin(client, next=next_path)

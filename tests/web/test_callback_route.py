@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from hub.app import create_app
-from hub.config import load_settings
+from hub.core.config import load_settings
 from tests.conftest import BASE_URL
 
 

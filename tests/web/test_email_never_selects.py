@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hub import apikeys
-from hub.db import write_transaction
-from hub.models import LinkedAccount, User
+from hub.core import apikeys
+from hub.core.db import write_transaction
+from hub.core.models import LinkedAccount, User
 from tests.conftest import sign_in
 from tests.e2e.test_cli import hub
 

@@ -1,6 +1,6 @@
 """Every route anyone can reach is bounded (issue 17): walking `app.url_map`, every route and
 method, with bad credentials from one address answers 429 within the `anonymous` allowance and
-stores a bounded number of rows (audit events aggregated by hub.flood, nothing else growing
+stores a bounded number of rows (audit events aggregated by hub.web.flood, nothing else growing
 with the flood). A route added later is walked too: one that escapes the rule fails here."""
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ import redis
 from flask import Flask
 from sqlalchemy import func, select
 
-from hub import ratelimit
 from hub.app import create_app
-from hub.config import load_settings
-from hub.models import AuditEvent, Base
+from hub.core.config import load_settings
+from hub.core.models import AuditEvent, Base
+from hub.web import ratelimit
 
 BUDGET = 12
 """The test's `anonymous` (and `public`) allowance per address and minute."""
 MAX_AUDIT_ROWS = 6
-"""Per route and address: the 1st and 10th refusal of a kind (hub.flood), the burst's one
+"""Per route and address: the 1st and 10th refusal of a kind (hub.web.flood), the burst's one
 rate-limit event, and room for a second refusal kind on the same route."""
 EXEMPT = {
     "static": "the hub's own files",

@@ -10,10 +10,10 @@ import pytest
 from alembic import command
 
 from hub.app import create_app
-from hub.config import load_settings
-from hub.db import Database
+from hub.core.config import load_settings
+from hub.core.db import Database
+from hub.core.migrate import alembic_config, pending_message
 from hub.errors import ConfigError
-from hub.migrate import alembic_config, pending_message
 
 
 def test_healthz_and_readyz(client):
@@ -38,7 +38,7 @@ def test_app_refuses_an_unmigrated_database(tmp_path, plugins):
 
 
 def test_readyz_reports_an_outdated_schema(app, client, monkeypatch):
-    monkeypatch.setattr("hub.views.health.migrate.pending_message", lambda db: "the database is at revision 0001 but this hub needs 0009")
+    monkeypatch.setattr("hub.web.views.health.migrate.pending_message", lambda db: "the database is at revision 0001 but this hub needs 0009")
     response = client.get("/readyz")
     assert response.status_code == 503
     assert "0009" in response.get_json()["reason"]
@@ -71,7 +71,7 @@ def test_json_logs_carry_the_request_id(hub_config, plugins, capsys):
         assert entry["level"] == "WARNING"
     finally:
         app.extensions["hub"].close()
-        from hub import logs
+        from hub.web import logs
 
         logs.configure("text", "INFO")
 
@@ -80,7 +80,7 @@ def roles_migration() -> tuple[str, str]:
     """(revision, down_revision) of the migration that turned roles into lists."""
     from alembic.script import ScriptDirectory
 
-    from hub.resources import migrations_dir
+    from hub.core.resources import migrations_dir
 
     config = alembic.config.Config()
     config.set_main_option("script_location", str(migrations_dir()))

@@ -11,12 +11,12 @@ from datetime import timedelta
 
 from sqlalchemy import select, text
 
-from hub import sessions
-from hub.db import Database, write_transaction
+from hub.core import sessions
+from hub.core.db import Database, write_transaction
+from hub.core.models import Grant, SsoSession, SsoSessionApplication, User
 from hub.issuer import applications, sso
-from hub.issuer import grants as consent
-from hub.models import Grant, SsoSession, SsoSessionApplication, User
-from hub.signin import digest
+from hub.issuer import consent as consent
+from hub.upstream.signin import digest
 
 POLICY = sessions.SessionPolicy(idle=timedelta(hours=1), absolute=timedelta(hours=8))
 

@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from hub.cli import LazyRuntime, build_cli
-from hub.config import load_settings
-from hub.db import write_transaction
+from hub.cli.main import LazyRuntime, build_cli
+from hub.core.config import load_settings
+from hub.core.db import write_transaction
+from hub.core.models import Application, AuditEvent, SigningKey
 from hub.issuer import applications, signing
-from hub.models import Application, AuditEvent, SigningKey
 
 
 @pytest.fixture
@@ -222,7 +222,7 @@ def test_es256_keys_on_request(app):
 
 
 def test_token_key_rotation_reseals_signing_keys_and_retire_waits_for_them(app):
-    from hub.vault import KeyRing, key_usage, reencrypt_token_sets, retire_key
+    from hub.upstream.vault import KeyRing, key_usage, reencrypt_token_sets, retire_key
 
     rt = app.extensions["hub"]
     before = rt.signing_keys.signing_key("RS256")
@@ -245,20 +245,3 @@ def test_a_service_app_needs_no_redirect_uri(hub_cli, app):
     assert shown["grant_types"] == ["client_credentials"] and shown["redirect_uris"] == []
     refused = hub_cli("apps", "create", "Web", "--json")
     assert refused.exit_code != 0 and "--redirect-uri" in str(refused.exception)
-
-
-def test_the_two_directions_never_import_each_other():
-    """hub/issuer (OpenID Provider) and hub/oidc (relying-party toolkit) meet only in accounts,
-    sessions, the key ring and the audit log."""
-    from pathlib import Path
-
-    from tests.e2e.test_cli import imported_modules
-
-    root = Path(__file__).resolve().parents[2] / "hub"
-    issuer_side = [*root.joinpath("issuer").glob("*.py"), root / "views" / "issuer.py"]
-    relying_party = list(root.joinpath("oidc").glob("*.py"))
-    assert issuer_side and relying_party
-    for path in issuer_side:
-        assert not {m for m in imported_modules(path) if m == "hub.oidc" or m.startswith("hub.oidc.")}, path
-    for path in relying_party:
-        assert not {m for m in imported_modules(path) if m.startswith("hub.issuer")}, path

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from hub.db import write_transaction
+from hub.core.db import write_transaction
+from hub.core.models import RefreshToken, TokenFamily, User, utcnow
 from hub.issuer import applications, tokens
-from hub.issuer import grants as consent
-from hub.models import RefreshToken, TokenFamily, User, utcnow
+from hub.issuer import consent as consent
 
 
 def a_family(db) -> tuple[int, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from hub.models import AuditEvent, LinkedAccount, User, WebSession
+from hub.core.models import AuditEvent, LinkedAccount, User, WebSession
 from tests.conftest import callback_path, csrf_of, sign_in, start_signin
 
 
@@ -136,9 +136,9 @@ def test_linking_gives_the_session_a_new_id_and_the_old_one_stops_working(client
 
 def test_linking_keeps_the_applications_signed_in_through_the_session(client, idp, app):
     """Rotation moves the issuer side's SSO session to the new id: no back-channel logout."""
-    from hub.db import write_transaction
-    from hub.models import SsoSession
-    from hub.signin import digest
+    from hub.core.db import write_transaction
+    from hub.core.models import SsoSession
+    from hub.upstream.signin import digest
 
     cookie = app.config["HUB_SESSION_COOKIE"]
     sign_in(client, idp, "alice")

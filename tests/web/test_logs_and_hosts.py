@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from flask import redirect, request
 
-from hub import logs
+from hub.web import logs
 from tests.conftest import callback_path
 
 FORGED = "2026-01-01 00:00:00,000 INFO hub.access [forged] GET /admin 200 1.0ms"
@@ -99,7 +99,7 @@ def test_probes_answer_whatever_host_they_name(client):
 def proxied_app(hub_config, plugins):
     """The hub behind one trusted reverse proxy (HUB_TRUSTED_PROXIES=1)."""
     from hub.app import create_app
-    from hub.config import load_settings
+    from hub.core.config import load_settings
 
     settings = load_settings(environ={}, overrides={**hub_config, "trusted_proxies": 1, "ratelimit_signin": "1 per minute"})
     app = create_app(settings=settings, plugins=plugins)
@@ -144,7 +144,7 @@ def test_a_trusted_proxys_request_id_is_the_request_id(proxied_app, log_output):
     ],
 )
 def test_forwarded_addresses_lose_their_port_and_garbage_is_no_address(forwarded, address):
-    from hub.proxy import forwarded_address
+    from hub.web.proxy import forwarded_address
 
     assert forwarded_address(forwarded) == address
 
@@ -183,11 +183,11 @@ def _entries(stream: io.StringIO) -> list[dict]:
 def test_log_shape_json_lines_with_address_request_id_and_gunicorns_own_lines(client, json_log):
     from gunicorn.config import Config
 
-    from hub.gunicornlog import HubGunicornLogger
+    from hub.web.gunicornlog import HubGunicornLogger
 
     client.get("/healthz", environ_base={"REMOTE_ADDR": "192.0.2.44"})
     config = Config()
-    config.set("logger_class", "hub.gunicornlog.HubGunicornLogger")
+    config.set("logger_class", "hub.web.gunicornlog.HubGunicornLogger")
     HubGunicornLogger(config).info("Booting worker with pid: %s", 4242)
     entries = _entries(json_log)  # every line one JSON object (json.loads raises otherwise)
     (access,) = [e for e in entries if e["logger"] == "hub.access"]

@@ -9,13 +9,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from hub import apikeys, metrics
-from hub.config import load_settings, production_problems
-from hub.db import write_transaction
+from hub.core import apikeys, metrics
+from hub.core.config import load_settings, production_problems
+from hub.core.db import write_transaction
+from hub.core.models import AuditEvent, LinkedAccount, TokenSet, utcnow
+from hub.core.secrets import new_secrets
 from hub.errors import ConfigError
 from hub.http import endpoint_name
-from hub.keys import new_secrets
-from hub.models import AuditEvent, LinkedAccount, TokenSet, utcnow
 from tests.conftest import sign_in
 
 SAFE_LABEL = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -344,7 +344,7 @@ def test_two_gunicorn_workers_add_up_in_every_scrape(tmp_path, database_url):
             "HUB_RATELIMIT_STORAGE": redis_url,
             "HUB_RATELIMIT_KEY_PREFIX": prefix,
         }
-        command = [sys.executable, "-c", "from hub.cli import main; main()", "serve", "--production", "--port", str(port), "--workers", "2"]
+        command = [sys.executable, "-c", "from hub.cli.main import main; main()", "serve", "--production", "--port", str(port), "--workers", "2"]
     else:
         command = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "hub.wsgi:app"]
     process = subprocess.Popen(command, env=env, cwd=str(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -376,7 +376,7 @@ def test_two_gunicorn_workers_add_up_in_every_scrape(tmp_path, database_url):
             assert answer.status_code == 200, answer.text[:500]
             samples = metrics.parse(answer.text)
             assert sample(samples, "hub_token_api_requests_total", outcome="api_key_invalid") == sent
-            # bad keys are audited in aggregate (hub.flood): the 1st, 10th, 100th... refusal per
+            # bad keys are audited in aggregate (hub.web.flood): the 1st, 10th, 100th... refusal per
             # address and minute, counted by each worker (memory://) or by all (Redis)
             assert 1 <= sample(samples, "hub_audit_chain_head") <= 2 * 3
     finally:

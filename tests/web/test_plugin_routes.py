@@ -10,11 +10,12 @@ import pytest
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
-from hub import hookimpl, routes
+from hub import hookimpl
 from hub.app import create_app
-from hub.config import load_settings
+from hub.core.config import load_settings
+from hub.core.models import AuditEvent
 from hub.errors import ConfigError, Forbidden
-from hub.models import AuditEvent
+from hub.web import plugin_routes as routes
 from tests.conftest import csrf_of, sign_in
 
 

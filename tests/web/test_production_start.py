@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from hub.app import create_app
-from hub.config import load_settings
+from hub.core.config import load_settings
 from hub.errors import ConfigError
 
 REDIS = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -59,7 +59,7 @@ def test_a_redis_that_goes_away_is_an_error_naming_it(hub_config, plugins, caplo
     )
     app = create_app(settings=settings, plugins=plugins)
     try:
-        limiter = app.extensions["hub.ratelimit"].limiter
+        limiter = app.extensions["hub.web.ratelimit"].limiter
         with caplog.at_level("WARNING", logger=limiter.logger.name):
             limiter.logger.warning("Rate limit storage unreachable - falling back to in-memory storage")
         (record,) = caplog.records

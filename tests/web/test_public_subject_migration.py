@@ -6,8 +6,8 @@ from __future__ import annotations
 from alembic import command
 from sqlalchemy import text
 
-from hub.db import Database
-from hub.migrate import alembic_config, upgrade
+from hub.core.db import Database
+from hub.core.migrate import alembic_config, upgrade
 
 
 def test_existing_users_keep_their_old_sub_and_new_users_get_a_random_one(database_url):

@@ -1,4 +1,4 @@
-"""Rate limits (hub.ratelimit, Flask-Limiter) on sign-in start, callbacks, the logout receivers
+"""Rate limits (hub.web.ratelimit, Flask-Limiter) on sign-in start, callbacks, the logout receivers
 and the token API: 429 with Retry-After, a readable page or the API's JSON error, one audit
 event per burst, and the check runs before any database work. Against Redis too, when
 HUB_TEST_REDIS_URL is set (CI sets it), with a key prefix per test that the test deletes."""
@@ -16,11 +16,11 @@ import redis
 from flask import Blueprint, Flask, request
 from sqlalchemy import func, select
 
-from hub import ratelimit
 from hub.app import create_app
-from hub.config import load_settings, production_problems
+from hub.core.config import load_settings, production_problems
+from hub.core.models import AuditEvent, PendingSignin
 from hub.errors import ConfigError
-from hub.models import AuditEvent, PendingSignin
+from hub.web import ratelimit
 from tests.conftest import csrf_of
 
 REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL")
@@ -202,7 +202,7 @@ def test_an_unreachable_redis_never_fails_a_request_and_limits_in_memory(hub_con
     start: tests/web/test_production_start.py)."""
     import socket
 
-    from hub.ratelimit import RateLimits
+    from hub.web.ratelimit import RateLimits
 
     monkeypatch.setattr(RateLimits, "_check_storage", lambda self: None)  # it answered at start
     with socket.socket() as probe:  # a port nothing listens on
@@ -240,7 +240,7 @@ def test_redis_limits_answer_429_with_retry_after_on_the_api(hub_config, plugins
 
 @needs_redis
 def test_failure_counts_are_shared_by_processes_through_redis(hub_config, plugins, redis_prefix):
-    """hub.flood counts in the limiter's storage: two workers' forged callbacks are one count."""
+    """hub.web.flood counts in the limiter's storage: two workers' forged callbacks are one count."""
     settings = {"ratelimit_storage": REDIS_URL, "ratelimit_key_prefix": redis_prefix, "ratelimit_callback": "1000 per minute"}
     first, second = make_app(hub_config, plugins, **settings), make_app(hub_config, plugins, **settings)
     for app in (first, second) * 6:

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, text, update
 
-from hub.models import AuditEvent, Base, LinkedAccount, TokenSet, utcnow
+from hub.core.models import AuditEvent, Base, LinkedAccount, TokenSet, utcnow
 from tests.conftest import callback_path, csrf_of, sign_in, start_signin
 
 
@@ -146,8 +146,8 @@ def past_the_grace_window(issuer, refresh_token: str) -> None:
 
     from sqlalchemy import update
 
+    from hub.core.models import RefreshToken, utcnow
     from hub.issuer import tokens
-    from hub.models import RefreshToken, utcnow
 
     with issuer.rt.db.session() as session, session.begin():
         session.execute(

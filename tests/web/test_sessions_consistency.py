@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from hub import accounts, apikeys
 from hub.app import create_app
-from hub.config import load_settings
-from hub.db import Database, write_transaction
-from hub.models import AuditEvent, LinkedAccount, User, WebSession
+from hub.core import accounts, apikeys
+from hub.core.config import load_settings
+from hub.core.db import Database, write_transaction
+from hub.core.models import AuditEvent, LinkedAccount, User, WebSession
 from tests import fakeidp
 from tests.conftest import callback_path, csrf_of, sign_in, start_signin
 

@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select, update
 
-from hub.config import load_settings
-from hub.models import AuditEvent, WebSession, utcnow
+from hub.core.config import load_settings
+from hub.core.models import AuditEvent, WebSession, utcnow
 from tests.conftest import csrf_of, sign_in
 
 
@@ -193,7 +193,7 @@ def test_errors_as_json_for_api_clients(client):
 
 
 def test_expired_pending_signins_are_purged_when_a_sign_in_starts(client, app):
-    from hub.models import PendingSignin
+    from hub.core.models import PendingSignin
     from tests.conftest import start_signin
 
     start_signin(client)
@@ -205,8 +205,8 @@ def test_expired_pending_signins_are_purged_when_a_sign_in_starts(client, app):
 
 
 def test_purge_deletes_expired_and_idle_sessions_only(client, idp, app):
-    from hub import sessions
-    from hub.db import write_transaction
+    from hub.core import sessions
+    from hub.core.db import write_transaction
 
     sign_in(client, idp, "alice")
     sign_in(app.test_client(), idp, "bob")

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select, update
 
-from hub.models import AuditEvent, LinkedAccount, PendingSignin, TokenSet, User, WebSession, utcnow
+from hub.core.models import AuditEvent, LinkedAccount, PendingSignin, TokenSet, User, WebSession, utcnow
 from tests.conftest import callback_path, csrf_of, sign_in, start_signin
 
 
@@ -298,7 +298,7 @@ def test_policy_hook_can_refuse_a_sign_in(app, client, idp, plugins):
 
 def test_disabled_user_cannot_sign_in(client, idp, app):
     sign_in(client, idp, "alice")
-    from hub.models import utcnow
+    from hub.core.models import utcnow
 
     with app.extensions["hub"].db.session() as session, session.begin():
         session.execute(update(User).values(disabled_at=utcnow()))
@@ -312,8 +312,8 @@ def test_concurrent_claims_of_one_state_give_the_pending_sign_in_to_exactly_one(
     the pending sign-in's single DELETE ... RETURNING hands it to one of them only."""
     import threading
 
-    from hub import signin
-    from hub.db import write_transaction
+    from hub.core.db import write_transaction
+    from hub.upstream import signin
 
     state = parse_qs(urlsplit(start_signin(client)).query)["state"][0]
     rt = app.extensions["hub"]

@@ -67,7 +67,7 @@ def register_example_app(rt: Any, name: str, base_url: str) -> tuple[str, str]:
     client id and a client secret. Idempotent: an application of that name is kept (with the
     grants people gave it) and gets a new secret and this run's URIs, since its port may
     differ from the last run's (`--example-port 0`)."""
-    from hub.db import write_transaction
+    from hub.core.db import write_transaction
     from hub.issuer import applications
 
     redirect_uris = [f"{base_url}/callback"]
@@ -128,8 +128,8 @@ def register_example_app(rt: Any, name: str, base_url: str) -> tuple[str, str]:
 def demo_command(port: int, emulator_port: int, example_port: int, second_example_port: int, seed: int) -> None:
     """Run the hub with a bundled Entra ID emulator: no tenant needed (loopback only)."""
     from hub.app import create_app
-    from hub.config import load_settings
-    from hub.plugins import load_plugins
+    from hub.core.config import load_settings
+    from hub.plugin.manager import load_plugins
 
     server = LoopbackServer(port=port, name="hub-demo")  # bound first: the URLs need the port
     base_url = server.base_url
@@ -176,8 +176,8 @@ def demo_command(port: int, emulator_port: int, example_port: int, second_exampl
 
 
 def _seed(app: Any, count: int) -> None:
-    from hub.commands import ProgressBar
-    from hub.seed import seed
+    from hub.cli.commands import ProgressBar
+    from hub.cli.seed import seed
 
     with ProgressBar(f"Seeding {count:,} linked accounts") as progress:
         report = seed(app.extensions["hub"], count, progress=progress)

@@ -1,5 +1,5 @@
 """A signed back-channel logout token replayed to another hub process ends nothing (issue 9 §5):
-each process validates with its own in-memory jti cache, so only the database (hub.replay)
+each process validates with its own in-memory jti cache, so only the database (hub.upstream.replay)
 can recognise the replay."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import hub_oidc
 import pytest
 import responses
 from flask import Flask
+from hub.testing.app import callback_path, hub_app, query_of, start_sign_in
 from hub_oidc.testing import FakeOpenIdProvider, oidc_settings
 from sqlalchemy import func, select
 
-from hub.models import AuditEvent, SeenLogoutToken, WebSession
-from hub.testing.app import callback_path, hub_app, query_of, start_sign_in
+from hub.core.models import AuditEvent, SeenLogoutToken, WebSession
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ import pytest
 import responses
 from flask import Flask
 from flask.testing import FlaskClient
+from hub.testing.app import callback_path, hub_app, query_of, start_sign_in
 from hub_oidc.testing import ISSUER, FakeOpenIdProvider, oidc_settings
 from sqlalchemy import func, select
 
-from hub.models import AuditEvent, WebSession
+from hub.core.models import AuditEvent, WebSession
 from hub.oidc import b64url
-from hub.testing.app import callback_path, hub_app, query_of, start_sign_in
 
 
 @pytest.fixture

@@ -150,7 +150,7 @@ def test_rfc9207_a_correct_iss_is_accepted_and_a_wrong_one_refused_even_unadvert
 
 
 def as_the_core_does(provider: OidcProvider, answer: Callback) -> SignInResult:
-    """hub.callback's order: the RFC 9207 check, then the provider."""
+    """hub.upstream.callback's order: the RFC 9207 check, then the provider."""
     check_callback_issuer(provider, answer.params)
     return provider.complete_sign_in(answer)
 

@@ -1,0 +1,1 @@
+"""The plugin contract and its tools: hookspecs, the manager, the scaffold and the testing kit."""

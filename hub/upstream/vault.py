@@ -1,0 +1,668 @@
+"""The token vault: linked accounts' tokens encrypted at rest, refreshed on demand, re-keyed online.
+
+Tokens are sealed with AES-256-GCM under the newest key of a key ring that lives outside the
+database (HUB_TOKEN_KEYS). Each ciphertext is bound to its row by associated data, so a
+ciphertext copied into another account's row does not decrypt. Refreshes are single-flight
+per account across threads and processes: the refresher holds the account's row lock (or, on
+SQLite, the database write lock) while it calls the provider, and everyone who waited reads
+the token it stored instead of spending the refresh token again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from hub.core import metrics
+from hub.core.audit import AuditLog, RequestContext
+from hub.core.db import Database, write_transaction
+from hub.core.errors import ConfigError, HubError, NotFound, ProviderUnavailable, RefreshRejected
+from hub.core.models import LinkedAccount, SigningKey, TokenSet, utcnow
+from hub.core.secrets import new_token_key
+from hub.upstream.provider import Identity, ProviderType, RefreshResult, Tokens
+
+log = logging.getLogger(__name__)
+
+REFRESH_MARGIN = timedelta(minutes=5)
+"""An access token expiring sooner than this is refreshed before it is handed out, so a
+back-end job never starts a Graph call with a token that dies on the way."""
+
+LOCK_TIMEOUT = "60s"
+"""PostgreSQL: how long a caller waits for another process's refresh of the same account.
+Longer than the provider's own HTTP timeouts, so it only fires when something is stuck."""
+
+NONCE_BYTES = 12
+KEY_BYTES = 32
+_KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_RING_FORM = (
+    "token_keys (HUB_TOKEN_KEYS): expected comma-separated `key_id:key` entries, newest last, "
+    "each key 32 random bytes in base64url (generate one with `hub keys rotate`)"
+)
+
+Progress = Callable[[int, int], None]
+"""Progress callback: (items done so far, items in total)."""
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+class TokenUnreadable(RefreshRejected):
+    """A stored ciphertext failed authentication: tampered with, or copied from another row.
+
+    A subclass of RefreshRejected because the cure is the same: the user signs in again, which
+    stores fresh tokens. Audited with reason `token_unreadable`.
+    """
+
+    reason = "token_unreadable"
+
+
+class TokenKeyMissing(HubError):
+    """A token set is sealed with a key this process's ring does not hold.
+
+    An operator problem (a retired key, or a process started with an old HUB_TOKEN_KEYS during a
+    rotation), not the user's: the account is not marked for re-authentication, because adding
+    the key back to the ring makes every such row readable again.
+    """
+
+    code = "token_key_missing"
+    status = 503
+    title = "The hub cannot read stored tokens"
+    hint = "An administrator must add the missing key back to HUB_TOKEN_KEYS (`hub keys status`)."
+
+
+# --- the key ring ------------------------------------------------------------------------------
+
+
+def provider_not_running(provider_id: str, linked_account_id: int) -> ProviderUnavailable:
+    """The error for an account whose provider is not running (its plugin is uninstalled or its
+    configuration removed): 503 `provider_unavailable`, as documented for the token API."""
+    return ProviderUnavailable(
+        f"The provider {provider_id!r} of linked account {linked_account_id} is not running on "
+        "this hub (its plugin is not installed, or it is no longer configured).",
+        hint="An administrator can check `hub providers`; the account works again once its provider does.",
+    )
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """Token encryption keys by id, newest last. The newest encrypts; every key decrypts."""
+
+    keys: tuple[tuple[str, bytes], ...] = field(repr=False)
+
+    @classmethod
+    def parse(cls, ring_text: str | None) -> KeyRing:
+        """Parse `kid:base64urlkey,kid2:key2`. Errors name the entry, never its key."""
+        entries = [entry.strip() for entry in (ring_text or "").split(",") if entry.strip()]
+        if not entries:
+            raise ConfigError(f"{_RING_FORM}; got an empty value")
+        keys: list[tuple[str, bytes]] = []
+        for position, entry in enumerate(entries, start=1):
+            kid, sep, encoded = entry.partition(":")
+            kid = kid.strip()
+            if not sep or not _KID.match(kid):
+                raise ConfigError(
+                    f"{_RING_FORM}; entry {position} has no valid key id "
+                    "(letters, digits, - and _, at most 64) before the colon"
+                )
+            if any(kid == known for known, _ in keys):
+                raise ConfigError(f"{_RING_FORM}; key id {kid!r} appears twice")
+            key = _decode_key(encoded.strip())
+            if key is None:
+                raise ConfigError(
+                    f"{_RING_FORM}; the key of entry {position} ({kid!r}) is not "
+                    f"{KEY_BYTES} bytes of base64url"
+                )
+            keys.append((kid, key))
+        return cls(tuple(keys))
+
+    @property
+    def newest_id(self) -> str:
+        return self.keys[-1][0]
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(kid for kid, _ in self.keys)
+
+    def text(self) -> str:
+        """The ring as HUB_TOKEN_KEYS text. Secret: print only where an operator asked for it."""
+        return ",".join(
+            f"{kid}:{base64.urlsafe_b64encode(key).decode()}" for kid, key in self.keys
+        )
+
+    def with_new_key(self, entry: str | None = None) -> KeyRing:
+        """This ring with a fresh key appended as the newest (hub.core.secrets.new_token_key)."""
+        added = KeyRing.parse(entry or new_token_key())
+        if added.newest_id in self.key_ids:  # 32 random bits: retry rather than collide
+            return self.with_new_key()
+        return KeyRing(self.keys + added.keys)
+
+    def encrypt(self, plaintext: bytes, associated_data: bytes) -> tuple[str, bytes]:
+        """Seal with the newest key: returns (key id, nonce || ciphertext-and-tag)."""
+        kid, key = self.keys[-1]
+        nonce = os.urandom(NONCE_BYTES)  # random 96-bit nonces: safe far beyond our volumes
+        return kid, nonce + AESGCM(key).encrypt(nonce, plaintext, _bind(associated_data, kid))
+
+    def decrypt(self, key_id: str, sealed: bytes, associated_data: bytes) -> bytes:
+        """Open a sealed value. Raises TokenKeyMissing or TokenUnreadable."""
+        key = dict(self.keys).get(key_id)
+        if key is None:
+            raise TokenKeyMissing(
+                f"stored tokens are sealed with key {key_id!r}, which is not in token_keys "
+                f"(HUB_TOKEN_KEYS holds {', '.join(self.key_ids)})"
+            )
+        if len(sealed) < NONCE_BYTES + 16:
+            raise TokenUnreadable("the stored tokens are truncated; the user must sign in again")
+        try:
+            return AESGCM(key).decrypt(
+                sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _bind(associated_data, key_id)
+            )
+        except InvalidTag:
+            raise TokenUnreadable(
+                "the stored tokens failed their integrity check (altered, or copied from another "
+                "account); the user must sign in again"
+            ) from None
+
+
+def _decode_key(encoded: str) -> bytes | None:
+    try:
+        key = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    return key if len(key) == KEY_BYTES else None
+
+
+def _bind(associated_data: bytes, key_id: str) -> bytes:
+    return associated_data + b"|kid:" + key_id.encode()
+
+
+def token_set_binding(linked_account_id: int) -> bytes:
+    """Associated data tying a token set's ciphertext to its linked account's row."""
+    return b"hub.token_set.v1|linked_account:" + str(linked_account_id).encode()
+
+
+def add_token_key(ring_text: str) -> str:
+    """The ring text with one freshly generated key appended as the newest."""
+    return KeyRing.parse(ring_text).with_new_key().text()
+
+
+# --- the vault ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A usable access token; repr hides the value."""
+
+    value: str = field(repr=False)
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    """What a re-encryption pass did. `unreadable` lists token set ids it had to skip."""
+
+    rewrapped: int
+    unreadable: tuple[int, ...] = ()
+    newest_key_id: str = ""
+
+
+class TokenVault:
+    """Encrypts, stores, reads and refreshes linked accounts' tokens."""
+
+    def __init__(self, keyring: KeyRing, *, refresh_margin: timedelta = REFRESH_MARGIN) -> None:
+        self.keyring = keyring
+        self.refresh_margin = refresh_margin
+
+    def __repr__(self) -> str:
+        return f"TokenVault(keys={list(self.keyring.key_ids)})"
+
+    # ---- storing and reading -----------------------------------------------------------------
+
+    def store(
+        self,
+        session: Session,
+        linked_account_id: int,
+        tokens: Tokens,
+        requested_scopes: Sequence[str],
+    ) -> None:
+        """Insert or replace the account's token set within the caller's transaction, and
+        reset its refresh failures (fresh tokens from a sign-in; the account's `needs_reauth`
+        is cleared by hub.core.accounts with the rest of the sign-in's refresh).
+
+        One upsert on the unique linked_account_id, not a read and a write through the ORM.
+        """
+        key_id, ciphertext = self.keyring.encrypt(
+            _sealed_payload(tokens), token_set_binding(linked_account_id)
+        )
+        now = utcnow()
+        values = {
+            "linked_account_id": linked_account_id,
+            "key_id": key_id,
+            "ciphertext": ciphertext,
+            "access_expires_at": tokens.expires_at,
+            "scopes_granted": " ".join(tokens.scopes),
+            "scopes_requested": " ".join(requested_scopes),
+            "refresh_failures": 0,
+            "version": 1,
+            "updated_at": now,
+        }
+        connection = session.connection()
+        connection.execute(_UPSERTS[connection.dialect.name], values)
+
+    def read(self, token_set: TokenSet) -> Tokens:
+        """Decrypt a token set. Raises TokenUnreadable (tampered or swapped) or TokenKeyMissing."""
+        plaintext = self.keyring.decrypt(
+            token_set.key_id, token_set.ciphertext, token_set_binding(token_set.linked_account_id)
+        )
+        try:
+            payload = json.loads(plaintext)
+            access = payload["access_token"]
+        except (ValueError, KeyError, TypeError):
+            raise TokenUnreadable("the stored tokens are not in the vault's format") from None
+        return Tokens(
+            access_token=access,
+            refresh_token=payload.get("refresh_token"),
+            id_token=payload.get("id_token"),
+            expires_at=token_set.access_expires_at,
+            scopes=tuple(token_set.scopes_granted.split()),
+        )
+
+    # ---- on-demand refresh -------------------------------------------------------------------
+
+    def access_token(
+        self,
+        db: Database,
+        linked_account_id: int,
+        providers: Mapping[str, ProviderType],
+        audit: AuditLog,
+        context: RequestContext | None = None,
+    ) -> AccessToken:
+        """A valid access token for the account, refreshed through its provider when needed.
+
+        Raises RefreshRejected (the user must sign in again; TokenUnreadable is one),
+        ProviderUnavailable / ProviderMisconfigured (try later), TokenKeyMissing (operator).
+        Failures are audited and committed before the error reaches the caller.
+        """
+        with db.session() as session:
+            account, token_set = _load(session, linked_account_id)
+            _refuse_if_flagged(account, token_set)
+            if self._fresh(token_set):
+                try:
+                    return _access_of(self.read(token_set))
+                except TokenUnreadable:
+                    pass  # recorded under the lock below
+        return self._refresh_single_flight(db, linked_account_id, providers, audit, context)
+
+    def _fresh(self, token_set: TokenSet) -> bool:
+        # No expiry from the provider: nothing to go by, so the token is used until it fails.
+        expires_at = token_set.access_expires_at
+        return expires_at is None or expires_at > utcnow() + self.refresh_margin
+
+    def _refresh_single_flight(
+        self,
+        db: Database,
+        linked_account_id: int,
+        providers: Mapping[str, ProviderType],
+        audit: AuditLog,
+        context: RequestContext | None,
+    ) -> AccessToken:
+        """Refresh under the account's lock; whoever waited re-reads and finds it done.
+
+        The provider's network call happens while the lock is held. That is what makes the
+        refresh single-flight (a rotating refresh token can only be spent once, R09), and it
+        is cheap: the lock covers one account's rows only (PostgreSQL; SQLite is the
+        single-process development database), and the call is bounded by hub.upstream.http's timeouts.
+        The audit head lock is taken only after the call, so other audit writers never wait
+        on a provider.
+        """
+        outcome: AccessToken | HubError
+        with _refresh_transaction(db) as session:
+            account, token_set = _load(session, linked_account_id, lock=True)
+            provider_id = account.provider_id
+            _refuse_if_flagged(account, token_set)
+            if self._fresh(token_set):
+                try:
+                    fresh = _access_of(self.read(token_set))  # someone refreshed while we waited
+                except TokenUnreadable:
+                    pass
+                else:
+                    metrics.token_refresh_waited(provider_id)
+                    return fresh
+            outcome = self._refresh_locked(session, account, token_set, providers, audit, context)
+        audit.committed(session)
+        if isinstance(outcome, HubError):
+            metrics.token_refresh_failed(provider_id, getattr(outcome, "reason", outcome.code))
+            raise outcome
+        metrics.token_refreshed(provider_id)
+        return outcome
+
+    def _refresh_locked(
+        self,
+        session: Session,
+        account: LinkedAccount,
+        token_set: TokenSet,
+        providers: Mapping[str, ProviderType],
+        audit: AuditLog,
+        context: RequestContext | None,
+    ) -> AccessToken | HubError:
+        """Do the refresh inside the locked transaction; failures are returned to be raised
+        after the commit, so that their bookkeeping and audit event persist."""
+        provider = providers.get(account.provider_id)
+        if provider is None:
+            raise provider_not_running(account.provider_id, account.id)
+        try:
+            stored = self.read(token_set)
+        except TokenUnreadable as error:
+            return self._fail(session, account, token_set, audit, context, error, reauth=True)
+        if not stored.refresh_token:
+            error = RefreshRejected(
+                f"linked account {account.id} has no refresh token; the user must sign in again"
+            )
+            return self._fail(session, account, token_set, audit, context, error, reauth=True)
+        previous = Identity(subject=account.subject, issuer=account.issuer, tenant=account.tenant)
+        try:
+            result = provider.refresh(stored.refresh_token, previous)
+        except RefreshRejected as error:  # invalid_grant: only this marks the account (R10)
+            return self._fail(session, account, token_set, audit, context, error, reauth=True)
+        except HubError as error:
+            return self._fail(session, account, token_set, audit, context, error, reauth=False)
+        except Exception as exc:  # a provider bug or an unwrapped network error
+            log.warning(
+                "provider %s raised %s while refreshing linked account %s",
+                account.provider_id, type(exc).__name__, account.id,
+            )
+            error = ProviderUnavailable(
+                f"provider {account.provider_id} failed to refresh tokens ({type(exc).__name__})"
+            )
+            error.__cause__ = exc
+            return self._fail(session, account, token_set, audit, context, error, reauth=False)
+        tokens = self._replace_after_refresh(token_set, stored, result)
+        if result.identity is not None:
+            # A refreshed ID token carries the roles as they are now (the provider has checked
+            # it names the same person); sessions pick them up at the next sign-in.
+            account.roles = sorted(result.identity.roles)
+        audit.record(
+            session,
+            "token_refresh",
+            "success",
+            subject_user_id=account.user_id,
+            provider_id=account.provider_id,
+            context=context,
+            details={"linked_account_id": account.id, "version": token_set.version},
+        )
+        return _access_of(tokens)
+
+    def _replace_after_refresh(
+        self, token_set: TokenSet, stored: Tokens, result: RefreshResult
+    ) -> Tokens:
+        # Providers that do not rotate the refresh token omit it: keep the one we have. One
+        # that does rotate gets its new token stored in this same transaction (RFC 9700 4.14).
+        fresh = result.tokens
+        tokens = replace(
+            fresh,
+            refresh_token=fresh.refresh_token or stored.refresh_token,
+            id_token=fresh.id_token or stored.id_token,
+            scopes=fresh.scopes or stored.scopes,
+        )
+        token_set.key_id, token_set.ciphertext = self.keyring.encrypt(
+            _sealed_payload(tokens), token_set_binding(token_set.linked_account_id)
+        )
+        now = utcnow()
+        token_set.access_expires_at = tokens.expires_at
+        token_set.scopes_granted = " ".join(tokens.scopes)
+        token_set.last_refresh_at = now
+        token_set.refresh_failures = 0
+        token_set.version += 1
+        token_set.updated_at = now
+        return tokens
+
+    def _fail(
+        self,
+        session: Session,
+        account: LinkedAccount,
+        token_set: TokenSet,
+        audit: AuditLog,
+        context: RequestContext | None,
+        error: HubError,
+        *,
+        reauth: bool,
+    ) -> HubError:
+        token_set.refresh_failures += 1
+        token_set.updated_at = utcnow()
+        if reauth:
+            account.needs_reauth = True
+        details: dict[str, object] = {
+            "linked_account_id": account.id,
+            "reason": getattr(error, "reason", error.code),
+            "needs_reauth": reauth,
+            "failures": token_set.refresh_failures,
+        }
+        if error.provider_code:
+            details["provider_code"] = error.provider_code
+        audit.record(
+            session,
+            "token_refresh",
+            "failure",
+            subject_user_id=account.user_id,
+            provider_id=account.provider_id,
+            context=context,
+            details=details,
+        )
+        return error
+
+    # ---- key rotation ------------------------------------------------------------------------
+
+    def reencrypt(
+        self, db: Database, progress: Progress | None = None, *, batch_size: int = 200
+    ) -> RotationReport:
+        """Re-seal every token set not yet under the newest key. See reencrypt_token_sets."""
+        return reencrypt_token_sets(db, self.keyring, progress, batch_size=batch_size)
+
+
+def _load(
+    session: Session, linked_account_id: int, *, lock: bool = False
+) -> tuple[LinkedAccount, TokenSet]:
+    # Lock order everywhere: linked_accounts, then token_sets, then the audit head. NO KEY
+    # UPDATE so that inserts referencing the account (FOR KEY SHARE) are not blocked.
+    account_query = select(LinkedAccount).where(LinkedAccount.id == linked_account_id)
+    token_query = select(TokenSet).where(TokenSet.linked_account_id == linked_account_id)
+    if lock:
+        account_query = account_query.with_for_update(key_share=True)
+        token_query = token_query.with_for_update(key_share=True)
+    options = {"populate_existing": True}
+    account = session.scalars(account_query.execution_options(**options)).one_or_none()
+    if account is None:
+        raise NotFound(f"linked account {linked_account_id} does not exist")
+    token_set = session.scalars(token_query.execution_options(**options)).one_or_none()
+    if token_set is None:
+        raise RefreshRejected(
+            f"linked account {linked_account_id} has no stored tokens; the user must sign in "
+            "again with this provider"
+        )
+    return account, token_set
+
+
+class UserDisabled(HubError):
+    code = "user_disabled"
+    status = 403
+    title = "This user is disabled"
+    hint = "An administrator disabled the user; no tokens are handed out until they are enabled."
+
+
+def _refuse_if_flagged(account: LinkedAccount, token_set: TokenSet) -> None:
+    if account.user.disabled_at is not None:
+        raise UserDisabled(f"the user of linked account {account.id} is disabled")
+    if account.needs_reauth:
+        raise RefreshRejected(
+            f"linked account {account.id} needs its user to sign in again with provider "
+            f"{account.provider_id} (its refresh token was refused or is unreadable)"
+        )
+
+
+def _access_of(tokens: Tokens) -> AccessToken:
+    return AccessToken(tokens.access_token, tokens.expires_at)
+
+
+@contextmanager
+def _refresh_transaction(db: Database) -> Iterator[Session]:
+    """A write transaction that waits a bounded time for another refresher's lock."""
+    try:
+        with write_transaction(db) as session:
+            if not db.is_sqlite:
+                session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+            yield session
+    except OperationalError as exc:
+        if "lock" not in str(exc.orig).lower():
+            raise
+        raise ProviderUnavailable(
+            "another refresh of this account is taking too long; try again in a minute"
+        ) from exc
+
+
+# --- key rotation ------------------------------------------------------------------------------
+
+
+def reencrypt_token_sets(
+    db: Database, keyring: KeyRing, progress: Progress | None = None, *, batch_size: int = 200
+) -> RotationReport:
+    """Re-seal every token set with the ring's newest key, one transaction per batch.
+
+    Rows already under the newest key are skipped, so an interrupted run is finished by
+    running it again. Rows that cannot be opened (tampered, or sealed with a key missing
+    from the ring) are left as they are and listed in the report.
+    """
+    newest = keyring.newest_id
+    with db.session() as session:
+        total = session.scalar(
+            select(func.count()).select_from(TokenSet).where(TokenSet.key_id != newest)
+        ) or 0
+    done = rewrapped = 0
+    unreadable: list[int] = []
+    last_id = 0
+    if progress:
+        progress(0, total)
+    while True:
+        with write_transaction(db) as session:
+            batch = session.scalars(
+                select(TokenSet)
+                .where(TokenSet.id > last_id, TokenSet.key_id != newest)
+                .order_by(TokenSet.id)
+                .limit(batch_size)
+                .with_for_update(key_share=True)
+            ).all()
+            for token_set in batch:
+                binding = token_set_binding(token_set.linked_account_id)
+                try:
+                    plaintext = keyring.decrypt(token_set.key_id, token_set.ciphertext, binding)
+                except (TokenUnreadable, TokenKeyMissing):
+                    unreadable.append(token_set.id)
+                    continue
+                token_set.key_id, token_set.ciphertext = keyring.encrypt(plaintext, binding)
+                token_set.version += 1
+                rewrapped += 1
+        if not batch:
+            break
+        last_id = batch[-1].id
+        done += len(batch)
+        if progress:
+            progress(min(done, total), total)
+    if unreadable:
+        log.warning("key rotation skipped %d unreadable token sets", len(unreadable))
+    from hub.issuer import signing  # the issuer's signing keys are sealed with the same ring
+
+    with write_transaction(db) as session:
+        rewrapped += signing.reencrypt(session, keyring)
+    return RotationReport(rewrapped, tuple(unreadable), newest)
+
+
+def rotate_keys(
+    db: Database,
+    keyring_text: str,
+    progress: Progress | None = None,
+    *,
+    persist: Callable[[str], None],
+    batch_size: int = 200,
+) -> str:
+    """Add a new key, persist the ring, then re-seal every token set with it; returns the ring.
+
+    `persist` runs before any row is re-sealed: if it fails nothing has changed, and if the
+    re-encryption is interrupted afterwards every row is still readable with the persisted ring
+    (old keys stay in it), and `reencrypt_token_sets` finishes the job.
+    """
+    new_text = add_token_key(keyring_text)
+    persist(new_text)
+    reencrypt_token_sets(db, KeyRing.parse(new_text), progress, batch_size=batch_size)
+    return new_text
+
+
+def key_usage(db: Database) -> dict[str, int]:
+    """How many token sets and signing keys each key id seals (to see when an old key can be
+    retired)."""
+    usage: dict[str, int] = {}
+    with db.session() as session:
+        for column in (TokenSet.key_id, SigningKey.ring_key_id):
+            for key_id, count in session.execute(select(column, func.count()).group_by(column)).all():
+                usage[key_id] = usage.get(key_id, 0) + count
+    return usage
+
+
+def retire_key(ring_text: str, key_id: str, usage: Mapping[str, int]) -> str:
+    """The ring without `key_id`; refused while any token set is still sealed with it."""
+    ring = KeyRing.parse(ring_text)
+    if key_id not in ring.key_ids:
+        raise ConfigError(
+            f"token_keys: no key with id {key_id!r} (the ring holds {', '.join(ring.key_ids)})"
+        )
+    if key_id == ring.newest_id:
+        raise ConfigError(f"token_keys: {key_id!r} is the newest key; rotate first, then retire it")
+    if usage.get(key_id):
+        raise ConfigError(
+            f"token_keys: {usage[key_id]} token sets are still sealed with {key_id!r}; "
+            "run `hub keys reencrypt` first"
+        )
+    return KeyRing(tuple(entry for entry in ring.keys if entry[0] != key_id)).text()
+
+
+
+def _sealed_payload(tokens: Tokens) -> bytes:
+    """The plaintext the vault encrypts: the provider's tokens, in the vault's format v1."""
+    payload = {
+        "v": 1,
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "id_token": tokens.id_token,
+    }
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _upsert(insert: Callable[[Any], Any]) -> Any:
+    """INSERT ... ON CONFLICT (linked_account_id) DO UPDATE, in the dialect's own spelling."""
+    statement = insert(TokenSet.__table__)
+    replaced = {
+        name: statement.excluded[name]
+        for name in ("key_id", "ciphertext", "access_expires_at", "scopes_granted", "scopes_requested",
+                     "refresh_failures", "updated_at")
+    }
+    return statement.on_conflict_do_update(
+        index_elements=["linked_account_id"],
+        set_={**replaced, "version": TokenSet.__table__.c.version + 1},
+    )
+
+
+_UPSERTS = {"sqlite": _upsert(sqlite_insert), "postgresql": _upsert(postgresql_insert)}

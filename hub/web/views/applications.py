@@ -1,0 +1,194 @@
+"""Applications pages: the admin console's registry (register with the secret shown once, list,
+show, rotate the secret, disable, enable, delete, per-application grants and last use), and
+"Remove access" to a connected application, for the person (on My account) and for an admin
+(on a user's page); both pages list them with hub.console.applications.connected_applications.
+
+Admin routes run the admin console's own guard (hub.web.views.admin.guard) before every view. Every
+change is a POST with the CSRF token (checked by the app) and, for the admin's, an explicit
+confirmation page; the changes themselves and their audit events are in
+hub.console.applications. A client secret appears once, in the answer to the POST that made
+it, never cached, and never again.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, g, redirect, request
+from werkzeug.wrappers import Response
+
+from hub.console import applications as console
+from hub.console.actions import Actor
+from hub.core.errors import HubError, NotFound
+from hub.core.models import User
+from hub.issuer import applications
+from hub.issuer import consent as grants
+from hub.issuer.applications import ApplicationError
+from hub.web.request import audit_context, current_session, db_session, login_required, render, runtime
+from hub.web.views.admin import guard
+
+bp = Blueprint("applications", __name__)
+admin_bp = Blueprint("admin_applications", __name__, url_prefix="/admin")
+admin_bp.before_request(guard)
+
+DONE_MESSAGES = {
+    "disable": "The application was disabled: no sign-in, token or refresh succeeds for it, and its refresh tokens were revoked.",
+    "enable": "The application was enabled again. Tokens revoked when it was disabled stay revoked.",
+    "delete": "The application was deleted with its grants, codes and tokens.",
+    "remove_access": "The application's access was removed: its refresh tokens were revoked and it was told to end its sessions.",
+}
+
+
+def _actor() -> Actor:
+    current = current_session()
+    assert current is not None
+    return Actor(current.user.id, audit_context())
+
+
+def _audited(error: HubError) -> HubError:
+    g.failure_audited = True  # hub.console.applications wrote the failure event
+    return error
+
+
+# --- the person's Connected applications -----------------------------------------------------------
+
+
+@bp.post("/account/applications/<client_id>/remove")
+@login_required
+def remove_own_access(client_id: str) -> Response:
+    actor = _actor()
+    try:
+        console.remove_access(runtime(), actor, actor.user_id, client_id, via="account")
+    except HubError as error:
+        raise _audited(error) from None
+    return redirect("/account?done=remove_access", code=303)
+
+
+# --- the admin's registry ---------------------------------------------------------------------------
+
+
+@admin_bp.get("/applications")
+def index() -> tuple[str, int]:
+    return render(
+        "admin/applications.html",
+        rows=console.list_rows(db_session()),
+        done=DONE_MESSAGES.get(request.args.get("done", "")),
+        nav="applications",
+    )
+
+
+@admin_bp.get("/applications/new")
+def new() -> tuple[str, int]:
+    return render("admin/application_new.html", form=None, error=None, nav="applications")
+
+
+@admin_bp.post("/applications")
+def create() -> tuple[str, int]:
+    form = console.Registration(
+        name=request.form.get("name", "").strip(),
+        redirect_uris=console.lines(request.form.get("redirect_uris", "")),
+        public=request.form.get("public") == "yes",
+        first_party=request.form.get("first_party") == "yes",
+        post_logout_redirect_uris=console.lines(request.form.get("post_logout_redirect_uris", "")),
+        backchannel_logout_uri=request.form.get("backchannel_logout_uri", "").strip() or None,
+    )
+    try:
+        created = console.register(runtime(), _actor(), form)
+    except ApplicationError as error:
+        g.failure_audited = True
+        return render("admin/application_new.html", status=400, form=form, error=error, nav="applications")
+    except HubError as error:
+        raise _audited(error) from None
+    g.no_store = True
+    return render(
+        "admin/application_secret.html",
+        application=created.application,
+        client_secret=created.client_secret,
+        created=True,
+        nav="applications",
+    )
+
+
+@admin_bp.get("/applications/<client_id>")
+def show(client_id: str) -> tuple[str, int]:
+    session = db_session()
+    row = console.row_for(session, client_id)
+    return render(
+        "admin/application.html",
+        row=row,
+        described=applications.describe(row.application),
+        holders=console.grant_holders(session, row.application.id),
+        actions=console.APPLICATION_ACTIONS,
+        done=DONE_MESSAGES.get(request.args.get("done", "")),
+        nav="applications",
+    )
+
+
+@admin_bp.get("/applications/<client_id>/confirm/<action>")
+def confirm(client_id: str, action: str) -> tuple[str, int]:
+    if action not in console.APPLICATION_ACTIONS:
+        raise NotFound(f"There is no application action {action[:40]!r}.")
+    row = console.row_for(db_session(), client_id)
+    return render(
+        "admin/application_confirm.html",
+        row=row,
+        action=action,
+        label=console.APPLICATION_ACTIONS[action],
+        nav="applications",
+    )
+
+
+@admin_bp.post("/applications/<client_id>/<action>")
+def act(client_id: str, action: str) -> Response | tuple[str, int]:
+    try:
+        rotated = console.perform(runtime(), action, _actor(), client_id, confirmed=request.form.get("confirm") == "yes")
+    except HubError as error:
+        raise _audited(error) from None
+    if rotated is not None:
+        g.no_store = True
+        return render(
+            "admin/application_secret.html",
+            application=rotated.application,
+            client_secret=rotated.client_secret,
+            created=False,
+            nav="applications",
+        )
+    if action == "delete":
+        return redirect("/admin/applications?done=delete", code=303)
+    return redirect(f"/admin/applications/{client_id}?{urlencode({'done': action})}", code=303)
+
+
+# --- the admin, for one person ------------------------------------------------------------------------
+
+
+@admin_bp.get("/users/<int:user_id>/applications/<client_id>/confirm")
+def confirm_remove(user_id: int, client_id: str) -> tuple[str, int]:
+    session = db_session()
+    user = session.get(User, user_id)
+    application = applications.get(session, client_id)
+    if user is None or grants.find(session, user_id, application.id) is None:
+        raise NotFound(f"User {user_id} has not connected {application.name}.", hint="Reload the user's page.")
+    return render("admin/user_application_confirm.html", user=user, application=application, nav="accounts")
+
+
+@admin_bp.post("/users/<int:user_id>/applications/<client_id>/remove")
+def remove_access(user_id: int, client_id: str) -> Response:
+    actor = _actor()
+    try:
+        if request.form.get("confirm") != "yes":
+            raise console.ActionRefused(
+                "This action was not confirmed.",
+                code="not_confirmed",
+                hint="Use the Remove access button on the user's page and confirm on the next page.",
+            )
+        console.remove_access(runtime(), actor, user_id, client_id, via="admin")
+    except console.ActionRefused as error:
+        if error.code == "not_confirmed":
+            runtime().audit.record_failure(
+                runtime().db, "grant.remove", reason=error.code, actor_user_id=actor.user_id,
+                subject_user_id=user_id, context=actor.context, details={"via": "admin"},
+            )
+        raise _audited(error) from None
+    except HubError as error:
+        raise _audited(error) from None
+    return redirect(f"/admin/users/{user_id}?done=remove_access", code=303)
