@@ -1,5 +1,5 @@
 """The whole picture over real sockets on 127.0.0.1: the Entra emulator, the hub (its `entra`
-provider pointed at the emulator) and example applications (hub_entra.example_app) registered
+provider pointed at the emulator) and example applications (hub_demo.example_app) registered
 with the hub, each served by its own loopback server. Used by the end-to-end and browser tests
 of the issuer side."""
 
@@ -11,9 +11,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub_demo.example_app import SessionStore, create_example_app
 from hub_entra.emulator import EntraEmulator
 from hub_entra.emulator.directory import CONTOSO_TENANT_ID
-from hub_entra.example_app import SessionStore, create_example_app
 
 from hub.core.db import write_transaction
 from hub.issuer import applications

@@ -201,19 +201,23 @@ def hub_imports(path) -> set[str]:
 
 def test_bundled_plugins_import_only_what_docs_architecture_allows():
     """docs/architecture.md: provider types import the plugin API only; test doubles add
-    hub.serving and hub.testing; `hub demo` alone builds a whole hub (and registers its example
+    hub.serving and hub.testing; provider packages hold nothing else (no demo). `hub demo`, a
+    package of its own (demo/hub_demo), alone builds a whole hub (and registers its example
     applications); the example application imports nothing of the hub."""
     from pathlib import Path
 
     plugin_api = {"hub", "hub.provider", "hub.oidc", "hub.http", "hub.errors", "hub.routes"}
     doubles = plugin_api | {"hub.serving", "hub.testing", "hub.testing.app", "hub.testing.conformance"}
     demo = doubles | {"hub.app", "hub.core.config", "hub.plugin.manager", "hub.cli.commands", "hub.cli.seed", "hub.core.db", "hub.issuer"}
-    root = Path(__file__).resolve().parents[2] / "providers"
-    sources = sorted(root.glob("*/hub_*/**/*.py"))
-    assert len(sources) > 15
+    root = Path(__file__).resolve().parents[2]
+    sources = sorted(root.glob("providers/*/hub_*/**/*.py"))
+    demo_sources = sorted(root.glob("demo/hub_demo/**/*.py"))
+    assert len(sources) > 15 and len(demo_sources) >= 3
     problems = []
-    for path in sources:
-        if path.name == "demo.py":
+    for path in [*sources, *demo_sources]:
+        if path.name == "example_app.py":
+            allowed: set[str] = set()
+        elif path in demo_sources:
             allowed = demo
         elif path.name in {"fake.py", "testing.py"} or "emulator" in path.parts:
             allowed = doubles
@@ -223,3 +227,22 @@ def test_bundled_plugins_import_only_what_docs_architecture_allows():
         if extra:
             problems.append(f"{path.relative_to(root)} imports {sorted(extra)}")
     assert problems == []
+
+
+def test_a_provider_plugin_is_only_a_provider_and_the_demo_a_plugin_of_its_own():
+    """`hub demo` and its example application live in hub-demo (entry point `demo`), not in
+    hub-provider-entra: the Entra plugin contributes its provider type and `.env` defaults only,
+    and the core finds the demo command through `hub_cli_commands`, by no name of its own."""
+    import importlib.util
+
+    from hub.cli.main import build_cli
+
+    plugins = load_plugins()
+    by_name = {info.name: info for info in plugins.loaded}
+    assert by_name["entra"].distribution == "hub-provider-entra"
+    assert by_name["entra"].hooks == ("hub_default_providers", "hub_provider_types")
+    assert by_name["demo"].distribution == "hub-demo"
+    assert by_name["demo"].hooks == ("hub_cli_commands",) and by_name["demo"].provider_types == ()
+    assert importlib.util.find_spec("hub_entra.demo") is None
+    assert importlib.util.find_spec("hub_entra.example_app") is None
+    assert build_cli(plugins).commands["demo"].callback.__module__ == "hub_demo.command"

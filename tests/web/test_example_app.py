@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import responses
 from flask.testing import FlaskClient
-from hub_entra.example_app import BACKCHANNEL_LOGOUT_EVENT, LocalSession, SessionStore, create_example_app
+from hub_demo.example_app import BACKCHANNEL_LOGOUT_EVENT, LocalSession, SessionStore, create_example_app
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 

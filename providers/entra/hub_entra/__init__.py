@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import click
-
 from hub import hookimpl
 from hub_entra.provider import EntraProvider
 
@@ -22,14 +20,6 @@ hub_api_version = 1
 @hookimpl
 def hub_provider_types() -> list[type[EntraProvider]]:
     return [EntraProvider]
-
-
-@hookimpl
-def hub_cli_commands(cli: click.Group) -> None:
-    """`hub demo`: the hub and this package's Entra emulator, one command, no tenant."""
-    from hub_entra.demo import demo_command
-
-    cli.add_command(demo_command)
 
 
 @hookimpl
@@ -56,4 +46,4 @@ def hub_default_providers(environ: Mapping[str, str]) -> list[dict[str, Any]]:
     return [provider]
 
 
-__all__ = ["EntraProvider", "hub_api_version", "hub_cli_commands", "hub_default_providers", "hub_provider_types"]
+__all__ = ["EntraProvider", "hub_api_version", "hub_default_providers", "hub_provider_types"]

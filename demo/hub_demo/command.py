@@ -1,12 +1,13 @@
 """`hub demo`: the Entra emulator, the hub and two example applications side by side on
 127.0.0.1, on SQLite, one command.
 
-Contributed to the `hub` CLI through the `hub_cli_commands` hook, so the core knows nothing of
-Entra. Two tenants of the emulator are configured as two providers, to show providers of one
-type side by side; the demo database is a file of its own in the instance folder. The two
-example applications (hub_entra.example_app) are registered with the hub at every start, as
-first-party applications with back-channel logout: sign in to one, open the other and you are
-in without signing in again; sign out at the hub and both end their sessions.
+Contributed to the `hub` CLI through the `hub_cli_commands` hook (hub_demo), so the core knows
+neither the demo nor Entra. Two tenants of the emulator (hub_entra.emulator) are configured as
+two providers, to show providers of one type side by side; the demo database is a file of its
+own in the instance folder. The two example applications (hub_demo.example_app) are registered
+with the hub at every start, as first-party applications with back-channel logout: sign in to
+one, open the other and you are in without signing in again; sign out at the hub and both end
+their sessions.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
-
-from hub.serving import LoopbackServer
 from hub_entra.emulator.directory import (
     CONTOSO_TENANT_ID,
     DEMO_REDIRECT_URIS,
@@ -24,7 +23,9 @@ from hub_entra.emulator.directory import (
     demo_clients,
 )
 from hub_entra.emulator.server import EntraEmulator
-from hub_entra.example_app import create_example_app
+
+from hub.serving import LoopbackServer
+from hub_demo.example_app import create_example_app
 
 
 def demo_providers(emulator: EntraEmulator, base_url: str) -> dict[str, dict[str, Any]]:
