@@ -19,10 +19,9 @@ from hub.core.db import write_transaction
 from hub.core.errors import ConfigError
 from hub.core.parsing import IdConverter, check_request_text
 from hub.core.resources import static_dir, templates_dir
-from hub.issuer import server as issuer_server
 from hub.plugin.manager import Plugins
 from hub.runtime import Runtime
-from hub.web import logs, ratelimit, security
+from hub.web import issuer_server, logs, ratelimit, security
 from hub.web import plugin_routes as routes
 from hub.web.proxy import TrustedProxies
 from hub.web.request import close_db_session, runtime
@@ -127,7 +126,7 @@ def create_app(
         issuer.bp,
     ):
         app.register_blueprint(blueprint)
-    issuer_server.build(app, rt)
+    issuer_server.install(app, rt)
     errors.register(app)
     _add_callback_routes(app, rt)
     try:

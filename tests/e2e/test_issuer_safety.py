@@ -241,7 +241,7 @@ def test_disabled_user_gets_no_tokens(issuer):
 
 
 def test_a_token_for_another_application_is_refused(issuer):
-    from hub.issuer.server import validate_access_token
+    from hub.issuer.access_tokens import validate_access_token
 
     issuer.sign_in()
     wiki = issuer.register("Wiki", first_party=True)
@@ -254,9 +254,10 @@ def test_a_token_for_another_application_is_refused(issuer):
     assert introspected == {"active": False}
     stolen = post_token(issuer, other, grant_type="refresh_token", refresh_token=token["refresh_token"])
     assert stolen.json()["error"] == "invalid_grant"
+    config = issuer.app.extensions["hub.issuer"].config
     with issuer.rt.db.session() as session:
-        assert validate_access_token(issuer.rt, session, token["access_token"], audience=other.client_id) is None
-        assert validate_access_token(issuer.rt, session, token["access_token"], audience=wiki.client_id) is not None
+        assert validate_access_token(config, session, token["access_token"], audience=other.client_id) is None
+        assert validate_access_token(config, session, token["access_token"], audience=wiki.client_id) is not None
     assert audit(issuer, "issuer.introspect")[-1].outcome == "failure"
 
 

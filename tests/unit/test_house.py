@@ -62,13 +62,10 @@ KNOWN_DEBTS = {
     "hub.core.sessions -> hub.issuer.backchannel",
     "hub.core.sessions -> hub.upstream.signin",
     "hub.upstream.vault -> hub.issuer.signing",
-    "hub.issuer.server -> hub.upstream.http",
     "hub.issuer.signing -> hub.upstream.vault",
     "hub.console.actions -> hub.runtime",
     "hub.console.applications -> hub.runtime",
     "hub.core.parsing -> werkzeug.routing",
-    "hub.issuer.server -> flask",
-    "hub.issuer.server -> hub.runtime",
     "hub.upstream.callback -> hub.runtime",
     "hub.upstream.revocation -> hub.runtime",
 }
@@ -78,12 +75,10 @@ OVERSIZE = {
     "hub.console.listing": 425,
     "hub.core.audit": 688,
     "hub.core.models": 538,
-    "hub.issuer.server": 1092,
     "hub.plugin.scaffold": 668,
     "hub.plugin.testing.authserver": 501,
     "hub.plugin.testing.conformance": 578,
     "hub.upstream.vault": 668,
-    "hub.web.views.issuer": 628,
 }
 
 SOURCES = {_module_name(p): p for p in sorted(HUB.rglob("*.py"))}

@@ -2,7 +2,7 @@
 `GET /api/v1/me/provider-token?provider=<id>` with a hub access token as Bearer returns the
 person's valid access token at that upstream provider (for example for Microsoft Graph).
 
-The hub access token must be live (hub.issuer.server.validate_access_token: signed by the hub,
+The hub access token must be live (hub.issuer.access_tokens.validate_access_token: signed by the hub,
 unexpired, its application enabled, its person enabled, its grant and token family not
 revoked, so "Remove access" and disabling stop it at once) and carry the scope
 `provider_tokens`, which the person consented to like any other. The upstream token comes from
@@ -27,9 +27,10 @@ from werkzeug.wrappers import Response
 from hub.core.db import write_transaction
 from hub.core.errors import HubError, NotFound
 from hub.core.models import Application, LinkedAccount
-from hub.issuer.server import validate_access_token
+from hub.issuer.access_tokens import validate_access_token
 from hub.upstream.vault import provider_not_running
 from hub.web import flood, ratelimit
+from hub.web.issuer_server import issuer_server
 from hub.web.request import audit_context, runtime
 from hub.web.views.errors import respond
 
@@ -109,7 +110,7 @@ def _bearer(rt: Any) -> tuple[Application, int, list[str]]:
     if not presented or len(presented) > MAX_TOKEN_LENGTH:
         raise InvalidToken("No hub access token was sent as a Bearer token.")
     with rt.db.session() as session:
-        validated = validate_access_token(rt, session, presented)
+        validated = validate_access_token(issuer_server().config, session, presented)
         subject = validated.get_user() if validated is not None else None
         if validated is None or subject is None:
             raise InvalidToken(

@@ -1,0 +1,30 @@
+"""What the issuer is built from: the collaborators the composition root hands it, not the Runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import requests
+
+from hub.issuer.signing import SigningKeys
+
+
+@dataclass(frozen=True)
+class IssuerConfig:
+    """Everything the authorization server reads besides the request and its transaction. Built
+    by the web layer (hub.web.issuer_server) from the Runtime, so the issuer imports neither it
+    nor Flask, and a test can build one by hand."""
+
+    issuer: str
+    """The issuer identifier: the hub's base URL without a trailing slash."""
+    secret_key: bytes = field(repr=False)
+    """The hub's secret key: pairwise subjects, the `sid` an application sees, refresh successors."""
+    signing_keys: SigningKeys
+    hook: Any
+    """The plugins' hook caller (pluggy's HookRelay): `hub_token_claims`."""
+    refresh_reuse_grace: timedelta
+    """How long a repeated refresh token is answered again instead of revoking its family."""
+    http: requests.Session
+    """Fetches an application's jwks_uri (private_key_jwt); its calls must carry timeouts."""
