@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from hub.core.digest import digest
 from hub.core.models import SsoSession, User, WebSession, clip, utcnow
 from hub.issuer import backchannel
-from hub.upstream.signin import digest
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from hub.core.models import (
     utcnow,
 )
 from hub.issuer import applications, backchannel, sso
-from hub.upstream.signin import digest
+from hub.core.digest import digest
 from tests.conftest import callback_path, csrf_of, sign_in, start_signin
 
 ISSUER = "http://127.0.0.1:5001"

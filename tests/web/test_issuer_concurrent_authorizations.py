@@ -16,7 +16,7 @@ from hub.core.db import Database, write_transaction
 from hub.core.models import Grant, SsoSession, SsoSessionApplication, User
 from hub.issuer import applications, sso
 from hub.issuer import consent as consent
-from hub.upstream.signin import digest
+from hub.core.digest import digest
 
 POLICY = sessions.SessionPolicy(idle=timedelta(hours=1), absolute=timedelta(hours=8))
 

@@ -138,7 +138,7 @@ def test_linking_keeps_the_applications_signed_in_through_the_session(client, id
     """Rotation moves the issuer side's SSO session to the new id: no back-channel logout."""
     from hub.core.db import write_transaction
     from hub.core.models import SsoSession
-    from hub.upstream.signin import digest
+    from hub.core.digest import digest
 
     cookie = app.config["HUB_SESSION_COOKIE"]
     sign_in(client, idp, "alice")
