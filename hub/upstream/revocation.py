@@ -6,34 +6,36 @@ import logging
 
 from sqlalchemy import select
 
+from hub.core.db import Database
 from hub.core.errors import HubError
 from hub.core.models import TokenSet
-from hub.runtime import Runtime
+from hub.upstream.provider import ProviderType
+from hub.upstream.vault import TokenVault
 
 log = logging.getLogger(__name__)
 
 
-def revoke_at_provider(rt: Runtime, account_id: int, provider_id: str) -> str:
+def revoke_at_provider(db: Database, vault: TokenVault, provider: ProviderType | None, account_id: int) -> str:
     """Ask the provider to revoke the account's stored tokens; the answer, never the tokens.
 
-    Best effort by design: the hub deletes its copy whatever the provider says, and a provider
-    that is down must not stop anyone from cutting the hub's access.
+    `provider` is the account's provider as this process runs it (`registry.get(id)`), None
+    when it is not running. Best effort by design: the hub deletes its copy whatever the
+    provider says, and a provider that is down must not stop anyone from cutting the hub's access.
     """
-    provider = rt.registry.get(provider_id)
     if provider is None:
         return "provider not installed"
-    with rt.db.session() as session:
+    with db.session() as session:
         token_set = session.scalar(select(TokenSet).where(TokenSet.linked_account_id == account_id))
         if token_set is None:
             return "no tokens stored"
         try:
-            tokens = rt.vault.read(token_set)
+            tokens = vault.read(token_set)
         except HubError as error:
             return f"stored tokens unreadable ({error.code})"
     try:
         provider.revoke(tokens)
     except Exception as error:  # a provider failure is reported, never fatal
-        log.warning("provider %s did not revoke tokens of linked account %s: %s", provider_id, account_id, type(error).__name__)
+        log.warning("provider %s did not revoke tokens of linked account %s: %s", provider.id, account_id, type(error).__name__)
         code = error.code if isinstance(error, HubError) else type(error).__name__
         return f"provider revocation failed ({code})"
     return "revoked at the provider"
