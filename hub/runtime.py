@@ -12,6 +12,7 @@ from hub.core import metrics, production, sessions
 from hub.core.audit import AuditLog, AuditRecord
 from hub.core.config import Settings
 from hub.core.db import Database
+from hub.core.keyring import KeyRing
 from hub.core.secrets import HubKeys, load_keys
 from hub.issuer.backchannel import Dispatcher, enqueue, sign_with
 from hub.issuer.claims import subject_for
@@ -20,7 +21,7 @@ from hub.issuer.sso import application_sid
 from hub.plugin.manager import Plugins, load_plugins
 from hub.upstream.provider import ProviderType
 from hub.upstream.registry import Registry, build_registry
-from hub.upstream.vault import KeyRing, TokenVault
+from hub.upstream.vault import TokenVault
 
 
 @dataclass
