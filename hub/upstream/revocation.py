@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from sqlalchemy import select
 
@@ -15,13 +16,17 @@ from hub.upstream.vault import TokenVault
 log = logging.getLogger(__name__)
 
 
-def revoke_at_provider(db: Database, vault: TokenVault, provider: ProviderType | None, account_id: int) -> str:
+def revoke_at_provider(
+    db: Database, vault: TokenVault, providers: Mapping[str, ProviderType], account_id: int, provider_id: str
+) -> str:
     """Ask the provider to revoke the account's stored tokens; the answer, never the tokens.
 
-    `provider` is the account's provider as this process runs it (`registry.get(id)`), None
-    when it is not running. Best effort by design: the hub deletes its copy whatever the
-    provider says, and a provider that is down must not stop anyone from cutting the hub's access.
+    `providers` are the providers this process runs (Runtime.providers); an account whose
+    provider is not among them is answered "provider not installed". Best effort by design: the
+    hub deletes its copy whatever the provider says, and a provider that is down must not stop
+    anyone from cutting the hub's access.
     """
+    provider = providers.get(provider_id)
     if provider is None:
         return "provider not installed"
     with db.session() as session:
@@ -35,7 +40,7 @@ def revoke_at_provider(db: Database, vault: TokenVault, provider: ProviderType |
     try:
         provider.revoke(tokens)
     except Exception as error:  # a provider failure is reported, never fatal
-        log.warning("provider %s did not revoke tokens of linked account %s: %s", provider.id, account_id, type(error).__name__)
+        log.warning("provider %s did not revoke tokens of linked account %s: %s", provider_id, account_id, type(error).__name__)
         code = error.code if isinstance(error, HubError) else type(error).__name__
         return f"provider revocation failed ({code})"
     return "revoked at the provider"
