@@ -1,1 +1,1 @@
-"""Every audited change, once: the console, the CLI and the person's pages call the same function."""
+"""Every audited change, once: the console, the person's pages, the API and the CLI all call these."""
