@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pluggy
 from sqlalchemy import event
 
-from hub.core import metrics, production
+from hub.core import metrics, production, sessions
 from hub.core.audit import AuditLog, AuditRecord
 from hub.core.config import Settings
 from hub.core.db import Database
+from hub.core.keyring import KeyRing
 from hub.core.secrets import HubKeys, load_keys
-from hub.issuer.backchannel import Dispatcher, sign_with
+from hub.issuer.backchannel import Dispatcher, enqueue, sign_with
 from hub.issuer.claims import subject_for
 from hub.issuer.signing import SigningKeys
 from hub.issuer.sso import application_sid
 from hub.plugin.manager import Plugins, load_plugins
 from hub.upstream.provider import ProviderType
 from hub.upstream.registry import Registry, build_registry
-from hub.upstream.vault import KeyRing, TokenVault
+from hub.upstream.vault import TokenVault
 
 
 @dataclass
@@ -48,7 +50,7 @@ class Runtime:
         if settings.production:  # before anything is written: a refused start leaves no file
             production.check(settings, {pid: p.redirect_uri for pid, p in registry.providers.items()})
         keys = load_keys(settings)
-        db = Database(settings.database_url)
+        db = open_database(settings.database_url)
         audit = AuditLog(keys.audit_key, notify=lambda record: _relay(plugins, record))
         event.listen(db.sessions, "after_commit", audit.committed)
         event.listen(db.sessions, "after_rollback", audit.rolled_back)
@@ -88,6 +90,18 @@ class Runtime:
     def close(self) -> None:
         self.backchannel.stop()
         self.db.dispose()
+
+
+def open_database(url: str, **engine_kwargs: Any) -> Database:
+    """A Database with the listeners the core leaves to the wings wired in: a session that ends
+    queues the issuer's back-channel logouts in the same transaction (hub.core.sessions.on_ending).
+
+    Every Database the hub ends sessions on is built here: Runtime.load (the app, the CLI, the
+    plugin testing kit) and the tests' fixtures. One built otherwise refuses to end sessions
+    (hub.core.sessions.SessionEventsNotWired) rather than forget the applications."""
+    db = Database(url, **engine_kwargs)
+    sessions.on_ending(db, enqueue)
+    return db
 
 
 def _relay(plugins: Plugins, record: AuditRecord) -> None:

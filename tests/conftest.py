@@ -29,6 +29,7 @@ from hub.core.db import Database
 from hub.core.migrate import upgrade
 from hub.core.models import Base
 from hub.plugin.manager import Plugins, load_plugins
+from hub.runtime import open_database
 from tests import fakeidp
 from tests.issuer_kit import IssuerKit
 from tests.live import serve
@@ -75,7 +76,7 @@ def database_url(_template_database: str, tmp_path: Path) -> Iterator[str]:
 def db(database_url: str) -> Iterator[Database]:
     """The test's fresh, migrated database as a hub Database (pool sized for the
     many-thread refresh and audit tests)."""
-    database = Database(database_url, pool_size=10, max_overflow=60)
+    database = open_database(database_url, pool_size=10, max_overflow=60)
     yield database
     database.dispose()
 

@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session
 
 from hub.core.audit import ADVISORY_LOCK_ID, GENESIS_MAC, chain_mac
 from hub.core.db import write_transaction
+from hub.core.keyring import token_set_binding
 from hub.core.models import AuditEvent, LinkedAccount, TokenSet, User, utcnow
 from hub.runtime import Runtime
-from hub.upstream.vault import token_set_binding
 
 Progress = Callable[[int, int], None]
 """(rows written so far, rows in total)."""

@@ -142,7 +142,7 @@ def _unlink(rt: Runtime, actor: Actor, user_id: int, account_id: int | None) -> 
                 "This is the user's last linked account, so it cannot be unlinked: they could never sign in again.",
                 hint="Disable the user instead, or wait until they link another account.",
             )
-    revocation = revoke_at_provider(rt, account_id, provider_id)
+    revocation = revoke_at_provider(rt.db, rt.vault, rt.providers, account_id, provider_id)
     with write_transaction(rt.db) as session:
         account = _account(session, user_id, account_id)
         ended = accounts.unlink(session, account)
@@ -159,7 +159,7 @@ def _revoke_tokens(rt: Runtime, actor: Actor, user_id: int, account_id: int | No
         provider_id = _account(session, user_id, account_id).provider_id
         if session.scalar(select(TokenSet.id).where(TokenSet.linked_account_id == account_id)) is None:
             raise ActionRefused("This linked account has no stored tokens to revoke.")
-    revocation = revoke_at_provider(rt, account_id, provider_id)
+    revocation = revoke_at_provider(rt.db, rt.vault, rt.providers, account_id, provider_id)
     with write_transaction(rt.db) as session:
         _account(session, user_id, account_id)
         token_set = session.scalar(select(TokenSet).where(TokenSet.linked_account_id == account_id))

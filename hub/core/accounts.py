@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from hub.core import sessions
 from hub.core.errors import AccessDenied, HubError, TokenRejected
+from hub.core.identity import Identity, SignInResult
 from hub.core.models import LinkedAccount, User, clip, column_length, utcnow
-from hub.upstream.provider import Identity, SignInResult
 
 
 class CannotUnlink(HubError):

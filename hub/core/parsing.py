@@ -15,8 +15,6 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from werkzeug.routing import BaseConverter, ValidationError
-
 from hub.core.errors import HubError
 
 MAX_ID = 2**31 - 1
@@ -119,27 +117,3 @@ def check_request_text(values: Any) -> None:
     for value in values:
         if "\x00" in value:
             raise InvalidInput("The request contains a NUL character.")
-
-
-class IdConverter(BaseConverter):
-    """The app's `<int:...>` URL converter: ASCII digits up to MAX_ID, else no route (404).
-
-    Werkzeug's own accepts any length, so /admin/users/99999999999999999999 reached the
-    database and overflowed; installed as "int" by create_app, it bounds every route,
-    including those plugins add.
-    """
-
-    regex = r"[0-9]{1,19}"
-    part_isolating = True
-
-    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
-        super().__init__(map)
-
-    def to_python(self, value: str) -> int:
-        number = int(value)
-        if not 0 <= number <= MAX_ID:
-            raise ValidationError()
-        return number
-
-    def to_url(self, value: Any) -> str:
-        return str(int(value))

@@ -36,7 +36,7 @@ MAKE_SECRETS = "make good ones with `hub secrets new`"
 class HubKeys:
     secret_key: bytes = field(repr=False)
     token_keys: str = field(repr=False)
-    """Key ring text: `kid:base64key` entries separated by commas, newest last (hub.upstream.vault)."""
+    """Key ring text: `kid:base64key` entries separated by commas, newest last (hub.core.keyring)."""
     audit_key: bytes = field(repr=False)
     generated: frozenset[str] = frozenset()
     """Names of the secrets that came from the development file rather than the settings."""

@@ -8,21 +8,57 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from hub.core.digest import digest
 from hub.core.models import SsoSession, User, WebSession, clip, utcnow
-from hub.issuer import backchannel
-from hub.upstream.signin import digest
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from hub.core.config import Settings
+    from hub.core.db import Database
+
+SessionsEnding = Callable[[Session, Select[Any], str], object]
+"""A listener to sessions ending: (the transaction, a SELECT of the ending sessions' id hashes,
+the reason). It runs inside end_sessions's transaction, before the rows are deleted."""
+
+_LISTENERS = "hub.core.sessions.ending"
+"""Key, in the info of a Database's session factory, of the listeners to sessions ending."""
+
+
+class SessionEventsNotWired(RuntimeError):
+    """Sessions were ended on a Database built without hub.runtime.open_database: what must
+    follow a session's end (the applications' back-channel logouts) would silently not happen."""
+
+
+def on_ending(db: Database, listener: SessionsEnding) -> None:
+    """Have `listener` run in every end_sessions on `db`, in its transaction, before the DELETE.
+
+    Why a listener and not an import: whatever follows a session's end belongs to a wing above
+    the core (the issuer queues back-channel logouts, hub.issuer.backchannel.enqueue), and the
+    runtime wires it (hub.runtime.open_database, where every Database the hub runs on is built).
+    The listeners live in the session factory's info, so every session of `db` finds them."""
+    info = dict(db.sessions.kw.get("info") or {})
+    info[_LISTENERS] = (*info.get(_LISTENERS, ()), listener)
+    db.sessions.configure(info=info)
+
+
+def _ending(session: Session, selection: Select[Any], reason: str) -> None:
+    listeners = session.info.get(_LISTENERS)
+    if listeners is None:
+        raise SessionEventsNotWired(
+            "end_sessions ran on a database without its session listeners; build it with "
+            "hub.runtime.open_database (or Runtime.load) so that back-channel logouts are queued"
+        )
+    for listener in listeners:
+        listener(session, selection, reason)
 
 TOUCH_INTERVAL = timedelta(minutes=1)
 """last_seen_at is written at most this often, so reading a page does not write every time."""
@@ -197,8 +233,9 @@ def end_sessions(
     at sign-in, and the purge of expired sessions all come here, inside the caller's
     transaction, so the ending commits (or rolls back) with the action that caused it.
     Whatever must follow a session's end (back-channel logout to applications signed in
-    through it) belongs here too, keyed on the returned rows and `reason` (the cause, e.g.
-    "logout", "unlink", "provider_unavailable", "expired").
+    through it) is a listener registered with `on_ending`, run here before the rows go, keyed
+    on the selection and `reason` (the cause, e.g. "logout", "unlink", "provider_unavailable",
+    "expired").
 
     `token` is a cookie value; `expired_under` selects sessions past the policy's idle or
     absolute limit. At least one selector is required: no call ends every session by
@@ -225,8 +262,8 @@ def end_sessions(
     if not conditions:
         raise ValueError("end_sessions needs at least one selector")
     # Before the DELETE: the applications signed in through these sessions cascade away with
-    # them. The logout tokens are only queued here, and sent after the commit.
-    backchannel.enqueue(session, select(WebSession.id_hash).where(*conditions), reason)
+    # them. The listeners (the issuer's back-channel logout) only queue, and send after the commit.
+    _ending(session, select(WebSession.id_hash).where(*conditions), reason)
     rows = session.execute(
         delete(WebSession)
         .where(*conditions)

@@ -70,8 +70,9 @@ QUEUED = "hub_backchannel_queued"
 
 def enqueue(session: Session, session_id_hashes: Collection[str] | Select[Any], reason: str) -> int:
     """Queue a logout token for each application with a back-channel URI that signed in
-    through one of these hub sessions (their id hashes, or a SELECT of them). Called by
-    hub.core.sessions.end_sessions before it deletes the session rows."""
+    through one of these hub sessions (their id hashes, or a SELECT of them). The listener
+    hub.runtime.open_database wires to hub.core.sessions.end_sessions, which runs it before it
+    deletes the session rows."""
     if not isinstance(session_id_hashes, Select) and not session_id_hashes:
         return 0
     rows = session.execute(

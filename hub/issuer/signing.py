@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 
 from hub.core.db import Database, write_transaction
 from hub.core.errors import HubError
+from hub.core.keyring import KeyRing
 from hub.core.models import SigningKey, utcnow
-from hub.upstream.vault import KeyRing
 
 ALGORITHMS = ("RS256", "ES256")
 DEFAULT_ALG = "RS256"
@@ -141,7 +141,7 @@ def status(session: Session) -> list[SigningKey]:
 
 
 def reencrypt(session: Session, keyring: KeyRing) -> int:
-    """Re-seal every private key under the ring's newest key (after `hub keys rotate`)."""
+    """Re-seal every private key under the ring's newest key (hub.actions.keyring, after a rotation)."""
     count = 0
     for row in session.scalars(select(SigningKey).where(SigningKey.ring_key_id != keyring.newest_id)):
         plaintext = keyring.decrypt(row.ring_key_id, row.ciphertext, binding(row.kid))

@@ -10,20 +10,35 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
 
 from hub.core import accounts, metrics, sessions
-from hub.core.audit import RequestContext
-from hub.core.db import write_transaction
+from hub.core.audit import AuditLog, RequestContext
+from hub.core.db import Database, write_transaction
 from hub.core.errors import AccessDenied, HubError, ProviderDenied, SignInError
-from hub.runtime import Runtime
 from hub.upstream import signin
 from hub.upstream.protocol.authorization import check_callback_issuer
 from hub.upstream.provider import ProviderType, SignInResult
+from hub.upstream.vault import TokenVault
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Collaborators:
+    """What finishing a callback works with, handed in by the caller (the sign-in view builds it
+    from the runtime), so this module needs neither the runtime nor Flask."""
+
+    db: Database
+    audit: AuditLog
+    vault: TokenVault
+    secret_key: bytes = field(repr=False)
+    """The hub's secret key: the pending sign-in's PKCE verifier and nonce derive from it."""
+    session_policy: sessions.SessionPolicy
+    signin_policy: Callable[..., str | None]
+    """The plugins' `hub_signin_policy` hook (keywords provider_id, identity, profile, intent)."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +50,7 @@ class Completed:
 
 
 def complete(
-    rt: Runtime,
+    deps: Collaborators,
     provider: ProviderType,
     params: dict[str, str],
     *,
@@ -52,14 +67,14 @@ def complete(
     """
     with metrics.callback_timer(provider.id):
         return _complete(
-            rt, provider, params, browser_token=browser_token, current=current,
+            deps, provider, params, browser_token=browser_token, current=current,
             previous_session_token=previous_session_token, context=context,
             audit_unmatched=audit_unmatched,
         )
 
 
 def _complete(
-    rt: Runtime,
+    deps: Collaborators,
     provider: ProviderType,
     params: dict[str, str],
     *,
@@ -69,39 +84,39 @@ def _complete(
     context: RequestContext,
     audit_unmatched: Callable[[str], None] | None,
 ) -> Completed:
-    with write_transaction(rt.db) as session:
+    with write_transaction(deps.db) as session:
         pending = signin.claim(session, params.get("state"))
     intent = pending.intent if pending is not None else "signin"
     user_id = pending.user_id if pending is not None else None
     if pending is None and audit_unmatched is not None:
         try:
-            signin.check_claimed(None, provider.id, params, secret_key=rt.keys.secret_key, browser_token=browser_token)
+            signin.check_claimed(None, provider.id, params, secret_key=deps.secret_key, browser_token=browser_token)
         except HubError as error:
             audit_unmatched(error.code)
             metrics.signin_failed(provider.id, intent, error.code)
             raise
     try:
         consumed = signin.check_claimed(
-            pending, provider.id, params, secret_key=rt.keys.secret_key, browser_token=browser_token
+            pending, provider.id, params, secret_key=deps.secret_key, browser_token=browser_token
         )
         if consumed.intent == "link" and (current is None or current.user.id != consumed.user_id):
             raise SignInError(
                 "This link was started by another signed-in user, so it cannot finish here.",
                 code="link_other_user",
             )
-        result = _provider_result(rt, provider, consumed)
-        completed = _write(rt, provider, consumed, result, current, previous_session_token, context)
+        result = _provider_result(deps, provider, consumed)
+        completed = _write(deps, provider, consumed, result, current, previous_session_token, context)
     except HubError as error:
         if error.status >= 500:  # the provider failed, not the person: an operator must hear why
             log.warning("sign-in through provider %s failed: %s: %s", provider.id, error.code, error.message)
         subject = getattr(error, "subject", None)
         details = {"provider_subject": str(subject)[:256]} if subject else None
-        _audit_failure(rt, provider.id, intent, user_id, error.code, context, details)
+        _audit_failure(deps, provider.id, intent, user_id, error.code, context, details)
         metrics.signin_failed(provider.id, intent, error.code)
         raise
     except Exception:
         log.exception("sign-in callback for provider %s failed unexpectedly", provider.id)
-        _audit_failure(rt, provider.id, intent, user_id, "internal_error", context)
+        _audit_failure(deps, provider.id, intent, user_id, "internal_error", context)
         metrics.signin_failed(provider.id, intent, "internal_error")
         raise
     metrics.signin_succeeded(provider.id, completed.intent)
@@ -109,7 +124,7 @@ def _complete(
 
 
 def _provider_result(
-    rt: Runtime, provider: ProviderType, consumed: signin.ConsumedSignin
+    deps: Collaborators, provider: ProviderType, consumed: signin.ConsumedSignin
 ) -> SignInResult:
     params = consumed.callback.params
     check_callback_issuer(provider, params)  # RFC 9207, before any code is redeemed
@@ -119,7 +134,7 @@ def _provider_result(
             f"The identity provider answered with the error {params['error'][:100]!r}.",
             code="provider_denied",
         )
-    reason = rt.plugins.hook.hub_signin_policy(
+    reason = deps.signin_policy(
         provider_id=provider.id,
         identity=result.identity,
         profile=result.profile,
@@ -131,7 +146,7 @@ def _provider_result(
 
 
 def _write(
-    rt: Runtime,
+    deps: Collaborators,
     provider: ProviderType,
     consumed: signin.ConsumedSignin,
     result: SignInResult,
@@ -139,10 +154,9 @@ def _write(
     previous_session_token: str | None,
     context: RequestContext,
 ) -> Completed:
-    policy = sessions.session_policy(rt.settings)
     for attempt in (1, 2):
         try:
-            with write_transaction(rt.db) as session:
+            with write_transaction(deps.db) as session:
                 if consumed.intent == "link":
                     assert consumed.user_id is not None and previous_session_token is not None
                     who = accounts.link(session, consumed.user_id, provider.id, result)
@@ -152,7 +166,7 @@ def _write(
                     token = sessions.create(
                         session,
                         who.user_id,
-                        policy,
+                        deps.session_policy,
                         provider_id=provider.id,
                         linked_account_id=who.account_id,
                         roles=result.identity.roles,
@@ -163,8 +177,8 @@ def _write(
                         user_agent=context.user_agent,
                         replaces=previous_session_token,
                     )
-                rt.vault.store(session, who.account_id, result.tokens, provider.requested_scopes)
-                rt.audit.record(
+                deps.vault.store(session, who.account_id, result.tokens, provider.requested_scopes)
+                deps.audit.record(
                     session,
                     consumed.intent,
                     "success",
@@ -188,7 +202,7 @@ def _write(
 
 
 def _audit_failure(
-    rt: Runtime,
+    deps: Collaborators,
     provider_id: str,
     intent: str,
     user_id: int | None,
@@ -196,8 +210,8 @@ def _audit_failure(
     context: RequestContext,
     details: dict[str, str] | None = None,
 ) -> None:
-    rt.audit.record_failure(
-        rt.db,
+    deps.audit.record_failure(
+        deps.db,
         intent,
         reason=reason,
         actor_user_id=user_id,

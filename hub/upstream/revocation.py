@@ -3,31 +3,38 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from sqlalchemy import select
 
+from hub.core.db import Database
 from hub.core.errors import HubError
 from hub.core.models import TokenSet
-from hub.runtime import Runtime
+from hub.upstream.provider import ProviderType
+from hub.upstream.vault import TokenVault
 
 log = logging.getLogger(__name__)
 
 
-def revoke_at_provider(rt: Runtime, account_id: int, provider_id: str) -> str:
+def revoke_at_provider(
+    db: Database, vault: TokenVault, providers: Mapping[str, ProviderType], account_id: int, provider_id: str
+) -> str:
     """Ask the provider to revoke the account's stored tokens; the answer, never the tokens.
 
-    Best effort by design: the hub deletes its copy whatever the provider says, and a provider
-    that is down must not stop anyone from cutting the hub's access.
+    `providers` are the providers this process runs (Runtime.providers); an account whose
+    provider is not among them is answered "provider not installed". Best effort by design: the
+    hub deletes its copy whatever the provider says, and a provider that is down must not stop
+    anyone from cutting the hub's access.
     """
-    provider = rt.registry.get(provider_id)
+    provider = providers.get(provider_id)
     if provider is None:
         return "provider not installed"
-    with rt.db.session() as session:
+    with db.session() as session:
         token_set = session.scalar(select(TokenSet).where(TokenSet.linked_account_id == account_id))
         if token_set is None:
             return "no tokens stored"
         try:
-            tokens = rt.vault.read(token_set)
+            tokens = vault.read(token_set)
         except HubError as error:
             return f"stored tokens unreadable ({error.code})"
     try:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Row, bindparam, delete, func, insert, select, union_all
 from sqlalchemy.orm import Session
 
+from hub.core.digest import digest
 from hub.core.errors import HubError, SignInError, SignInExpired
 from hub.core.models import PendingSignin, utcnow
 from hub.upstream.protocol.authorization import s256_code_challenge
@@ -49,11 +50,6 @@ class PendingCaps:
 
     per_browser: int = 5
     total: int = 20000
-
-
-def digest(value: str) -> str:
-    """SHA-256 hex of a browser-held secret: what the database stores instead of the secret."""
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def _derive(secret_key: bytes, purpose: str, state: str) -> str:

@@ -1,8 +1,9 @@
-"""The token vault: linked accounts' tokens encrypted at rest, refreshed on demand, re-keyed online.
+"""The token vault: linked accounts' tokens encrypted at rest, bound to their row, refreshed on demand.
 
-Tokens are sealed with AES-256-GCM under the newest key of a key ring that lives outside the
-database (HUB_TOKEN_KEYS). Each ciphertext is bound to its row by associated data, so a
-ciphertext copied into another account's row does not decrypt. Refreshes are single-flight
+Tokens are sealed with AES-256-GCM under the newest key of the token key ring (hub.core.keyring:
+HUB_TOKEN_KEYS, outside the database; rotating it is hub.actions.keyring). Each ciphertext is
+bound to its row by associated data, so a ciphertext copied into another account's row does
+not decrypt. Refreshes are single-flight
 per account across threads and processes: the refresher holds the account's row lock (or, on
 SQLite, the database write lock) while it calls the provider, and everyone who waited reads
 the token it stored instead of spending the refresh token again.
@@ -10,21 +11,15 @@ the token it stored instead of spending the refresh token again.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
-import os
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
@@ -33,10 +28,11 @@ from sqlalchemy.orm import Session
 from hub.core import metrics
 from hub.core.audit import AuditLog, RequestContext
 from hub.core.db import Database, write_transaction
-from hub.core.errors import ConfigError, HubError, NotFound, ProviderUnavailable, RefreshRejected
-from hub.core.models import LinkedAccount, SigningKey, TokenSet, utcnow
-from hub.core.secrets import new_token_key
-from hub.upstream.provider import Identity, ProviderType, RefreshResult, Tokens
+from hub.core.errors import HubError, NotFound, ProviderUnavailable, RefreshRejected
+from hub.core.identity import Identity, RefreshResult, Tokens
+from hub.core.keyring import KeyRing, TokenUnreadable, token_set_binding
+from hub.core.models import LinkedAccount, TokenSet, utcnow
+from hub.upstream.provider import ProviderType
 
 log = logging.getLogger(__name__)
 
@@ -47,47 +43,6 @@ back-end job never starts a Graph call with a token that dies on the way."""
 LOCK_TIMEOUT = "60s"
 """PostgreSQL: how long a caller waits for another process's refresh of the same account.
 Longer than the provider's own HTTP timeouts, so it only fires when something is stuck."""
-
-NONCE_BYTES = 12
-KEY_BYTES = 32
-_KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_RING_FORM = (
-    "token_keys (HUB_TOKEN_KEYS): expected comma-separated `key_id:key` entries, newest last, "
-    "each key 32 random bytes in base64url (generate one with `hub keys rotate`)"
-)
-
-Progress = Callable[[int, int], None]
-"""Progress callback: (items done so far, items in total)."""
-
-
-# --- errors ------------------------------------------------------------------------------------
-
-
-class TokenUnreadable(RefreshRejected):
-    """A stored ciphertext failed authentication: tampered with, or copied from another row.
-
-    A subclass of RefreshRejected because the cure is the same: the user signs in again, which
-    stores fresh tokens. Audited with reason `token_unreadable`.
-    """
-
-    reason = "token_unreadable"
-
-
-class TokenKeyMissing(HubError):
-    """A token set is sealed with a key this process's ring does not hold.
-
-    An operator problem (a retired key, or a process started with an old HUB_TOKEN_KEYS during a
-    rotation), not the user's: the account is not marked for re-authentication, because adding
-    the key back to the ring makes every such row readable again.
-    """
-
-    code = "token_key_missing"
-    status = 503
-    title = "The hub cannot read stored tokens"
-    hint = "An administrator must add the missing key back to HUB_TOKEN_KEYS (`hub keys status`)."
-
-
-# --- the key ring ------------------------------------------------------------------------------
 
 
 def provider_not_running(provider_id: str, linked_account_id: int) -> ProviderUnavailable:
@@ -100,108 +55,6 @@ def provider_not_running(provider_id: str, linked_account_id: int) -> ProviderUn
     )
 
 
-@dataclass(frozen=True)
-class KeyRing:
-    """Token encryption keys by id, newest last. The newest encrypts; every key decrypts."""
-
-    keys: tuple[tuple[str, bytes], ...] = field(repr=False)
-
-    @classmethod
-    def parse(cls, ring_text: str | None) -> KeyRing:
-        """Parse `kid:base64urlkey,kid2:key2`. Errors name the entry, never its key."""
-        entries = [entry.strip() for entry in (ring_text or "").split(",") if entry.strip()]
-        if not entries:
-            raise ConfigError(f"{_RING_FORM}; got an empty value")
-        keys: list[tuple[str, bytes]] = []
-        for position, entry in enumerate(entries, start=1):
-            kid, sep, encoded = entry.partition(":")
-            kid = kid.strip()
-            if not sep or not _KID.match(kid):
-                raise ConfigError(
-                    f"{_RING_FORM}; entry {position} has no valid key id "
-                    "(letters, digits, - and _, at most 64) before the colon"
-                )
-            if any(kid == known for known, _ in keys):
-                raise ConfigError(f"{_RING_FORM}; key id {kid!r} appears twice")
-            key = _decode_key(encoded.strip())
-            if key is None:
-                raise ConfigError(
-                    f"{_RING_FORM}; the key of entry {position} ({kid!r}) is not "
-                    f"{KEY_BYTES} bytes of base64url"
-                )
-            keys.append((kid, key))
-        return cls(tuple(keys))
-
-    @property
-    def newest_id(self) -> str:
-        return self.keys[-1][0]
-
-    @property
-    def key_ids(self) -> tuple[str, ...]:
-        return tuple(kid for kid, _ in self.keys)
-
-    def text(self) -> str:
-        """The ring as HUB_TOKEN_KEYS text. Secret: print only where an operator asked for it."""
-        return ",".join(
-            f"{kid}:{base64.urlsafe_b64encode(key).decode()}" for kid, key in self.keys
-        )
-
-    def with_new_key(self, entry: str | None = None) -> KeyRing:
-        """This ring with a fresh key appended as the newest (hub.core.secrets.new_token_key)."""
-        added = KeyRing.parse(entry or new_token_key())
-        if added.newest_id in self.key_ids:  # 32 random bits: retry rather than collide
-            return self.with_new_key()
-        return KeyRing(self.keys + added.keys)
-
-    def encrypt(self, plaintext: bytes, associated_data: bytes) -> tuple[str, bytes]:
-        """Seal with the newest key: returns (key id, nonce || ciphertext-and-tag)."""
-        kid, key = self.keys[-1]
-        nonce = os.urandom(NONCE_BYTES)  # random 96-bit nonces: safe far beyond our volumes
-        return kid, nonce + AESGCM(key).encrypt(nonce, plaintext, _bind(associated_data, kid))
-
-    def decrypt(self, key_id: str, sealed: bytes, associated_data: bytes) -> bytes:
-        """Open a sealed value. Raises TokenKeyMissing or TokenUnreadable."""
-        key = dict(self.keys).get(key_id)
-        if key is None:
-            raise TokenKeyMissing(
-                f"stored tokens are sealed with key {key_id!r}, which is not in token_keys "
-                f"(HUB_TOKEN_KEYS holds {', '.join(self.key_ids)})"
-            )
-        if len(sealed) < NONCE_BYTES + 16:
-            raise TokenUnreadable("the stored tokens are truncated; the user must sign in again")
-        try:
-            return AESGCM(key).decrypt(
-                sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _bind(associated_data, key_id)
-            )
-        except InvalidTag:
-            raise TokenUnreadable(
-                "the stored tokens failed their integrity check (altered, or copied from another "
-                "account); the user must sign in again"
-            ) from None
-
-
-def _decode_key(encoded: str) -> bytes | None:
-    try:
-        key = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-    except (binascii.Error, ValueError):
-        return None
-    return key if len(key) == KEY_BYTES else None
-
-
-def _bind(associated_data: bytes, key_id: str) -> bytes:
-    return associated_data + b"|kid:" + key_id.encode()
-
-
-def token_set_binding(linked_account_id: int) -> bytes:
-    """Associated data tying a token set's ciphertext to its linked account's row."""
-    return b"hub.token_set.v1|linked_account:" + str(linked_account_id).encode()
-
-
-def add_token_key(ring_text: str) -> str:
-    """The ring text with one freshly generated key appended as the newest."""
-    return KeyRing.parse(ring_text).with_new_key().text()
-
-
 # --- the vault ---------------------------------------------------------------------------------
 
 
@@ -211,15 +64,6 @@ class AccessToken:
 
     value: str = field(repr=False)
     expires_at: datetime | None
-
-
-@dataclass(frozen=True)
-class RotationReport:
-    """What a re-encryption pass did. `unreadable` lists token set ids it had to skip."""
-
-    rewrapped: int
-    unreadable: tuple[int, ...] = ()
-    newest_key_id: str = ""
 
 
 class TokenVault:
@@ -466,15 +310,6 @@ class TokenVault:
         )
         return error
 
-    # ---- key rotation ------------------------------------------------------------------------
-
-    def reencrypt(
-        self, db: Database, progress: Progress | None = None, *, batch_size: int = 200
-    ) -> RotationReport:
-        """Re-seal every token set not yet under the newest key. See reencrypt_token_sets."""
-        return reencrypt_token_sets(db, self.keyring, progress, batch_size=batch_size)
-
-
 def _load(
     session: Session, linked_account_id: int, *, lock: bool = False
 ) -> tuple[LinkedAccount, TokenSet]:
@@ -533,111 +368,6 @@ def _refresh_transaction(db: Database) -> Iterator[Session]:
         raise ProviderUnavailable(
             "another refresh of this account is taking too long; try again in a minute"
         ) from exc
-
-
-# --- key rotation ------------------------------------------------------------------------------
-
-
-def reencrypt_token_sets(
-    db: Database, keyring: KeyRing, progress: Progress | None = None, *, batch_size: int = 200
-) -> RotationReport:
-    """Re-seal every token set with the ring's newest key, one transaction per batch.
-
-    Rows already under the newest key are skipped, so an interrupted run is finished by
-    running it again. Rows that cannot be opened (tampered, or sealed with a key missing
-    from the ring) are left as they are and listed in the report.
-    """
-    newest = keyring.newest_id
-    with db.session() as session:
-        total = session.scalar(
-            select(func.count()).select_from(TokenSet).where(TokenSet.key_id != newest)
-        ) or 0
-    done = rewrapped = 0
-    unreadable: list[int] = []
-    last_id = 0
-    if progress:
-        progress(0, total)
-    while True:
-        with write_transaction(db) as session:
-            batch = session.scalars(
-                select(TokenSet)
-                .where(TokenSet.id > last_id, TokenSet.key_id != newest)
-                .order_by(TokenSet.id)
-                .limit(batch_size)
-                .with_for_update(key_share=True)
-            ).all()
-            for token_set in batch:
-                binding = token_set_binding(token_set.linked_account_id)
-                try:
-                    plaintext = keyring.decrypt(token_set.key_id, token_set.ciphertext, binding)
-                except (TokenUnreadable, TokenKeyMissing):
-                    unreadable.append(token_set.id)
-                    continue
-                token_set.key_id, token_set.ciphertext = keyring.encrypt(plaintext, binding)
-                token_set.version += 1
-                rewrapped += 1
-        if not batch:
-            break
-        last_id = batch[-1].id
-        done += len(batch)
-        if progress:
-            progress(min(done, total), total)
-    if unreadable:
-        log.warning("key rotation skipped %d unreadable token sets", len(unreadable))
-    from hub.issuer import signing  # the issuer's signing keys are sealed with the same ring
-
-    with write_transaction(db) as session:
-        rewrapped += signing.reencrypt(session, keyring)
-    return RotationReport(rewrapped, tuple(unreadable), newest)
-
-
-def rotate_keys(
-    db: Database,
-    keyring_text: str,
-    progress: Progress | None = None,
-    *,
-    persist: Callable[[str], None],
-    batch_size: int = 200,
-) -> str:
-    """Add a new key, persist the ring, then re-seal every token set with it; returns the ring.
-
-    `persist` runs before any row is re-sealed: if it fails nothing has changed, and if the
-    re-encryption is interrupted afterwards every row is still readable with the persisted ring
-    (old keys stay in it), and `reencrypt_token_sets` finishes the job.
-    """
-    new_text = add_token_key(keyring_text)
-    persist(new_text)
-    reencrypt_token_sets(db, KeyRing.parse(new_text), progress, batch_size=batch_size)
-    return new_text
-
-
-def key_usage(db: Database) -> dict[str, int]:
-    """How many token sets and signing keys each key id seals (to see when an old key can be
-    retired)."""
-    usage: dict[str, int] = {}
-    with db.session() as session:
-        for column in (TokenSet.key_id, SigningKey.ring_key_id):
-            for key_id, count in session.execute(select(column, func.count()).group_by(column)).all():
-                usage[key_id] = usage.get(key_id, 0) + count
-    return usage
-
-
-def retire_key(ring_text: str, key_id: str, usage: Mapping[str, int]) -> str:
-    """The ring without `key_id`; refused while any token set is still sealed with it."""
-    ring = KeyRing.parse(ring_text)
-    if key_id not in ring.key_ids:
-        raise ConfigError(
-            f"token_keys: no key with id {key_id!r} (the ring holds {', '.join(ring.key_ids)})"
-        )
-    if key_id == ring.newest_id:
-        raise ConfigError(f"token_keys: {key_id!r} is the newest key; rotate first, then retire it")
-    if usage.get(key_id):
-        raise ConfigError(
-            f"token_keys: {usage[key_id]} token sets are still sealed with {key_id!r}; "
-            "run `hub keys reencrypt` first"
-        )
-    return KeyRing(tuple(entry for entry in ring.keys if entry[0] != key_id)).text()
-
 
 
 def _sealed_payload(tokens: Tokens) -> bytes:

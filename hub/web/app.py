@@ -17,12 +17,13 @@ from hub.core import migrate, sessions
 from hub.core.config import Settings, load_settings
 from hub.core.db import write_transaction
 from hub.core.errors import ConfigError
-from hub.core.parsing import IdConverter, check_request_text
+from hub.core.parsing import check_request_text
 from hub.core.resources import static_dir, templates_dir
 from hub.plugin.manager import Plugins
 from hub.runtime import Runtime
 from hub.web import issuer_server, logs, ratelimit, security
 from hub.web import plugin_routes as routes
+from hub.web.converters import IdConverter
 from hub.web.proxy import TrustedProxies
 from hub.web.request import close_db_session, runtime
 from hub.web.views import (
@@ -78,7 +79,7 @@ def create_app(
         static_folder=str(static_dir()),
         instance_path=str(settings.instance_path),
     )
-    # Bounded ids in every route, before any blueprint adds one (hub.core.parsing.IdConverter).
+    # Bounded ids in every route, before any blueprint adds one (hub.web.converters.IdConverter).
     app.url_map.converters["int"] = IdConverter
     # Werkzeug answers /admin//accounts and /x (for a rule /x/) with a redirect to an absolute
     # URL built from the request's Host header: Host: evil.example made it a redirect there.

@@ -20,10 +20,10 @@ from hub.cli.main import build_cli
 from hub.core.audit import RequestContext, export
 from hub.core.config import load_settings, production_problems
 from hub.core.db import write_transaction
+from hub.core.keyring import KeyRing
 from hub.core.models import LinkedAccount
 from hub.errors import ConfigError
 from hub.plugin.manager import load_plugins
-from hub.upstream.vault import KeyRing
 from tests.conftest import sign_in
 from tests.e2e.test_cli import hub
 

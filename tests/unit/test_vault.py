@@ -18,9 +18,12 @@ import requests
 from click.testing import CliRunner
 from sqlalchemy import select, text, update
 
+from hub.actions import keyring as keyring_actions
+from hub.actions.keyring import key_usage
 from hub.cli.commands import keys_group
 from hub.core.audit import AuditLog, AuditRecord, verify
 from hub.core.db import Database, write_transaction
+from hub.core.keyring import KeyRing, TokenKeyMissing, TokenUnreadable, add_token_key, retire_key
 from hub.core.models import AuditEvent, LinkedAccount, TokenSet, User, utcnow
 from hub.core.secrets import new_token_key
 from hub.errors import ConfigError, NotFound, ProviderUnavailable, RefreshRejected
@@ -34,17 +37,7 @@ from hub.provider import (
     SignInResult,
     Tokens,
 )
-from hub.upstream.vault import (
-    KeyRing,
-    TokenKeyMissing,
-    TokenUnreadable,
-    TokenVault,
-    add_token_key,
-    key_usage,
-    reencrypt_token_sets,
-    retire_key,
-    rotate_keys,
-)
+from hub.upstream.vault import TokenVault
 
 AUDIT_KEY = b"a" * 48
 RING = new_token_key()
@@ -269,7 +262,7 @@ def test_a_truncated_ciphertext_does_not_decrypt(db: Database, vault: TokenVault
 # --- key rotation (T03) ----------------------------------------------------------------------
 
 
-def test_rotation_persists_first_then_reseals_every_row(db: Database, vault: TokenVault) -> None:
+def test_rotation_persists_first_then_reseals_every_row(db: Database, vault: TokenVault, audit: AuditLog) -> None:
     accounts = [seed(db, vault, timedelta(hours=1)) for _ in range(5)]
     persisted: list[str] = []
 
@@ -278,8 +271,8 @@ def test_rotation_persists_first_then_reseals_every_row(db: Database, vault: Tok
         persisted.append(ring_text)
 
     progress: list[tuple[int, int]] = []
-    new_ring = rotate_keys(
-        db, RING, lambda done, total: progress.append((done, total)), persist=persist, batch_size=2
+    new_ring = keyring_actions.rotate(
+        db, audit, RING, lambda done, total: progress.append((done, total)), persist=persist, via="cli", batch_size=2
     )
     assert persisted == [new_ring]
     ring = KeyRing.parse(new_ring)
@@ -292,10 +285,10 @@ def test_rotation_persists_first_then_reseals_every_row(db: Database, vault: Tok
     with pytest.raises(TokenKeyMissing) as caught:
         vault.read(token_set_of(db, accounts[0]))  # a process still on the old ring
     assert ring.newest_id in str(caught.value) and new_ring.split(",")[1] not in str(caught.value)
-    assert reencrypt_token_sets(db, ring).rewrapped == 0  # re-running is a no-op
+    assert keyring_actions.reseal(db, audit, ring, via="cli").rewrapped == 0  # re-running is a no-op
 
 
-def test_an_interrupted_rotation_resumes(db: Database, vault: TokenVault) -> None:
+def test_an_interrupted_rotation_resumes(db: Database, vault: TokenVault, audit: AuditLog) -> None:
     accounts = [seed(db, vault, timedelta(hours=1)) for _ in range(5)]
     ring = KeyRing.parse(add_token_key(RING))
 
@@ -304,39 +297,39 @@ def test_an_interrupted_rotation_resumes(db: Database, vault: TokenVault) -> Non
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        reencrypt_token_sets(db, ring, crash_after_first_batch, batch_size=2)
+        keyring_actions.reseal(db, audit, ring, crash_after_first_batch, batch_size=2, via="cli")
     assert key_usage(db) == {RING.split(":")[0]: 3, ring.newest_id: 2}
     rotated = TokenVault(ring)
     for account_id in accounts:  # every row readable half-way through
         rotated.read(token_set_of(db, account_id))
-    report = reencrypt_token_sets(db, ring, batch_size=2)
+    report = keyring_actions.reseal(db, audit, ring, batch_size=2, via="cli")
     assert report.rewrapped == 3 and report.unreadable == ()
     assert key_usage(db) == {ring.newest_id: 5}
 
 
-def test_a_failed_persist_changes_nothing(db: Database, vault: TokenVault) -> None:
+def test_a_failed_persist_changes_nothing(db: Database, vault: TokenVault, audit: AuditLog) -> None:
     seed(db, vault, timedelta(hours=1))
 
     def persist(ring_text: str) -> None:
         raise OSError("disk full")
 
     with pytest.raises(OSError):
-        rotate_keys(db, RING, persist=persist)
+        keyring_actions.rotate(db, audit, RING, persist=persist, via="cli")
     assert key_usage(db) == {RING.split(":")[0]: 1}
 
 
-def test_rotation_skips_unreadable_rows_and_reports_them(db: Database, vault: TokenVault) -> None:
+def test_rotation_skips_unreadable_rows_and_reports_them(db: Database, vault: TokenVault, audit: AuditLog) -> None:
     good, bad = seed(db, vault, timedelta(hours=1)), seed(db, vault, timedelta(hours=1))
     with write_transaction(db) as session:
         session.execute(
             update(TokenSet).where(TokenSet.linked_account_id == bad).values(ciphertext=b"x" * 40)
         )
-    report = reencrypt_token_sets(db, KeyRing.parse(add_token_key(RING)))
+    report = keyring_actions.reseal(db, audit, KeyRing.parse(add_token_key(RING)), via="cli")
     assert report.rewrapped == 1 and report.unreadable == (token_set_of(db, bad).id,)
     assert token_set_of(db, good).key_id == report.newest_key_id
 
 
-def test_a_key_is_retired_only_when_unused(db: Database, vault: TokenVault) -> None:
+def test_a_key_is_retired_only_when_unused(db: Database, vault: TokenVault, audit: AuditLog) -> None:
     seed(db, vault, timedelta(hours=1))
     ring_text = add_token_key(RING)
     old_id, new_id = KeyRing.parse(ring_text).key_ids
@@ -344,8 +337,31 @@ def test_a_key_is_retired_only_when_unused(db: Database, vault: TokenVault) -> N
         retire_key(ring_text, old_id, key_usage(db))
     with pytest.raises(ConfigError, match="newest"):
         retire_key(ring_text, new_id, key_usage(db))
-    reencrypt_token_sets(db, KeyRing.parse(ring_text))
+    keyring_actions.reseal(db, audit, KeyRing.parse(ring_text), via="cli")
     assert KeyRing.parse(retire_key(ring_text, old_id, key_usage(db))).key_ids == (new_id,)
+
+
+def test_every_key_ring_change_records_one_event_shape(db: Database, vault: TokenVault, audit: AuditLog) -> None:
+    """hub.actions.keyring audits each change with the actor and the front door it came through."""
+    seed(db, vault, timedelta(hours=1))
+    added = keyring_actions.add_key(db, audit, RING, via="cli")
+    keyring_actions.reseal(db, audit, KeyRing.parse(added), via="cli")
+    rotated = keyring_actions.rotate(db, audit, added, persist=lambda text: None, via="console", actor_user_id=None)
+    with pytest.raises(ConfigError, match="newest"):
+        keyring_actions.retire(db, audit, rotated, KeyRing.parse(rotated).newest_id, via="cli")
+    keyring_actions.retire(db, audit, rotated, RING.split(":")[0], via="cli")
+    with db.session() as session:
+        events = [
+            (event.type, event.actor_user_id, event.details.get("via"), event.details.get("stage"))
+            for event in session.scalars(select(AuditEvent).where(AuditEvent.type.like("keys_%")).order_by(AuditEvent.seq))
+        ]
+    assert events == [
+        ("keys_rotated", None, "cli", "added"),
+        ("keys_reencrypted", None, "cli", None),
+        ("keys_rotated", None, "console", "reencrypted"),
+        ("keys_retired", None, "cli", None),
+    ]
+    assert chain_ok(db)
 
 
 # --- on-demand refresh -----------------------------------------------------------------------

@@ -21,6 +21,7 @@ from sqlalchemy import delete, select
 from hub.core import sessions
 from hub.core.audit import AuditLog
 from hub.core.db import Database, write_transaction
+from hub.core.digest import digest
 from hub.core.models import (
     Application,
     AuditEvent,
@@ -33,7 +34,6 @@ from hub.core.models import (
     utcnow,
 )
 from hub.issuer import applications, backchannel, sso
-from hub.upstream.signin import digest
 from tests.conftest import callback_path, csrf_of, sign_in, start_signin
 
 ISSUER = "http://127.0.0.1:5001"
@@ -304,6 +304,32 @@ def test_finished_rows_are_purged_after_a_week(db, dispatcher, receivers):
 
 
 # --- every way a hub session ends queues the logouts (hub.core.sessions.end_sessions) ------------------
+
+
+def test_ending_sessions_runs_the_wired_listener_before_the_rows_go(db):
+    """The core does not import the issuer: the runtime wires the back-channel queue as a
+    listener (hub.runtime.open_database, used by the `db` fixture as by Runtime.load), and
+    end_sessions runs it in the same transaction, while the SSO sessions still exist."""
+    app_a = register(db, "a", RECEIVER_A)
+    cookie, sid, user_id = hub_session(db, "ada", app_a)
+    with write_transaction(db) as session:
+        [ended] = sessions.end_sessions(session, token=cookie, reason="logout")
+    [row] = rows(db)
+    assert (row.application_id, row.sid, row.user_id, row.reason) == (app_a, sid, user_id, "logout")
+    assert ended.user_id == user_id
+
+
+def test_a_database_built_without_the_runtime_refuses_to_end_sessions(db, database_url):
+    """Forgetting the wiring would end sessions and silently tell no application."""
+    cookie, _, _ = hub_session(db, "ada", register(db, "a", RECEIVER_A))
+    bare = Database(database_url)
+    try:
+        with pytest.raises(sessions.SessionEventsNotWired), write_transaction(bare) as session:
+            sessions.end_sessions(session, token=cookie, reason="logout")
+    finally:
+        bare.dispose()
+    with db.session() as session:
+        assert session.get(WebSession, digest(cookie)) is not None and rows(db) == []
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ from sqlalchemy import select, text
 
 from hub.core import sessions
 from hub.core.db import Database, write_transaction
+from hub.core.digest import digest
 from hub.core.models import Grant, SsoSession, SsoSessionApplication, User
 from hub.issuer import applications, sso
 from hub.issuer import consent as consent
-from hub.upstream.signin import digest
 
 POLICY = sessions.SessionPolicy(idle=timedelta(hours=1), absolute=timedelta(hours=8))
 

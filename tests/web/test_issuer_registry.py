@@ -222,7 +222,8 @@ def test_es256_keys_on_request(app):
 
 
 def test_token_key_rotation_reseals_signing_keys_and_retire_waits_for_them(app):
-    from hub.upstream.vault import KeyRing, key_usage, reencrypt_token_sets, retire_key
+    from hub.actions.keyring import key_usage, reseal, retire
+    from hub.core.keyring import KeyRing
 
     rt = app.extensions["hub"]
     before = rt.signing_keys.signing_key("RS256")
@@ -230,10 +231,10 @@ def test_token_key_rotation_reseals_signing_keys_and_retire_waits_for_them(app):
     assert key_usage(rt.db)[old_ring.newest_id] == 4  # two RS256 and two ES256 keys
     new_ring = old_ring.with_new_key()
     with pytest.raises(Exception, match="still sealed"):
-        retire_key(new_ring.text(), old_ring.newest_id, key_usage(rt.db))
-    reencrypt_token_sets(rt.db, new_ring)
+        retire(rt.db, rt.audit, new_ring.text(), old_ring.newest_id, via="cli")
+    reseal(rt.db, rt.audit, new_ring, via="cli")
     assert key_usage(rt.db) == {new_ring.newest_id: 4}
-    retired = KeyRing.parse(retire_key(new_ring.text(), old_ring.newest_id, key_usage(rt.db)))
+    retired = KeyRing.parse(retire(rt.db, rt.audit, new_ring.text(), old_ring.newest_id, via="cli"))
     fresh = signing.SigningKeys(rt.db, retired)
     assert fresh.signing_key("RS256").as_dict(private=True)["d"] == before.as_dict(private=True)["d"]
 

@@ -137,8 +137,8 @@ def test_linking_gives_the_session_a_new_id_and_the_old_one_stops_working(client
 def test_linking_keeps_the_applications_signed_in_through_the_session(client, idp, app):
     """Rotation moves the issuer side's SSO session to the new id: no back-channel logout."""
     from hub.core.db import write_transaction
+    from hub.core.digest import digest
     from hub.core.models import SsoSession
-    from hub.upstream.signin import digest
 
     cookie = app.config["HUB_SESSION_COOKIE"]
     sign_in(client, idp, "alice")

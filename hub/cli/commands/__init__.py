@@ -2,7 +2,7 @@
 command (the core's and plugins') reaches the runtime: `hub.cli.commands.runtime()`.
 
 Commands stay thin: they take the runtime from `runtime()`, call the plain functions in
-hub.upstream.vault, hub.core.audit, ... and show progress on stderr so stdout stays clean for what an
+hub.actions, hub.core.audit, ... and show progress on stderr so stdout stays clean for what an
 operator pipes or copies (a key ring, an export, a checkpoint). No command imports hub.cli.main.
 """
 

@@ -1,9 +1,8 @@
-"""`hub keys ...`: rotate the token key ring, re-seal stored tokens, show and retire keys.
+"""`hub keys ...`: rotate the token key ring, re-seal what it protects, show and retire keys.
 
-A rotation is safe in this order: the new key is added to the ring and the ring persisted
-(development: the instance's dev-secrets file; production: printed for the operator, who
-deploys it to every process) before any token set is re-sealed with it. Old keys stay in the
-ring, so nothing becomes unreadable at any step.
+The work and its audit events are hub.actions.keyring's; this front door (`via: cli`) chooses
+where the ring is persisted: development rewrites the instance's dev-secrets file, production
+prints the new ring for the operator, who deploys it to every process before re-sealing.
 """
 
 from __future__ import annotations
@@ -12,30 +11,17 @@ from typing import Any
 
 import click
 
+from hub.actions import keyring as keyring_actions
 from hub.cli.commands import ProgressBar, runtime
-from hub.core.db import write_transaction
+from hub.core.keyring import KeyRing
 from hub.core.secrets import save_dev_token_keys
-from hub.upstream.vault import (
-    KeyRing,
-    add_token_key,
-    key_usage,
-    reencrypt_token_sets,
-    retire_key,
-    rotate_keys,
-)
+
+VIA = "cli"
 
 
 def _dev_ring(rt: Any) -> bool:
     """Whether the ring came from the instance's development file (so the CLI may rewrite it)."""
     return "token_keys" in rt.keys.generated
-
-
-def _audit(rt: Any, type: str, details: dict[str, Any]) -> None:
-    audit = getattr(rt, "audit", None)
-    if audit is not None:
-        with write_transaction(rt.db) as session:
-            audit.record(session, type, "success", details=details)
-        audit.committed(session)
 
 
 @click.group("keys")
@@ -60,24 +46,24 @@ def rotate_command(batch_size: int) -> None:
     if _dev_ring(rt):
         instance = rt.settings.instance_path
         with ProgressBar("Re-sealing token sets") as progress:
-            ring_text = rotate_keys(
+            ring_text = keyring_actions.rotate(
                 rt.db,
+                rt.audit,
                 rt.keys.token_keys,
                 progress,
                 persist=lambda text: save_dev_token_keys(instance, text),
+                via=VIA,
                 batch_size=batch_size,
             )
         newest = KeyRing.parse(ring_text).newest_id
-        _audit(rt, "keys_rotated", {"new_key_id": newest, "stage": "reencrypted"})
         click.echo(
             f"New key {newest} saved to the development secrets file and every readable token "
             "set re-sealed. Restart running hub processes so they use the new ring.",
             err=True,
         )
         return
-    ring_text = add_token_key(rt.keys.token_keys)
+    ring_text = keyring_actions.add_key(rt.db, rt.audit, rt.keys.token_keys, via=VIA)
     newest = KeyRing.parse(ring_text).newest_id
-    _audit(rt, "keys_rotated", {"new_key_id": newest, "stage": "added"})
     click.echo(ring_text)
     click.echo(
         f"\nThe line above is the new HUB_TOKEN_KEYS value (new key {newest}, old keys kept).\n"
@@ -94,8 +80,7 @@ def reencrypt_command(batch_size: int) -> None:
     rt = runtime()
     keyring = KeyRing.parse(rt.keys.token_keys)
     with ProgressBar("Re-sealing token sets") as progress:
-        report = reencrypt_token_sets(rt.db, keyring, progress, batch_size=batch_size)
-    _audit(rt, "keys_reencrypted", {"key_id": report.newest_key_id, "count": report.rewrapped})
+        report = keyring_actions.reseal(rt.db, rt.audit, keyring, progress, via=VIA, batch_size=batch_size)
     click.echo(f"{report.rewrapped} token sets re-sealed with {report.newest_key_id}.", err=True)
     if report.unreadable:
         ids = ", ".join(str(token_set_id) for token_set_id in report.unreadable[:20])
@@ -112,7 +97,7 @@ def status_command() -> None:
     """List the ring's key ids (never the keys) and how many token sets each one seals."""
     rt = runtime()
     keyring = KeyRing.parse(rt.keys.token_keys)
-    usage = key_usage(rt.db)
+    usage = keyring_actions.key_usage(rt.db)
     for key_id in keyring.key_ids:
         marker = " (newest: encrypts)" if key_id == keyring.newest_id else ""
         click.echo(f"{key_id}{marker}: {usage.get(key_id, 0)} token sets")
@@ -126,10 +111,9 @@ def retire_command(key_id: str) -> None:
     """Remove an old key from the ring once no token set uses it."""
     rt = runtime()
     try:
-        ring_text = retire_key(rt.keys.token_keys, key_id, key_usage(rt.db))
+        ring_text = keyring_actions.retire(rt.db, rt.audit, rt.keys.token_keys, key_id, via=VIA)
     except Exception as error:
         raise click.ClickException(str(error)) from None
-    _audit(rt, "keys_retired", {"key_id": key_id})
     if _dev_ring(rt):
         save_dev_token_keys(rt.settings.instance_path, ring_text)
         click.echo(f"Key {key_id} removed from the development secrets file.", err=True)

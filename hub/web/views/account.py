@@ -73,7 +73,7 @@ def unlink(account_id: int) -> Response:
         account = _own_account(session, current.user.id, account_id)
         accounts.check_unlinkable(session, account)
         provider_id = account.provider_id
-    revocation = revoke_at_provider(rt, account_id, provider_id)
+    revocation = revoke_at_provider(rt.db, rt.vault, rt.providers, account_id, provider_id)
     with write_transaction(rt.db) as session:
         ended = accounts.unlink(session, _own_account(session, current.user.id, account_id))
         rt.audit.record(

@@ -115,7 +115,14 @@ def callback_view(provider_id: str) -> Response:
     g.no_store = True
     cookie = current_app.config["HUB_SESSION_COOKIE"]
     done = callback.complete(
-        rt,
+        callback.Collaborators(
+            db=rt.db,
+            audit=rt.audit,
+            vault=rt.vault,
+            secret_key=rt.keys.secret_key,
+            session_policy=sessions.session_policy(rt.settings),
+            signin_policy=rt.plugins.hook.hub_signin_policy,
+        ),
         provider,
         request.args.to_dict(flat=True),
         browser_token=request.cookies.get(current_app.config["HUB_BROWSER_COOKIE"]),
