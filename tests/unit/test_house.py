@@ -64,8 +64,6 @@ KNOWN_DEBTS = {
     "hub.upstream.vault -> hub.issuer.signing",
     "hub.issuer.server -> hub.upstream.http",
     "hub.issuer.signing -> hub.upstream.vault",
-    "hub.console.actions -> hub.runtime",
-    "hub.console.applications -> hub.runtime",
     "hub.core.parsing -> werkzeug.routing",
     "hub.issuer.server -> flask",
     "hub.issuer.server -> hub.runtime",
