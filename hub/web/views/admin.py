@@ -22,11 +22,12 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hub.actions import linked_accounts, users
 from hub.actions.audited import ActionRefused, Actor, not_confirmed, record_refusal
-from hub.console import listing
+from hub.console import cursors, listing, listing_csv
 from hub.console.applications import connected_applications
 from hub.console.auditlog import ChainWatch, audit_page, event_types, recent_for_user
 from hub.console.overview import OverviewCache, chart_svg
 from hub.console.providers import check_all
+from hub.console.token_health import TOKEN_STATES
 from hub.core import apikeys
 from hub.core.audit import EXPORT_FORMATS, ExportFilters, export
 from hub.core.errors import Forbidden, HubError, NotFound
@@ -147,7 +148,7 @@ def _list_filters() -> listing.ListFilters:
         search=request.args.get("q", "").strip(),
         provider_id=request.args.get("provider", ""),
         state=request.args.get("state", ""),
-        sort=request.args.get("sort", listing.DEFAULT_SORT) or listing.DEFAULT_SORT,
+        sort=request.args.get("sort", cursors.DEFAULT_SORT) or cursors.DEFAULT_SORT,
     ).validated()
 
 
@@ -172,8 +173,8 @@ def accounts() -> tuple[str, int]:
         filters=filters,
         names=_provider_names(),
         provider_ids=sorted(set(_provider_names()) | set(runtime().registry.unavailable)),
-        states=listing.TOKEN_STATES,
-        sorts=listing.SORTS,
+        states=TOKEN_STATES,
+        sorts=cursors.SORTS,
         next_url=next_url,
         first_url=f"/admin/accounts?{urlencode(page_query)}" if after else None,
         csv_url=f"/admin/accounts.csv?{urlencode(query)}",
@@ -188,9 +189,9 @@ def accounts_csv() -> Response:
 
     def lines() -> Iterator[str]:
         with rt.db.session() as session:
-            yield listing.csv_line(listing.CSV_COLUMNS)
+            yield listing_csv.csv_line(listing_csv.CSV_COLUMNS)
             for row in listing.all_rows(session, filters):
-                yield listing.csv_line(listing.csv_record(row))
+                yield listing_csv.csv_line(listing_csv.csv_record(row))
 
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return Response(
@@ -229,7 +230,7 @@ def user_detail(user_id: int) -> tuple[str, int]:
         events=recent_for_user(session, user_id),
         connected=connected_applications(session, user_id),
         names=_provider_names(),
-        states=listing.TOKEN_STATES,
+        states=TOKEN_STATES,
         actions=ACTIONS,
         is_self=current.user.id == user_id,
         done=DONE_MESSAGES.get(done),
