@@ -97,3 +97,13 @@ def test_the_api_hands_out_a_token_with_the_same_event_shape(rt, client, idp):
     event = last_event(rt, "api_key.use")
     assert shape(event) == ("success", None, 1, "api")
     assert (event.details["caller"], event.details["api_key_name"]) == ("api_key", "billing-service")
+
+
+def test_the_cli_refuses_to_revoke_a_revoked_api_key(rt, hub_cli):
+    assert hub_cli("api-keys", "create", "billing").exit_code == 0
+    assert hub_cli("api-keys", "revoke", "1").exit_code == 0
+    again = hub_cli("api-keys", "revoke", "1")
+    assert again.exit_code != 0 and "already revoked" in refusal(again)
+    assert [shape(e) for e in audit_events(rt, "api_key.revoke")] == [
+        ("success", None, None, "cli"), ("failure", None, None, "cli"),
+    ]
