@@ -38,6 +38,10 @@ class Caller:
     def event(self) -> str:
         return EVENTS[self.kind]
 
+    def details(self, linked_account_id: int | None = None) -> dict[str, Any]:
+        """The event's details, the same for a hand-out and for the caller's refusal event."""
+        return {**self.identity, "caller": self.kind, "linked_account_id": linked_account_id, "via": "api"}
+
 
 def hand_out(
     db: Database,
@@ -56,7 +60,6 @@ def hand_out(
     with write_transaction(db) as session:
         record(
             audit, session, caller.event, Actor(None, "api", context),
-            subject_user_id=account.user_id, provider_id=account.provider_id,
-            **caller.identity, caller=caller.kind, linked_account_id=account.id,
+            subject_user_id=account.user_id, provider_id=account.provider_id, **caller.details(account.id),
         )
     return token

@@ -97,6 +97,13 @@ def test_the_api_hands_out_a_token_with_the_same_event_shape(rt, client, idp):
     event = last_event(rt, "api_key.use")
     assert shape(event) == ("success", None, 1, "api")
     assert (event.details["caller"], event.details["api_key_name"]) == ("api_key", "billing-service")
+    with write_transaction(rt.db) as session:
+        narrow = apikeys.create(session, "fake2-only", providers=["fake2"])
+    refused = client.post(f"/api/v1/accounts/{account}/access-token", headers={"Authorization": f"Bearer {narrow.plaintext}"})
+    assert refused.status_code == 403
+    failure = last_event(rt, "api_key.use")
+    assert shape(failure) == ("failure", None, 1, "api")
+    assert (failure.details["caller"], failure.details["api_key_name"]) == ("api_key", "fake2-only")
 
 
 def test_the_cli_refuses_to_revoke_a_revoked_api_key(rt, hub_cli):

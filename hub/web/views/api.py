@@ -109,8 +109,8 @@ def _audit_key_failure(
 def _access_token_response(key: ApiKey, account: LinkedAccount) -> Response:
     rt = runtime()
     context = audit_context()
-    details = {"api_key_id": key.id, "api_key_name": key.name, "linked_account_id": account.id}
     caller = upstream_tokens.Caller("api_key", {"api_key_id": key.id, "api_key_name": key.name})
+    details = caller.details(account.id)
     try:
         apikeys.check_scope(key, account.provider_id)
         token = upstream_tokens.hand_out(rt.db, rt.audit, rt.vault, rt.providers, caller, account, context)

@@ -64,7 +64,9 @@ class BadRequest(HubError):
 def provider_token() -> Response | tuple[Any, int]:
     rt = runtime()
     context = audit_context()
-    details: dict[str, Any] = {"provider_id": request.args.get("provider", "")[:64] or None}
+    details: dict[str, Any] = {
+        "provider_id": request.args.get("provider", "")[:64] or None, "caller": "application", "via": "api",
+    }
     user_id: int | None = None
     try:
         application, user_id, scopes = _bearer(rt)
