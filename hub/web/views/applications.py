@@ -24,7 +24,7 @@ from hub.core.errors import HubError, NotFound
 from hub.core.models import User
 from hub.issuer import applications
 from hub.issuer import consent as grants
-from hub.issuer.applications import ApplicationError
+from hub.issuer.applications import ApplicationError, NewSecret
 from hub.web.request import audit_context, current_session, db_session, login_required, render, runtime
 from hub.web.views.admin import guard
 
@@ -176,13 +176,12 @@ def act(client_id: str, action: str) -> Response | tuple[str, int]:
         changed = run(rt.db, rt.audit, actor, client_id)
     except HubError as error:
         raise _audited(error) from None
-    rotated = changed if action == "rotate_secret" else None
-    if rotated is not None:
+    if isinstance(changed, NewSecret):  # rotate_secret: the new secret, shown once
         g.no_store = True
         return render(
             "admin/application_secret.html",
-            application=rotated.application,
-            client_secret=rotated.client_secret,
+            application=changed.application,
+            client_secret=changed.client_secret,
             created=False,
             nav="applications",
         )
