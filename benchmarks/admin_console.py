@@ -29,7 +29,7 @@ from sqlalchemy import func, select, text
 
 from hub.app import create_app
 from hub.cli.seed import seed
-from hub.console.listing import SORTS, Cursor
+from hub.console.cursors import SORTS, Cursor
 from hub.core import sessions
 from hub.core.config import load_settings
 from hub.core.db import Database, write_transaction

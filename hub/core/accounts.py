@@ -123,7 +123,7 @@ def check_unlinkable(session: Session, account: LinkedAccount) -> None:
     )
     if (remaining or 0) <= 1:
         raise CannotUnlink(
-            "This is the last account this user can sign in with, so it cannot be unlinked.",
+            "This is the last linked account this user can sign in with, so it cannot be unlinked.",
             hint="Link another account first.",
         )
 

@@ -546,7 +546,8 @@ def test_purge_forgets_only_what_has_ended(issuer):
 def test_disabling_a_user_revokes_offline_tokens_for_good(issuer):
     """An offline_access refresh token outlives the hub session; disabling the person must end
     it too, so enabling them again never revives an application's access."""
-    from hub.console import actions
+    from hub.actions import users
+    from hub.actions.audited import Actor
     from hub.core.audit import RequestContext
 
     issuer.sign_in()
@@ -558,9 +559,9 @@ def test_disabling_a_user_revokes_offline_tokens_for_good(issuer):
         session.add(admin)
         session.commit()
         admin_id = admin.id
-    actor = actions.Actor(user_id=admin_id, context=RequestContext())
-    actions.perform(issuer.rt, "disable_user", actor, user_id, None, confirmed=True)
-    actions.perform(issuer.rt, "enable_user", actor, user_id, None, confirmed=True)
+    actor = Actor(admin_id, "console", RequestContext())
+    users.disable(issuer.rt.db, issuer.rt.audit, actor, user_id)
+    users.enable(issuer.rt.db, issuer.rt.audit, actor, user_id)
     refused = post_token(issuer, wiki, grant_type="refresh_token", refresh_token=token["refresh_token"])
     assert refused.json()["error"] == "invalid_grant"
     with issuer.rt.db.session() as session:

@@ -58,6 +58,7 @@ def test_the_persons_upstream_token_is_handed_to_the_application(issuer):
     [event] = events(issuer)
     assert event.outcome == "success" and event.details["application"] == "Wiki"
     assert event.details["client_id"] == wiki.client_id and event.subject_user_id == alice(issuer).id
+    assert (event.actor_user_id, event.details["via"], event.details["caller"]) == (None, "api", "application")
     assert body["access_token"] not in str(event.details)
 
 

@@ -241,4 +241,4 @@ def test_an_administrator_removes_a_persons_access_after_confirming(admin, conne
     with rt.db.session() as session:
         assert session.scalars(select(Grant)).all() == []
     event = last_event(rt, "grant.remove")
-    assert event.details["via"] == "admin" and event.actor_user_id != user_id
+    assert event.details["via"] == "console" and event.actor_user_id != user_id

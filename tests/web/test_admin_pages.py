@@ -9,10 +9,11 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hub.cli.seed import seed
-from hub.console import listing
+from hub.console import cursors, listing
+from hub.console.token_health import TOKEN_STATES
 from hub.core.db import write_transaction
 from hub.core.models import AuditEvent, LinkedAccount, TokenSet, User, utcnow
 from hub.provider import HealthCheck
@@ -48,10 +49,10 @@ def expected_order(rows, sort):
     return with_time + sorted((r for r in rows if not r.last_sign_in_at), key=lambda r: r.id, reverse=True)
 
 
-@pytest.mark.parametrize("sort", list(listing.SORTS))
+@pytest.mark.parametrize("sort", list(cursors.SORTS))
 def test_keyset_pages_cover_every_row_once_in_order(seeded, sort):
     with seeded.db.session() as session:
-        total = session.scalar(select(listing.func.count()).select_from(LinkedAccount))
+        total = session.scalar(select(func.count()).select_from(LinkedAccount))
     # Some accounts never signed in: the NULL tail of the sign-in sort is paged too.
     with write_transaction(seeded.db) as session:
         for account in session.scalars(select(LinkedAccount).order_by(LinkedAccount.id).limit(12)):
@@ -76,11 +77,11 @@ def test_pages_through_http_with_next_links(seeded, admin):
 
 def test_filters_match_the_python_classification(seeded):
     everything, _ = every_row(seeded, listing.ListFilters(), 200)
-    for state in listing.TOKEN_STATES:
+    for state in TOKEN_STATES:
         rows, _ = every_row(seeded, listing.ListFilters(state=state), 25)
         assert {r.id for r in rows} == {r.id for r in everything if r.state == state}
         assert all(r.state == state for r in rows)
-    assert {r.state for r in everything} == set(listing.TOKEN_STATES)
+    assert {r.state for r in everything} == set(TOKEN_STATES)
     rows, _ = every_row(seeded, listing.ListFilters(provider_id="fake2", state="reauth"), 5)
     assert {r.id for r in rows} == {r.id for r in everything if r.provider_id == "fake2" and r.state == "reauth"}
 
@@ -133,7 +134,7 @@ def test_bad_list_requests_are_explained(admin):
 def test_cursor_of_another_sort_is_refused(seeded):
     with seeded.db.session() as session:
         cursor = listing.list_page(session, listing.ListFilters(sort="provider"), size=5).next_cursor
-        with pytest.raises(listing.BadListRequest):
+        with pytest.raises(cursors.BadListRequest):
             listing.list_page(session, listing.ListFilters(sort="linked_desc"), cursor)
 
 
@@ -184,7 +185,7 @@ def test_user_detail_lists_accounts_in_one_query(seeded, admin, app):
     event.listen(engine, "before_cursor_execute", listener)
     try:
         with seeded.db.session() as session:
-            user_id = session.scalar(select(LinkedAccount.user_id).group_by(LinkedAccount.user_id).having(listing.func.count() > 1).limit(1))
+            user_id = session.scalar(select(LinkedAccount.user_id).group_by(LinkedAccount.user_id).having(func.count() > 1).limit(1))
             rows = listing.accounts_of_user(session, user_id)
     finally:
         event.remove(engine, "before_cursor_execute", listener)

@@ -6,31 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from hub.cli.main import LazyRuntime, build_cli
-from hub.core.config import load_settings
 from hub.core.db import write_transaction
 from hub.core.models import Application, AuditEvent, SigningKey
 from hub.issuer import applications, signing
-
-
-@pytest.fixture
-def hub_cli(hub_config, plugins, app):
-    """Run `hub ...` in-process against the test's database; returns (exit code, stdout, stderr)."""
-    settings = load_settings(environ={}, overrides=hub_config)
-    group = build_cli(plugins)
-
-    def run(*args: str, input: str | None = None):
-        lazy = LazyRuntime(plugins, settings)
-        try:
-            return CliRunner().invoke(group, list(args), obj=lazy, input=input)
-        finally:
-            if lazy._runtime is not None:
-                lazy._runtime.close()
-
-    return run
 
 
 def audit_types(app) -> list[str]:

@@ -67,7 +67,7 @@ def test_admin_unlink_or_revoke_ends_the_sessions_that_came_through_the_account(
     assert response.status_code == 303, response.get_data(as_text=True)
     assert s["carols_browser"].get("/admin").status_code == 302  # before the fix: 200 for 12 hours
     assert s["bob"].get("/account").status_code == 200  # Bob's own sign-in (through fake) lives on
-    (event,) = events(app, f"admin.{action}")
+    (event,) = events(app, {"unlink": "unlink", "revoke_tokens": "admin.revoke_tokens"}[action])
     assert event.details["sessions_ended"] == 1
 
 

@@ -13,12 +13,17 @@ from typing import Any
 
 import click
 
+from hub.actions.audited import Actor
 from hub.core.config import Settings, load_settings
 from hub.core.errors import ConfigError
 from hub.plugin.manager import Plugins
 from hub.runtime import Runtime
 
-__all__ = ["LazyRuntime", "ProgressBar", "audit_group", "keys_group", "runtime", "settings"]
+__all__ = ["OPERATOR", "LazyRuntime", "ProgressBar", "audit_group", "keys_group", "runtime", "settings"]
+
+
+OPERATOR = Actor(None, "cli")
+"""Who changes things from the shell: no signed-in person (actor_user_id None), via "cli"."""
 
 
 class LazyRuntime:

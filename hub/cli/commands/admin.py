@@ -7,25 +7,16 @@ import sys
 import click
 from sqlalchemy import select
 
-from hub.cli.commands import runtime
-from hub.core.db import write_transaction
+from hub.actions import users
+from hub.cli.commands import OPERATOR, runtime
 from hub.core.models import User
 from hub.core.people import find_user, user_email_verified
 from hub.runtime import Runtime
 
 
-def set_admin(rt: Runtime, who: str, value: bool) -> User:
-    with write_transaction(rt.db) as session:
-        user = find_user(session, who)
-        user.is_admin = value
-        rt.audit.record(
-            session,
-            "admin.grant" if value else "admin.revoke",
-            "success",
-            subject_user_id=user.id,
-            details={"via": "cli"},
-        )
-    return user
+def _user_id(rt: Runtime, who: str) -> int:
+    with rt.db.session() as session:
+        return find_user(session, who).id
 
 
 def attach(group: click.Group) -> None:
@@ -36,7 +27,8 @@ def attach(group: click.Group) -> None:
 
         Given an email address it changes nothing and lists every account showing that
         address, with whether its provider verified it, so you can pick the user id."""
-        user = set_admin(runtime(), who, True)
+        rt = runtime()
+        user = users.grant_admin(rt.db, rt.audit, OPERATOR, _user_id(rt, who))
         click.echo(f"user {user.id} ({user.display_name or 'no name'}) is now an administrator")
 
     @group.command("revoke")
@@ -45,7 +37,8 @@ def attach(group: click.Group) -> None:
         """Take the admin role granted with `grant` from WHO (a user id, or PROVIDER_ID:SUBJECT).
 
         A provider's role mapping still applies."""
-        user = set_admin(runtime(), who, False)
+        rt = runtime()
+        user = users.revoke_admin(rt.db, rt.audit, OPERATOR, _user_id(rt, who))
         click.echo(f"user {user.id} ({user.display_name or 'no name'}) is no longer an administrator")
 
     @group.command("seed")

@@ -7,9 +7,9 @@ from datetime import timedelta
 import click
 from sqlalchemy import select
 
-from hub.cli.commands import runtime
+from hub.actions import api_keys
+from hub.cli.commands import OPERATOR, runtime
 from hub.core import apikeys
-from hub.core.db import write_transaction
 from hub.core.models import ApiKey, utcnow
 from hub.core.parsing import MAX_ID
 
@@ -30,12 +30,7 @@ def create_command(name: str, providers: tuple[str, ...], expires_in_days: int |
     """Create a key named NAME (who uses it). The key is printed once and never again."""
     rt = runtime()
     expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
-    with write_transaction(rt.db) as session:
-        created = apikeys.create(session, name, providers=providers or None, expires_at=expires_at)
-        rt.audit.record(session, "api_key.create", "success", details={
-            "api_key_id": created.row.id, "name": created.row.name, "providers": created.row.providers,
-            "expires_at": expires_at.isoformat() if expires_at else None,
-        })
+    created = api_keys.create(rt.db, rt.audit, OPERATOR, name, providers=providers or None, expires_at=expires_at)
     click.echo(f"API key {created.row.id} ({created.row.name}); store it now, it is not shown again:", err=True)
     click.echo(created.plaintext)
 
@@ -59,9 +54,7 @@ def list_command() -> None:
 def revoke_command(key_id: int) -> None:
     """Revoke key KEY_ID: it stops working at once."""
     rt = runtime()
-    with write_transaction(rt.db) as session:
-        key = apikeys.revoke(session, key_id)
-        rt.audit.record(session, "api_key.revoke", "success", details={"api_key_id": key.id, "name": key.name})
+    api_keys.revoke(rt.db, rt.audit, OPERATOR, key_id)
     click.echo(f"API key {key_id} revoked")
 
 

@@ -10,8 +10,9 @@ import json
 
 import click
 
-from hub.cli.commands import runtime
-from hub.core.db import write_transaction
+from hub.actions import applications as actions
+from hub.actions.applications import Registration
+from hub.cli.commands import OPERATOR, runtime
 from hub.issuer import applications
 
 
@@ -80,25 +81,23 @@ def create_command(
             jwks = json.load(jwks_file)
         except ValueError as exc:
             raise click.UsageError(f"--jwks-file is not JSON: {exc}") from None
-    with write_transaction(rt.db) as session:
-        created = applications.create(
-            session,
-            name,
-            list(redirect_uris),
-            public=public,
-            first_party=first_party,
-            post_logout_redirect_uris=list(post_logout_redirect_uris),
-            backchannel_logout_uri=backchannel_logout_uri,
-            auth_method=applications.PUBLIC if public else auth_method,
-            grant_types=list(grant_types) or None,
-            scopes=scopes,
-            signing_alg=id_token_alg,
-            pairwise_subject=pairwise,
-            jwks=jwks,
-            jwks_uri=jwks_uri,
-        )
-        app = created.application
-        rt.audit.record(session, "application.create", "success", details=_audit_details(app))
+    form = Registration(
+        name,
+        list(redirect_uris),
+        public=public,
+        first_party=first_party,
+        post_logout_redirect_uris=list(post_logout_redirect_uris),
+        backchannel_logout_uri=backchannel_logout_uri,
+        auth_method=auth_method,
+        grant_types=list(grant_types) or None,
+        scopes=scopes,
+        signing_alg=id_token_alg,
+        pairwise_subject=pairwise,
+        jwks=jwks,
+        jwks_uri=jwks_uri,
+    )
+    created = actions.register(rt.db, rt.audit, OPERATOR, form)
+    app = created.application
     if as_json:
         click.echo(json.dumps({"client_id": app.client_id, "client_secret": created.client_secret}))
         return
@@ -142,11 +141,7 @@ def show_command(client_id: str) -> None:
 def rotate_secret_command(client_id: str, as_json: bool) -> None:
     """Issue a new client secret; the old one stops working at once. Printed once."""
     rt = runtime()
-    with write_transaction(rt.db) as session:
-        rotated = applications.rotate_secret(session, client_id)
-        rt.audit.record(
-            session, "application.rotate_secret", "success", details=_audit_details(rotated.application)
-        )
+    rotated = actions.rotate_secret(rt.db, rt.audit, OPERATOR, client_id)
     if as_json:
         click.echo(json.dumps({"client_id": client_id, "client_secret": rotated.client_secret}))
     else:
@@ -159,9 +154,7 @@ def rotate_secret_command(client_id: str, as_json: bool) -> None:
 def disable_command(client_id: str) -> None:
     """Stop an application: sign-ins, tokens and refreshes fail; its refresh tokens are revoked."""
     rt = runtime()
-    with write_transaction(rt.db) as session:
-        app = applications.disable(session, client_id)
-        rt.audit.record(session, "application.disable", "success", details=_audit_details(app))
+    app = actions.disable(rt.db, rt.audit, OPERATOR, client_id)
     click.echo(f"application {app.name!r} disabled")
 
 
@@ -170,9 +163,7 @@ def disable_command(client_id: str) -> None:
 def enable_command(client_id: str) -> None:
     """Allow a disabled application again (its revoked tokens stay revoked)."""
     rt = runtime()
-    with write_transaction(rt.db) as session:
-        app = applications.enable(session, client_id)
-        rt.audit.record(session, "application.enable", "success", details=_audit_details(app))
+    app = actions.enable(rt.db, rt.audit, OPERATOR, client_id)
     click.echo(f"application {app.name!r} enabled")
 
 
@@ -184,11 +175,5 @@ def delete_command(client_id: str, yes: bool) -> None:
     rt = runtime()
     if not yes:
         click.confirm(f"Delete application {client_id} and every grant and token it holds?", abort=True)
-    with write_transaction(rt.db) as session:
-        app = applications.delete(session, client_id)
-        rt.audit.record(session, "application.delete", "success", details=_audit_details(app))
+    app = actions.delete(rt.db, rt.audit, OPERATOR, client_id)
     click.echo(f"application {app.name!r} deleted")
-
-
-def _audit_details(app) -> dict:
-    return {"client_id": app.client_id, "application": app.name}

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, request
+from functools import partial
+
+from flask import Blueprint, g, redirect, request
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from hub.actions import linked_accounts
+from hub.actions.audited import Actor
 from hub.console.applications import connected_applications
-from hub.core import accounts
-from hub.core.db import write_transaction
-from hub.core.errors import NotFound
+from hub.core.errors import HubError
 from hub.core.models import LinkedAccount
 from hub.core.people import verified_by_any
 from hub.upstream.revocation import revoke_at_provider
@@ -54,36 +55,17 @@ def account() -> tuple[str, int]:
     )
 
 
-def _own_account(session: Session, user_id: int, account_id: int) -> LinkedAccount:
-    account = session.get(LinkedAccount, account_id)
-    if account is None or account.user_id != user_id:
-        raise NotFound("You have no linked account with that number.")
-    return account
-
-
 @bp.post("/account/linked/<int:account_id>/unlink")
 @login_required
 def unlink(account_id: int) -> Response:
-    """Unlink: refuse the last account first, then revoke at the provider (network, no
-    transaction open), then delete account and tokens with the audit event."""
+    """Unlink one of the person's own accounts (hub.actions.linked_accounts: never the last one)."""
     current = current_session()
     assert current is not None
     rt = runtime()
-    with rt.db.session() as session:
-        account = _own_account(session, current.user.id, account_id)
-        accounts.check_unlinkable(session, account)
-        provider_id = account.provider_id
-    revocation = revoke_at_provider(rt.db, rt.vault, rt.providers, account_id, provider_id)
-    with write_transaction(rt.db) as session:
-        ended = accounts.unlink(session, _own_account(session, current.user.id, account_id))
-        rt.audit.record(
-            session,
-            "unlink",
-            "success",
-            actor_user_id=current.user.id,
-            subject_user_id=current.user.id,
-            provider_id=provider_id,
-            context=audit_context(),
-            details={"linked_account_id": account_id, "provider_revocation": revocation, "sessions_ended": ended},
-        )
+    actor = Actor(current.user.id, "account", audit_context())
+    try:
+        linked_accounts.unlink(rt.db, rt.audit, partial(revoke_at_provider, rt.db, rt.vault, rt.providers), actor, current.user.id, account_id)
+    except HubError:
+        g.failure_audited = True  # hub.actions wrote the failure event
+        raise
     return redirect("/account", code=303)

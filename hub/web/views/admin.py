@@ -5,31 +5,37 @@ cannot forget it), sends anonymous visitors to sign in and back, and refuses sig
 non-admins with 403 after auditing the attempt. Admin status comes from the server only (the
 user row or the provider roles stored in the session), never from the request. Every change
 is a POST with the CSRF token (checked by the app for every non-GET) and an explicit
-confirmation, and is audited by hub.console.actions; GET never changes anything.
+confirmation, and runs an action of hub.actions (audited there); GET never changes anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, redirect, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from hub.console import listing
-from hub.console.actions import ACCOUNT_ACTIONS, ACTIONS, Actor, perform
+from hub.actions import linked_accounts, users
+from hub.actions.audited import ActionRefused, Actor, not_confirmed, record_refusal
+from hub.console import cursors, listing, listing_csv
 from hub.console.applications import connected_applications
 from hub.console.auditlog import ChainWatch, audit_page, event_types, recent_for_user
 from hub.console.overview import OverviewCache, chart_svg
 from hub.console.providers import check_all
+from hub.console.token_health import TOKEN_STATES
 from hub.core import apikeys
 from hub.core.audit import EXPORT_FORMATS, ExportFilters, export
 from hub.core.errors import Forbidden, HubError, NotFound
 from hub.core.models import ApiKey, LinkedAccount, User, WebSession
 from hub.core.parsing import MAX_BIGINT, optional_id, parse_day, parse_id, parse_int
 from hub.core.people import user_email_verified
+from hub.runtime import Runtime
+from hub.upstream.revocation import revoke_at_provider
 from hub.web.request import audit_context, current_session, db_session, render, runtime
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -44,6 +50,34 @@ DONE_MESSAGES = {
     "revoke": "The hub's administrator role was removed.",
     "remove_access": "The application's access was removed: its refresh tokens were revoked and it was told to end its sessions.",
 }
+
+
+@dataclass(frozen=True)
+class UserAction:
+    """A button on a user's page: its label, its audit event type, and the action it runs."""
+
+    label: str
+    event: str
+    run: Callable[..., object]
+
+
+USER_ACTIONS: dict[str, UserAction] = {
+    "disable_user": UserAction("Disable user", "admin.disable_user", users.disable),
+    "enable_user": UserAction("Enable user", "admin.enable_user", users.enable),
+    "signout_everywhere": UserAction("Sign out everywhere", "admin.signout_everywhere", users.sign_out_everywhere),
+    "grant": UserAction("Make administrator", "admin.grant", users.grant_admin),
+    "revoke": UserAction("Remove administrator", "admin.revoke", users.revoke_admin),
+}
+"""Actions on the user: run(db, audit, actor, user_id)."""
+
+ACCOUNT_ACTIONS: dict[str, UserAction] = {
+    "unlink": UserAction("Unlink", "unlink", linked_accounts.unlink),
+    "revoke_tokens": UserAction("Revoke tokens", "admin.revoke_tokens", linked_accounts.revoke_tokens),
+}
+"""Actions on one of the user's linked accounts: run(db, audit, revoke_upstream, actor, user_id, account_id)."""
+
+ACTIONS: dict[str, str] = {name: action.label for name, action in {**ACCOUNT_ACTIONS, **USER_ACTIONS}.items()}
+"""Action name -> the button label (the page's order)."""
 
 
 class BadFilter(HubError):
@@ -114,7 +148,7 @@ def _list_filters() -> listing.ListFilters:
         search=request.args.get("q", "").strip(),
         provider_id=request.args.get("provider", ""),
         state=request.args.get("state", ""),
-        sort=request.args.get("sort", listing.DEFAULT_SORT) or listing.DEFAULT_SORT,
+        sort=request.args.get("sort", cursors.DEFAULT_SORT) or cursors.DEFAULT_SORT,
     ).validated()
 
 
@@ -139,8 +173,8 @@ def accounts() -> tuple[str, int]:
         filters=filters,
         names=_provider_names(),
         provider_ids=sorted(set(_provider_names()) | set(runtime().registry.unavailable)),
-        states=listing.TOKEN_STATES,
-        sorts=listing.SORTS,
+        states=TOKEN_STATES,
+        sorts=cursors.SORTS,
         next_url=next_url,
         first_url=f"/admin/accounts?{urlencode(page_query)}" if after else None,
         csv_url=f"/admin/accounts.csv?{urlencode(query)}",
@@ -155,9 +189,9 @@ def accounts_csv() -> Response:
 
     def lines() -> Iterator[str]:
         with rt.db.session() as session:
-            yield listing.csv_line(listing.CSV_COLUMNS)
+            yield listing_csv.csv_line(listing_csv.CSV_COLUMNS)
             for row in listing.all_rows(session, filters):
-                yield listing.csv_line(listing.csv_record(row))
+                yield listing_csv.csv_line(listing_csv.csv_record(row))
 
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return Response(
@@ -196,7 +230,7 @@ def user_detail(user_id: int) -> tuple[str, int]:
         events=recent_for_user(session, user_id),
         connected=connected_applications(session, user_id),
         names=_provider_names(),
-        states=listing.TOKEN_STATES,
+        states=TOKEN_STATES,
         actions=ACTIONS,
         is_self=current.user.id == user_id,
         done=DONE_MESSAGES.get(done),
@@ -230,21 +264,33 @@ def confirm(user_id: int, action: str) -> tuple[str, int]:
 def act(user_id: int, action: str) -> WerkzeugResponse:
     current = current_session()
     assert current is not None
-    account_id = _account_arg(request.form.get("account")) if action in ACCOUNT_ACTIONS and request.form.get("account") else None
+    chosen = ACCOUNT_ACTIONS.get(action) or USER_ACTIONS.get(action)
+    if chosen is None:
+        raise NotFound(f"There is no admin action {action[:40]!r}.")
+    rt = runtime()
+    actor = Actor(current.user.id, "console", audit_context())
+    form_account = request.form.get("account")
+    account_id = _account_arg(form_account) if action in ACCOUNT_ACTIONS and form_account else None
     try:
-        perform(
-            runtime(),
-            action,
-            Actor(current.user.id, audit_context()),
-            user_id,
-            account_id,
-            confirmed=request.form.get("confirm") == "yes",
-        )
+        if request.form.get("confirm") != "yes":
+            raise not_confirmed(rt.db, rt.audit, chosen.event, actor, subject_user_id=user_id, linked_account_id=account_id)
+        if action not in ACCOUNT_ACTIONS:
+            chosen.run(rt.db, rt.audit, actor, user_id)
+        elif account_id is None:
+            raise _refused(rt, chosen.event, actor, user_id, "Choose which linked account this action is for.")
+        else:
+            chosen.run(rt.db, rt.audit, partial(revoke_at_provider, rt.db, rt.vault, rt.providers), actor, user_id, account_id)
     except HubError:
-        g.failure_audited = True  # perform wrote the admin.<action> failure event
+        g.failure_audited = True  # hub.actions wrote the failure event
         raise
     _overview_cache().clear()
     return redirect(f"/admin/users/{user_id}?{urlencode({'done': action})}", code=303)
+
+
+def _refused(rt: Runtime, event: str, actor: Actor, user_id: int, message: str) -> ActionRefused:
+    error = ActionRefused(message)
+    record_refusal(rt.db, rt.audit, event, actor, error, subject_user_id=user_id)
+    return error
 
 
 def _account_arg(value: str | None) -> int:

@@ -21,12 +21,12 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
+from hub.actions import upstream_tokens
 from hub.core import apikeys, metrics
 from hub.core.db import write_transaction
 from hub.core.errors import HubError, NotFound
 from hub.core.models import ApiKey, LinkedAccount, utcnow
 from hub.core.parsing import json_object
-from hub.upstream.vault import provider_not_running
 from hub.web import flood, ratelimit
 from hub.web.request import audit_context, runtime
 
@@ -109,22 +109,16 @@ def _audit_key_failure(
 def _access_token_response(key: ApiKey, account: LinkedAccount) -> Response:
     rt = runtime()
     context = audit_context()
-    details = {"api_key_id": key.id, "api_key_name": key.name, "linked_account_id": account.id}
+    caller = upstream_tokens.Caller("api_key", {"api_key_id": key.id, "api_key_name": key.name})
+    details = caller.details(account.id)
     try:
         apikeys.check_scope(key, account.provider_id)
-        if account.provider_id not in rt.providers:
-            raise provider_not_running(account.provider_id, account.id)
-        token = rt.vault.access_token(rt.db, account.id, rt.providers, rt.audit, context)
+        token = upstream_tokens.hand_out(rt.db, rt.audit, rt.vault, rt.providers, caller, account, context)
     except HubError as error:
         _audit_key_failure(
             key, error.code, provider_id=account.provider_id, subject_user_id=account.user_id, details=details,
         )
         raise
-    with write_transaction(rt.db) as session:
-        rt.audit.record(
-            session, "api_key.use", "success", subject_user_id=account.user_id,
-            provider_id=account.provider_id, context=context, details=details,
-        )
     g.no_store = True
     return jsonify(
         token_type="Bearer",  # noqa: S106 - the OAuth token type, not a secret

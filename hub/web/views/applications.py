@@ -6,7 +6,7 @@ show, rotate the secret, disable, enable, delete, per-application grants and las
 Admin routes run the admin console's own guard (hub.web.views.admin.guard) before every view. Every
 change is a POST with the CSRF token (checked by the app) and, for the admin's, an explicit
 confirmation page; the changes themselves and their audit events are in
-hub.console.applications. A client secret appears once, in the answer to the POST that made
+hub.actions.applications. A client secret appears once, in the answer to the POST that made
 it, never cached, and never again.
 """
 
@@ -17,13 +17,14 @@ from urllib.parse import urlencode
 from flask import Blueprint, g, redirect, request
 from werkzeug.wrappers import Response
 
+from hub.actions import applications as actions
+from hub.actions.audited import Actor, not_confirmed
 from hub.console import applications as console
-from hub.console.actions import Actor
 from hub.core.errors import HubError, NotFound
 from hub.core.models import User
 from hub.issuer import applications
 from hub.issuer import consent as grants
-from hub.issuer.applications import ApplicationError
+from hub.issuer.applications import ApplicationError, NewSecret
 from hub.web.request import audit_context, current_session, db_session, login_required, render, runtime
 from hub.web.views.admin import guard
 
@@ -42,12 +43,33 @@ DONE_MESSAGES = {
 def _actor() -> Actor:
     current = current_session()
     assert current is not None
-    return Actor(current.user.id, audit_context())
+    return Actor(current.user.id, "console", audit_context())
 
 
 def _audited(error: HubError) -> HubError:
-    g.failure_audited = True  # hub.console.applications wrote the failure event
+    g.failure_audited = True  # hub.actions.applications wrote the failure event
     return error
+
+
+def lines(text: str) -> list[str]:
+    """Non-empty lines of a textarea (one URI per line)."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+APPLICATION_ACTIONS: dict[str, str] = {
+    "rotate_secret": "Rotate the client secret",
+    "disable": "Disable",
+    "enable": "Enable",
+    "delete": "Delete",
+}
+"""Action name (audit type `application.<name>`) -> the button label."""
+
+_RUN = {
+    "rotate_secret": actions.rotate_secret,
+    "disable": actions.disable,
+    "enable": actions.enable,
+    "delete": actions.delete,
+}
 
 
 # --- the person's Connected applications -----------------------------------------------------------
@@ -56,9 +78,11 @@ def _audited(error: HubError) -> HubError:
 @bp.post("/account/applications/<client_id>/remove")
 @login_required
 def remove_own_access(client_id: str) -> Response:
-    actor = _actor()
+    current = current_session()
+    assert current is not None
+    rt = runtime()
     try:
-        console.remove_access(runtime(), actor, actor.user_id, client_id, via="account")
+        actions.remove_access(rt.db, rt.audit, Actor(current.user.id, "account", audit_context()), current.user.id, client_id)
     except HubError as error:
         raise _audited(error) from None
     return redirect("/account?done=remove_access", code=303)
@@ -84,16 +108,17 @@ def new() -> tuple[str, int]:
 
 @admin_bp.post("/applications")
 def create() -> tuple[str, int]:
-    form = console.Registration(
+    form = actions.Registration(
         name=request.form.get("name", "").strip(),
-        redirect_uris=console.lines(request.form.get("redirect_uris", "")),
+        redirect_uris=lines(request.form.get("redirect_uris", "")),
         public=request.form.get("public") == "yes",
         first_party=request.form.get("first_party") == "yes",
-        post_logout_redirect_uris=console.lines(request.form.get("post_logout_redirect_uris", "")),
+        post_logout_redirect_uris=lines(request.form.get("post_logout_redirect_uris", "")),
         backchannel_logout_uri=request.form.get("backchannel_logout_uri", "").strip() or None,
     )
+    rt = runtime()
     try:
-        created = console.register(runtime(), _actor(), form)
+        created = actions.register(rt.db, rt.audit, _actor(), form)
     except ApplicationError as error:
         g.failure_audited = True
         return render("admin/application_new.html", status=400, form=form, error=error, nav="applications")
@@ -118,7 +143,7 @@ def show(client_id: str) -> tuple[str, int]:
         row=row,
         described=applications.describe(row.application),
         holders=console.grant_holders(session, row.application.id),
-        actions=console.APPLICATION_ACTIONS,
+        actions=APPLICATION_ACTIONS,
         done=DONE_MESSAGES.get(request.args.get("done", "")),
         nav="applications",
     )
@@ -126,30 +151,37 @@ def show(client_id: str) -> tuple[str, int]:
 
 @admin_bp.get("/applications/<client_id>/confirm/<action>")
 def confirm(client_id: str, action: str) -> tuple[str, int]:
-    if action not in console.APPLICATION_ACTIONS:
+    if action not in APPLICATION_ACTIONS:
         raise NotFound(f"There is no application action {action[:40]!r}.")
     row = console.row_for(db_session(), client_id)
     return render(
         "admin/application_confirm.html",
         row=row,
         action=action,
-        label=console.APPLICATION_ACTIONS[action],
+        label=APPLICATION_ACTIONS[action],
         nav="applications",
     )
 
 
 @admin_bp.post("/applications/<client_id>/<action>")
 def act(client_id: str, action: str) -> Response | tuple[str, int]:
+    run = _RUN.get(action)
+    if run is None:
+        raise NotFound(f"There is no application action {action[:40]!r}.")
+    rt = runtime()
+    actor = _actor()
     try:
-        rotated = console.perform(runtime(), action, _actor(), client_id, confirmed=request.form.get("confirm") == "yes")
+        if request.form.get("confirm") != "yes":
+            raise not_confirmed(rt.db, rt.audit, f"application.{action}", actor, client_id=client_id[:64])
+        changed = run(rt.db, rt.audit, actor, client_id)
     except HubError as error:
         raise _audited(error) from None
-    if rotated is not None:
+    if isinstance(changed, NewSecret):  # rotate_secret: the new secret, shown once
         g.no_store = True
         return render(
             "admin/application_secret.html",
-            application=rotated.application,
-            client_secret=rotated.client_secret,
+            application=changed.application,
+            client_secret=changed.client_secret,
             created=False,
             nav="applications",
         )
@@ -173,22 +205,12 @@ def confirm_remove(user_id: int, client_id: str) -> tuple[str, int]:
 
 @admin_bp.post("/users/<int:user_id>/applications/<client_id>/remove")
 def remove_access(user_id: int, client_id: str) -> Response:
+    rt = runtime()
     actor = _actor()
     try:
         if request.form.get("confirm") != "yes":
-            raise console.ActionRefused(
-                "This action was not confirmed.",
-                code="not_confirmed",
-                hint="Use the Remove access button on the user's page and confirm on the next page.",
-            )
-        console.remove_access(runtime(), actor, user_id, client_id, via="admin")
-    except console.ActionRefused as error:
-        if error.code == "not_confirmed":
-            runtime().audit.record_failure(
-                runtime().db, "grant.remove", reason=error.code, actor_user_id=actor.user_id,
-                subject_user_id=user_id, context=actor.context, details={"via": "admin"},
-            )
-        raise _audited(error) from None
+            raise not_confirmed(rt.db, rt.audit, "grant.remove", actor, subject_user_id=user_id, client_id=client_id[:64])
+        actions.remove_access(rt.db, rt.audit, actor, user_id, client_id)
     except HubError as error:
         raise _audited(error) from None
     return redirect(f"/admin/users/{user_id}?done=remove_access", code=303)

@@ -24,11 +24,10 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from hub.core.db import write_transaction
+from hub.actions import upstream_tokens
 from hub.core.errors import HubError, NotFound
 from hub.core.models import Application, LinkedAccount
 from hub.issuer.access_tokens import validate_access_token
-from hub.upstream.vault import provider_not_running
 from hub.web import flood, ratelimit
 from hub.web.issuer_server import issuer_server
 from hub.web.request import audit_context, runtime
@@ -66,7 +65,9 @@ class BadRequest(HubError):
 def provider_token() -> Response | tuple[Any, int]:
     rt = runtime()
     context = audit_context()
-    details: dict[str, Any] = {"provider_id": request.args.get("provider", "")[:64] or None}
+    details: dict[str, Any] = {
+        "provider_id": request.args.get("provider", "")[:64] or None, "caller": "application", "via": "api",
+    }
     user_id: int | None = None
     try:
         application, user_id, scopes = _bearer(rt)
@@ -76,9 +77,10 @@ def provider_token() -> Response | tuple[Any, int]:
             raise InsufficientScope(f"{application.name} was not granted the scope {SCOPE}.")
         account = _account(rt, user_id, request.args.get("provider", ""))
         details["linked_account_id"] = account.id
-        if account.provider_id not in rt.providers:
-            raise provider_not_running(account.provider_id, account.id)
-        token = rt.vault.access_token(rt.db, account.id, rt.providers, rt.audit, context)
+        caller = upstream_tokens.Caller(
+            "application", {"application": application.name, "client_id": application.client_id}
+        )
+        token = upstream_tokens.hand_out(rt.db, rt.audit, rt.vault, rt.providers, caller, account, context)
     except HubError as error:
         g.failure_audited = True
         client_id = details.get("client_id")
@@ -89,11 +91,6 @@ def provider_token() -> Response | tuple[Any, int]:
             subject_user_id=user_id, details=details,
         )
         return _error(error)
-    with write_transaction(rt.db) as session:
-        rt.audit.record(
-            session, EVENT, "success", subject_user_id=user_id, provider_id=account.provider_id,
-            context=context, details=details,
-        )
     g.no_store = True
     return jsonify(
         token_type="Bearer",  # noqa: S106 - the OAuth token type, not a secret

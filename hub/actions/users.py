@@ -1,0 +1,102 @@
+"""Changes to a user: disable, enable, sign out everywhere, grant and revoke the admin role.
+
+Each is one transaction with its `admin.<action>` audit event (hub.actions.audited), refused
+with ActionRefused when it would change nothing or lock out the administrator making it, from
+every front door alike.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from hub.actions.audited import ActionRefused, Actor, record, refusals_audited
+from hub.core import sessions
+from hub.core.audit import AuditLog
+from hub.core.db import Database, write_transaction
+from hub.core.errors import NotFound
+from hub.core.models import User, utcnow
+from hub.issuer import tokens as issuer_tokens
+
+
+def user_of(session: Session, user_id: int) -> User:
+    """The user, or NotFound with where to look."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"There is no user {user_id}.", hint="Find the user in the linked accounts list.")
+    return user
+
+
+def _not_yourself(actor: Actor, user_id: int, what: str) -> None:
+    if actor.user_id == user_id:
+        raise ActionRefused(
+            f"You cannot {what} yourself: the hub would lock out the administrator making the change.",
+            hint="Ask another administrator to do it.",
+        )
+
+
+def disable(db: Database, audit: AuditLog, actor: Actor, user_id: int) -> tuple[int, int]:
+    """Disable the user, end their sessions and revoke their applications' refresh tokens.
+
+    Offline refresh tokens outlive hub sessions: they are revoked too, so enabling the user
+    again never revives an application's access the person did not grant anew.
+    Returns (sessions ended, application token grants revoked)."""
+    with refusals_audited(db, audit, "admin.disable_user", actor, subject_user_id=user_id):
+        _not_yourself(actor, user_id, "disable")
+        with write_transaction(db) as session:
+            user = user_of(session, user_id)
+            if user.disabled_at is not None:
+                raise ActionRefused("This user is already disabled.")
+            user.disabled_at = utcnow()
+            ended = len(sessions.end_sessions(session, user_id=user_id, reason="user_disabled"))
+            revoked = issuer_tokens.revoke_user(session, user_id, "user_disabled")
+            record(
+                audit, session, "admin.disable_user", actor, subject_user_id=user_id,
+                sessions_ended=ended, application_grants_revoked=revoked,
+            )
+    return ended, revoked
+
+
+def enable(db: Database, audit: AuditLog, actor: Actor, user_id: int) -> None:
+    """Let a disabled user sign in again (their revoked grants stay revoked)."""
+    with refusals_audited(db, audit, "admin.enable_user", actor, subject_user_id=user_id), write_transaction(db) as session:
+        user = user_of(session, user_id)
+        if user.disabled_at is None:
+            raise ActionRefused("This user is not disabled.")
+        user.disabled_at = None
+        record(audit, session, "admin.enable_user", actor, subject_user_id=user_id)
+
+
+def sign_out_everywhere(db: Database, audit: AuditLog, actor: Actor, user_id: int) -> int:
+    """End every hub session of the user (an administrator may do it to themself); returns how many."""
+    with refusals_audited(db, audit, "admin.signout_everywhere", actor, subject_user_id=user_id), write_transaction(db) as session:
+        user_of(session, user_id)
+        ended = len(sessions.end_sessions(session, user_id=user_id, reason="signout_everywhere"))
+        record(audit, session, "admin.signout_everywhere", actor, subject_user_id=user_id, sessions_ended=ended)
+    return ended
+
+
+def grant_admin(db: Database, audit: AuditLog, actor: Actor, user_id: int) -> User:
+    """Give the user the hub's administrator role (from their next page view)."""
+    with refusals_audited(db, audit, "admin.grant", actor, subject_user_id=user_id), write_transaction(db) as session:
+        user = user_of(session, user_id)
+        if user.is_admin:
+            raise ActionRefused("This user already holds the administrator role granted by the hub.")
+        user.is_admin = True
+        record(audit, session, "admin.grant", actor, subject_user_id=user_id)
+    return user
+
+
+def revoke_admin(db: Database, audit: AuditLog, actor: Actor, user_id: int) -> User:
+    """Take the hub's administrator role; a provider's role mapping, if any, still admits them."""
+    with refusals_audited(db, audit, "admin.revoke", actor, subject_user_id=user_id):
+        _not_yourself(actor, user_id, "remove the administrator role from")
+        with write_transaction(db) as session:
+            user = user_of(session, user_id)
+            if not user.is_admin:
+                raise ActionRefused(
+                    "This user does not hold the administrator role granted by the hub.",
+                    hint="If they are an administrator through a provider's role, change it at the provider.",
+                )
+            user.is_admin = False
+            record(audit, session, "admin.revoke", actor, subject_user_id=user_id)
+    return user
