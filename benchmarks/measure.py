@@ -167,12 +167,14 @@ def signed_in_people(env: dict[str, str], count: int) -> list[str]:
 
 def gunicorn(env: dict[str, str], port: int, workers: int, threads: int, workdir: Path, log: str = "gunicorn.log") -> subprocess.Popen:
     """`gunicorn hub.wsgi:app` (gthread workers) on 127.0.0.1:`port`, serving once this returns.
-    Its stderr goes to `workdir/log`: a pipe nobody reads would stall a server that logs a lot."""
+    Its stderr goes to `workdir/log`: a pipe nobody reads would stall a server that logs a lot.
+    No control socket: every gunicorn's default is one path (~/.gunicorn/gunicorn.ctl), which a
+    second server on the machine would take over and the first one's exit remove."""
     log_path = workdir / log
     with log_path.open("ab") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", str(threads),
-             "-b", f"127.0.0.1:{port}", "hub.wsgi:app"],
+             "-b", f"127.0.0.1:{port}", "--no-control-socket", "hub.wsgi:app"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,

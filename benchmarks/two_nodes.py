@@ -35,8 +35,11 @@ limiter still runs on every request). Then, over HTTP on 127.0.0.1:
    try there: its successor is used, so it is refused within the window too and would show
    nothing about the window.
 
-Prints a table (counts by status class, p50/p95 latency per step) and the findings; `--json`
-prints them as JSON too. Exits 1 when it found a 5xx, a server_error, a failed sign-in or
+Every request opens its own connection (`Connection: close`): a kept-alive connection that the
+server closes as idle just as the client reuses it would show up as a dropped connection that
+no browser would notice (they retry). Prints a table (answers by status, 0 for a connection
+dropped or timed out; p50/p95 latency per step) and the findings; `--json` prints them as JSON
+too. Exits 1 when it found a 5xx, a server_error, a failed sign-in or
 redemption, a lost family or an undetected reuse (each with the answer's status and body, and
 the nodes' log tails). Bounded: each phase stops starting new work after TIME_LIMIT seconds;
 the nodes are stopped however it ends.
@@ -136,8 +139,10 @@ class Tally:
 
 
 class Nodes:
-    """The two nodes as a browser and an application see them: one requests.Session per thread
-    (keep-alive) that keeps no cookies (each request carries its person's own)."""
+    """The two nodes as a browser and an application see them: a new connection per request
+    (`Connection: close`), so a dropped connection is the server's doing and never the race of
+    a kept-alive connection the server closed as idle; no cookie jar (each request carries its
+    person's own cookies)."""
 
     def __init__(self, urls: list[str], tally: Tally) -> None:
         self.urls = urls
@@ -152,8 +157,15 @@ class Nodes:
         return self._local.session
 
     def send(self, step: str, node: int, method: str, path: str, **kwargs: object) -> requests.Response:
+        """The answer; a connection dropped or timed out counts as status 0 (an empty answer)."""
         started = time.perf_counter()
-        answer = self.http().request(method, self.urls[node] + path, allow_redirects=False, timeout=60, **kwargs)
+        try:
+            answer = self.http().request(method, self.urls[node] + path, allow_redirects=False, timeout=60,
+                                         headers={"Connection": "close"}, **kwargs)
+        except requests.RequestException as error:
+            answer = requests.Response()
+            answer.status_code, answer._content = 0, b""
+            self.tally.found("connection dropped", f"{step} at node {'AB'[node]}: {error}")
         self.tally.answered(step, answer.status_code, time.perf_counter() - started)
         if answer.status_code >= 500:
             self.tally.found("5xx", f"{step} at node {'AB'[node]}: {answer.status_code} {answer.text[:300]}")
