@@ -35,7 +35,6 @@ import secrets
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -44,101 +43,25 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
-from measure import cpu_split, free_port, percentile, wait_until_serving
+from measure import (
+    cpu_split,
+    free_port,
+    fresh_database,
+    gunicorn,
+    hub_command,
+    hub_env,
+    percentile,
+    signed_in_people,
+    wipe_schema,
+)
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_DATABASE = "hub_bench_issuer"
 TIME_LIMIT = 60.0
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 """Never contacted: the authorization response is read from the Location header."""
 
 
-# --- server CPU from /proc -----------------------------------------------------------------------
-
-
-
-
-
-# --- the hub ---------------------------------------------------------------------------------------
-
-
-def fresh_database(url: str | None) -> str:
-    if url:
-        return url
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DEFAULT_DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DEFAULT_DATABASE}")
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{DEFAULT_DATABASE}"
-
-
-def hub_env(database_url: str, workdir: Path, base_url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "HUB_INSTANCE_PATH": str(workdir),
-        "HUB_CONFIG": str(workdir / "hub.toml"),
-        "HUB_DATABASE_URL": database_url,
-        "HUB_BASE_URL": base_url,
-        "HUB_LOG_LEVEL": "WARNING",
-        "HUB_DOTENV": str(workdir / "none.env"),
-        # The limiter still runs on every token request (its cost is counted), but the default
-        # 1200 per minute would stop a run of 300 codes and 1000 refreshes part way.
-        "HUB_RATELIMIT_TOKEN": "100000 per minute",
-        "HUB_RATELIMIT_ANONYMOUS": "100000 per minute",  # the browsers' anonymous authorize steps
-    }
-
-
-def hub_command(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", "from hub.cli.main import main; main()", *args], env=env, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"hub {' '.join(args)} failed: {done.stderr[-2000:]}")
-    return done.stdout
-
-
-def wipe_schema(env: dict[str, str]) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(env["HUB_DATABASE_URL"])
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
-def signed_in_person(env: dict[str, str]) -> str:
-    """A person and a hub session for them, made in the database; returns the cookie value."""
-    from hub.core.config import load_settings
-    from hub.core.db import write_transaction
-    from hub.core.models import User
-    from hub.core.sessions import create, session_policy
-    from hub.runtime import Runtime
-
-    settings = load_settings(environ=env)
-    rt = Runtime.load(settings)
-    try:
-        with write_transaction(rt.db) as session:
-            user = User(display_name="Bench Person")
-            session.add(user)
-            session.flush()
-            return create(session, user.id, session_policy(settings), provider_id=None, linked_account_id=None, roles=frozenset())
-    finally:
-        rt.close()
-
-
-def gunicorn(env: dict[str, str], port: int, workers: int, threads: int, workdir: Path) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", str(threads),
-         "-b", f"127.0.0.1:{port}", "hub.wsgi:app"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        cwd=workdir,
-    )
-    wait_until_serving(process, f"http://127.0.0.1:{port}/readyz")
-    return process
+# --- the profiler ----------------------------------------------------------------------------------
 
 
 def py_spy(pid: int, output: str) -> subprocess.Popen:
@@ -293,7 +216,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    database_url = fresh_database(args.database_url)
+    database_url = fresh_database(args.database_url, DEFAULT_DATABASE)
     with tempfile.TemporaryDirectory() as scratch:
         workdir = Path(scratch)
         port = free_port()
@@ -305,7 +228,7 @@ def main() -> None:
         registered = json.loads(
             hub_command(env, "apps", "create", "Benchmark", "--first-party", "--redirect-uri", REDIRECT_URI, "--json")
         )
-        cookie = signed_in_person(env)
+        [cookie] = signed_in_people(env, 1)
         process = gunicorn(env, port, args.workers, args.threads, workdir)
         sampler = None
         try:
