@@ -79,8 +79,6 @@ OVERSIZE = {
     "hub.core.audit": 688,
     "hub.core.models": 538,
     "hub.issuer.server": 1092,
-    "hub.plugin.testing.authserver": 501,
-    "hub.plugin.testing.conformance": 578,
     "hub.upstream.vault": 668,
     "hub.web.views.issuer": 628,
 }
