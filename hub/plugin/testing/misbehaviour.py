@@ -64,6 +64,16 @@ class Misbehaviours:
                     return item
         return None
 
+    def armed(self, name: str, endpoint: str | None = None) -> Misbehaviour | None:
+        """The first armed switch matching, without firing it (for switches a test reads back)."""
+        with self._lock:
+            return next((m for m in self._armed if m.name == name and (endpoint is None or m.endpoint == endpoint)), None)
+
+    def disarm(self, name: str, endpoint: str | None = None) -> None:
+        """Forget the switches matching `name` (and `endpoint`, when given)."""
+        with self._lock:
+            self._armed = [m for m in self._armed if not (m.name == name and (endpoint is None or m.endpoint == endpoint))]
+
     def clear(self) -> None:
         with self._lock:
             self._armed.clear()
