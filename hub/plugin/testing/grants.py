@@ -17,10 +17,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 P = TypeVar("P")
 FOREVER = float("inf")
+"""The lifetime of a token that never expires (GitHub's classic OAuth tokens)."""
 
 
 def s256(verifier: str) -> str:
@@ -49,12 +50,13 @@ class CodeGrant(Generic[P]):
     scope: str = ""
     nonce: str | None = None
     expires_at: float = FOREVER
-    extra: dict[str, Any] | None = None
-    """Whatever else a fake keeps with the code (claims, a tenant)."""
+    """Set by `Grants.issue_code` from its `code_lifetime` unless given."""
 
 
 @dataclass
 class IssuedToken(Generic[P]):
+    """An access or refresh token: whose, for what scope, until when (on the fake's clock)."""
+
     person: P
     scope: str
     expires_at: float
