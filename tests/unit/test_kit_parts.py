@@ -91,7 +91,7 @@ def test_a_kit_part_imports_without_the_conformance_suite_and_is_the_moved_modul
     """The fake GitHub and the Entra emulator (behind `hub demo`) import kit parts; that must
     not need pytest, which only the `testing` extra installs."""
     probe = (
-        "import sys, hub.testing.grants, hub.testing.keys, hub.plugin.testing.grants as moved;"
+        "import sys, hub.testing.grants, hub.testing.keys, hub.testing.misbehaviour, hub.plugin.testing.grants as moved;"
         "assert sys.modules['hub.testing.grants'] is moved;"
         "assert 'pytest' not in sys.modules and 'hub.plugin.testing.conformance' not in sys.modules"
     )
