@@ -2,7 +2,9 @@
 
 The provider type `fake` is registered through the same hook as real plugins. FakeIdP plays
 the provider: it issues codes for a browser that "signed in" there, checks the PKCE verifier,
-client secret and redirect URI at its token endpoint, and serves a profile.
+client secret and redirect URI at its token endpoint, and serves a profile. Codes, tokens and
+misbehaviour switches are the test kit's generic parts (`hub.testing.grants`,
+`hub.testing.misbehaviour`); only the answers' shapes are this provider's.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import base64
 import hashlib
 import hmac
 import json
-import secrets
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ import responses
 
 from hub import hookimpl
 from hub.errors import ProviderDenied, ProviderUnavailable, RefreshRejected, TokenRejected
+from hub.plugin.testing.grants import CodeGrant, GrantRefused, Grants, IssuedToken
+from hub.plugin.testing.misbehaviour import Misbehaviours
 from hub.provider import (
     AuthorizationRequest,
     Callback,
@@ -198,17 +201,28 @@ class FakeUser:
     email_verified: bool = False
 
 
-@dataclass
-class Grant:
-    user: FakeUser
-    challenge: str
-    nonce: str
-    redirect_uri: str
+def _status_switch(endpoint: str) -> property:
+    """An HTTP status the endpoint answers with until set back to 200 (a persistent switch)."""
+
+    def read(idp: FakeIdP) -> int:
+        armed = idp.misbehaviours.armed("status", endpoint)
+        return armed.options["status"] if armed is not None else 200
+
+    def write(idp: FakeIdP, status: int) -> None:
+        idp.misbehaviours.disarm("status", endpoint)
+        if status != 200:
+            idp.misbehaviours.arm("status", times=None, endpoint=endpoint, status=status)
+
+    return property(read, write)
 
 
 class FakeIdP:
     """The provider's side, served through `responses`. Records every secret it hands out so
     tests can search the database and logs for them."""
+
+    token_status = _status_switch("token")
+    me_status = _status_switch("me")
+    revoke_status = _status_switch("revoke")
 
     def __init__(self, mock: responses.RequestsMock, base: str = IDP, client_secret: str = "fake-client-secret") -> None:  # noqa: S107 - a test value
         self.base = base
@@ -220,28 +234,43 @@ class FakeIdP:
             "bob": FakeUser("sub-bob", "Bob Builder", "bob@example.test"),
             "mallory": FakeUser("sub-mallory", "Mallory", "alice@example.test"),
         }
-        self.grants: dict[str, Grant] = {}
-        self.access: dict[str, FakeUser] = {}
-        self.refresh_tokens: dict[str, FakeUser] = {}
+        self.grants: Grants[FakeUser] = Grants()
+        self.misbehaviours = Misbehaviours({"status", "wrong_nonce"}, {"token", "me", "revoke"})
         self.secrets_issued: list[str] = []
         self.token_calls = 0
-        self.me_status = 200
-        self.token_status = 200
-        self.wrong_nonce = False
         self.revoked: list[str] = []
-        self.revoke_status = 200
         self._lock = threading.Lock()
         mock.add_callback(responses.POST, f"{base}/token", callback=self._token)
         mock.add_callback(responses.GET, f"{base}/me", callback=self._me)
         mock.add_callback(responses.POST, f"{base}/revoke", callback=self._revoke)
 
+    @property
+    def access(self) -> dict[str, FakeUser]:
+        """Live access tokens and whom they belong to (a copy)."""
+        return {token: held.person for token, held in self.grants.access.items()}
+
+    @property
+    def refresh_tokens(self) -> dict[str, IssuedToken[FakeUser]]:
+        """Live refresh tokens (the store itself: `clear()` makes the provider forget them)."""
+        return self.grants.refresh
+
+    @property
+    def wrong_nonce(self) -> bool:
+        return self.misbehaviours.armed("wrong_nonce") is not None
+
+    @wrong_nonce.setter
+    def wrong_nonce(self, on: bool) -> None:
+        self.misbehaviours.disarm("wrong_nonce")
+        if on:
+            self.misbehaviours.arm("wrong_nonce", times=None)
+
     def authorize(self, authorization_url: str, user: str = "alice") -> str:
         """Play the browser at the provider: returns the callback URL the provider redirects to."""
         query = {k: v[0] for k, v in parse_qs(urlsplit(authorization_url).query).items()}
         assert query["code_challenge_method"] == "S256"
-        code = secrets.token_urlsafe(24)
+        grant = CodeGrant(self.users[user], query["redirect_uri"], query["code_challenge"], nonce=query["nonce"])
+        code = self.grants.issue_code(grant)
         self.secrets_issued.append(code)
-        self.grants[code] = Grant(self.users[user], query["code_challenge"], query["nonce"], query["redirect_uri"])
         return f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}"
 
     def _token(self, request: Any) -> tuple[int, dict[str, str], str]:
@@ -257,24 +286,20 @@ class FakeIdP:
         if "code_verifier" in form:
             self.secrets_issued.append(form["code_verifier"])
         if form["grant_type"] == "refresh_token":
-            user = self.refresh_tokens.pop(form["refresh_token"], None)
-            if user is None:
+            held = self.grants.spend_refresh(form["refresh_token"])
+            if held is None:
                 return 400, {}, json.dumps({"error": "invalid_grant"})
-            return 200, {}, json.dumps(self._issue(user, nonce=None))
-        grant = self.grants.pop(form.get("code", ""), None)
-        if grant is None:
-            return 400, {}, json.dumps({"error": "invalid_grant"})
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(form["code_verifier"].encode()).digest()).rstrip(b"=").decode()
-        if challenge != grant.challenge or form["redirect_uri"] != grant.redirect_uri:
+            return 200, {}, json.dumps(self._issue(held.person, nonce=None))
+        try:
+            grant = self.grants.redeem_code(form.get("code", ""), form.get("redirect_uri"), form.get("code_verifier"))
+        except GrantRefused:
             return 400, {}, json.dumps({"error": "invalid_grant"})
         nonce = "not-the-nonce" if self.wrong_nonce else grant.nonce
-        return 200, {}, json.dumps(self._issue(grant.user, nonce))
+        return 200, {}, json.dumps(self._issue(grant.person, nonce))
 
     def _issue(self, user: FakeUser, nonce: str | None) -> dict[str, Any]:
-        access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        access, refresh = self.grants.issue_access(user, "openid profile"), self.grants.issue_refresh(user, "openid profile")
         self.secrets_issued += [access, refresh]
-        self.access[access] = user
-        self.refresh_tokens[refresh] = user
         return {"access_token": access, "refresh_token": refresh, "expires_in": 3600, "nonce": nonce, "scope": "openid profile", "sid": f"sid-{user.sub}", "amr": ["pwd", "mfa"], "acr": "urn:example:mfa"}
 
     def _revoke(self, request: Any) -> tuple[int, dict[str, str], str]:
@@ -282,14 +307,14 @@ class FakeIdP:
             return self.revoke_status, {}, "{}"
         token = parse_qs(request.body)["token"][0]
         self.revoked.append(token)
-        self.refresh_tokens.pop(token, None)
+        self.grants.refresh.pop(token, None)
         return 200, {}, "{}"
 
     def _me(self, request: Any) -> tuple[int, dict[str, str], str]:
         if self.me_status != 200:
             return self.me_status, {}, json.dumps({"error": "boom"})
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        user = self.access.get(token)
+        user = self.grants.holder(token)
         if user is None:
             return 401, {}, json.dumps({"error": "invalid_token"})
         return 200, {}, json.dumps({"sub": user.sub, "name": user.name, "email": user.email, "email_verified": user.email_verified, "roles": user.roles, "job": user.job})

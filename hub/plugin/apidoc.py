@@ -31,6 +31,10 @@ MODULES = (
     "hub.testing.conformance",
     "hub.testing.authserver",
     "hub.testing.app",
+    "hub.testing.people",
+    "hub.testing.grants",
+    "hub.testing.misbehaviour",
+    "hub.testing.keys",
 )
 """What a plugin imports, in reading order."""
 
@@ -134,8 +138,19 @@ def value_text(value: Any) -> str:
     return text if len(text) <= 100 else text[:97] + "..."
 
 
+def _folded_bases(cls: type) -> list[type]:
+    """The hub bases whose members the reference shows on `cls`: those it documents nowhere
+    else (the conformance suite's checks, split into their own module), most basic first."""
+    return [base for base in reversed(cls.__mro__[1:]) if base.__module__.startswith("hub.") and not _documented(base)]
+
+
+def _documented(cls: type) -> bool:
+    return any(vars(importlib.import_module(m)).get(cls.__name__) is cls and cls.__name__ in public_names(importlib.import_module(m)) for m in MODULES)
+
+
 def render_class(name: str, cls: type) -> Iterator[str]:
-    bases = ", ".join(b.__name__ for b in cls.__bases__ if b is not object)
+    folded = _folded_bases(cls)
+    bases = ", ".join(b.__name__ for b in cls.__bases__ if b is not object and b not in folded)
     yield f"### `{name}`" + (f" ({bases})" if bases else "")
     yield ""
     if doc(cls) and cls.__doc__:
@@ -151,7 +166,10 @@ def render_class(name: str, cls: type) -> Iterator[str]:
                 yield f"| `{field_name}` | `{quote(type_name)}` | {quote(meaning)} |"
             yield ""
     members: list[str] = []
-    for member_name, member in vars(cls).items():
+    own: dict[str, Any] = {}
+    for owner in [*folded, cls]:
+        own.update(vars(owner))
+    for member_name, member in own.items():
         if member_name.startswith("_") and member_name != "__init__":
             continue
         if dataclasses.is_dataclass(cls) and member_name in {f.name for f in dataclasses.fields(cls)}:
@@ -263,11 +281,12 @@ def render_module(module_name: str) -> Iterator[str]:
 
 
 def _defining_module(package: ModuleType, name: str) -> ModuleType | None:
-    """For a constant re-exported by a package (hub.oidc), the submodule that defines it."""
-    prefix = package.__name__ + "."
-    for module_name, module in sorted(sys.modules.items()):
-        if module_name.startswith(prefix) and name in vars(module) and name in module_constant_docs(module):
-            return module
+    """For a constant re-exported by a package (hub.oidc) or a module (hub.testing.conformance),
+    the submodule or sibling module that defines it."""
+    for prefix in (package.__name__ + ".", package.__name__.rpartition(".")[0] + "."):
+        for module_name, module in sorted(sys.modules.items()):
+            if module_name.startswith(prefix) and name in vars(module) and name in module_constant_docs(module):
+                return module
     return None
 
 

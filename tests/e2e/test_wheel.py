@@ -40,6 +40,9 @@ def test_wheel_carries_templates_static_and_migrations(wheel):
     assert "hub/static/hub.css" in names
     assert "hub/py.typed" in names  # PEP 561: plugins type-check against the hub's annotations
     assert "hub/plugin/testing/authserver.py" in names and "hub/plugin/testing/conformance.py" in names and "hub/testing/__init__.py" in names
+    # `hub plugin new` reads its templates as package data
+    assert "hub/plugin/scaffold_templates/common/pyproject.toml.tmpl" in names
+    assert "hub/plugin/scaffold_templates/oidc/@MODULE@/provider.py.tmpl" in names
 
 
 def test_installed_wheel_migrates_and_renders_sign_in_page(wheel, tmp_path, uv):

@@ -64,9 +64,6 @@ OVERSIZE = {
     # split by concept; the cap applies again the moment one shrinks under it.
     "hub.core.audit": 688,
     "hub.core.models": 538,
-    "hub.plugin.scaffold": 668,
-    "hub.plugin.testing.authserver": 501,
-    "hub.plugin.testing.conformance": 578,
 }
 
 SOURCES = {_module_name(p): p for p in sorted(HUB.rglob("*.py"))}

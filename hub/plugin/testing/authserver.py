@@ -29,23 +29,24 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import hmac
 import json
-import secrets
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
-from flask import Flask, Response, jsonify, redirect, request
+from flask import request
 from joserfc import jws
 from joserfc.jwk import RSAKey
 
+from hub.plugin.testing.authserver_app import build_app
+from hub.plugin.testing.grants import GrantRefused, Grants
+from hub.plugin.testing.misbehaviour import Misbehaviours
+from hub.plugin.testing.people import Person, default_people, oauth2_profile, openid_profile
 from hub.serving import LoopbackServer
 
 CLIENT_ID = "hub-test-client"
@@ -58,62 +59,10 @@ CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 KEY_ID = "fake-as-key-1"
 
 
-@dataclass
-class Person:
-    """Someone the server can sign in. `subject` is the immutable id; everything else may change."""
-
-    subject: str
-    username: str
-    name: str
-    email: str
-    email_verified: bool = True
-    state: str = "active"
-    """`active`, or a state a provider must refuse (`blocked`); shown in the default OAuth profile."""
-    claims: dict[str, Any] = field(default_factory=dict)
-    """Extra ID-token and profile claims (`groups`, `roles`, ...)."""
-
-
-def default_people() -> list[Person]:
-    return [
-        Person("1001", "alice", "Alice Example", "alice@example.test"),
-        Person("1002", "bob", "Bob Example", "bob@example.test"),
-    ]
-
-
-def openid_profile(person: Person) -> dict[str, Any]:
-    """The default OpenID Connect userinfo body."""
-    return {"sub": person.subject, "name": person.name, "preferred_username": person.username,
-            "email": person.email, "email_verified": person.email_verified, **person.claims}  # fmt: skip
-
-
-def oauth2_profile(person: Person) -> dict[str, Any]:
-    """The default plain OAuth 2.0 profile body (GitLab-like: `id`, `username`, `state`)."""
-    return {"id": person.subject, "username": person.username, "name": person.name, "email": person.email,
-            "email_verified": person.email_verified, "state": person.state, **person.claims}  # fmt: skip
-
-
 @functools.cache
 def _signing_key() -> RSAKey:
     """One RSA key per process: generating one per server would slow every test."""
     return RSAKey.generate_key(2048, parameters={"kid": KEY_ID, "alg": "RS256", "use": "sig"})
-
-
-@dataclass
-class _Code:
-    person: Person
-    client_id: str
-    redirect_uri: str
-    challenge: str
-    nonce: str | None
-    scope: str
-    expires_at: float
-
-
-@dataclass
-class _Misbehaviour:
-    endpoint: str
-    kind: str
-    remaining: int
 
 
 class FakeAuthorizationServer:
@@ -159,12 +108,11 @@ class FakeAuthorizationServer:
         self.next_user: str | None = None
         self._deny: tuple[str, str] | None = None
         self._lock = threading.RLock()
-        self._codes: dict[str, _Code] = {}
-        self._access: dict[str, Person] = {}
-        self._refresh: dict[str, tuple[Person, str]] = {}
-        self._misbehaviours: list[_Misbehaviour] = []
+        self.grants: Grants[Person] = Grants(prefixes=("fake-code-", "fake-at-", "fake-rt-"))
+        """Codes and tokens handed out (the kit's generic rules: single use, PKCE S256, rotation)."""
+        self.misbehaviours = Misbehaviours(KINDS, ENDPOINTS)
         self._server = LoopbackServer(name="fake-authorization-server")
-        self._server.app = _app(self)
+        self._server.app = build_app(self)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -263,24 +211,21 @@ class FakeAuthorizationServer:
             raise ValueError(f"endpoint {endpoint!r}: expected one of {ENDPOINTS}")
         if kind not in KINDS:
             raise ValueError(f"kind {kind!r}: expected one of {KINDS}")
-        with self._lock:
-            self._misbehaviours.append(_Misbehaviour(endpoint, kind, times))
+        self.misbehaviours.arm(kind, times=times, endpoint=endpoint)
 
     def _take(self, endpoint: str) -> str | None:
-        with self._lock:
-            for item in self._misbehaviours:
-                if item.endpoint == endpoint:
-                    item.remaining -= 1
-                    if item.remaining <= 0:
-                        self._misbehaviours.remove(item)
-                    return item.kind
-        return None
+        armed = self.misbehaviours.take(endpoint=endpoint)
+        return armed.name if armed is not None else None
 
     @property
     def token_calls(self) -> int:
         return self.requests["token"]
 
     # --- tokens ---------------------------------------------------------------------------------
+
+    def jwks(self) -> dict[str, Any]:
+        """The JWKS the server publishes: the public half of its one signing key."""
+        return {"keys": [_signing_key().as_dict(private=False)]}
 
     def id_token(self, person: Person, *, nonce: str | None, kind: str | None = None) -> str:
         now = int(time.time())
@@ -295,14 +240,11 @@ class FakeAuthorizationServer:
             claims["nonce"] = "not-the-nonce-sent" if kind == "wrong_nonce" else nonce
         return jws.serialize_compact({"alg": "RS256", "kid": KEY_ID, "typ": "JWT"}, json.dumps(claims).encode(), _signing_key())
 
-    def _issue(self, person: Person, scope: str, nonce: str | None, kind: str | None, with_id_token: bool) -> dict[str, Any]:
-        access, refresh = f"fake-at-{secrets.token_urlsafe(18)}", f"fake-rt-{secrets.token_urlsafe(18)}"
-        with self._lock:
-            self._access[access] = person
-            self._refresh[refresh] = (person, scope)
-        body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": self.access_token_lifetime,
-                                "refresh_token": refresh, "scope": scope}  # fmt: skip
-        if self.openid and with_id_token:
+    def _issue(self, person: Person, scope: str, nonce: str | None, kind: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"access_token": self.grants.issue_access(person, scope), "token_type": "Bearer",
+                                "expires_in": self.access_token_lifetime,
+                                "refresh_token": self.grants.issue_refresh(person, scope), "scope": scope}  # fmt: skip
+        if self.openid:
             body["id_token"] = self.id_token(person, nonce=nonce, kind=kind)
         return body
 
@@ -320,171 +262,32 @@ class FakeAuthorizationServer:
         return client_id == self.client_id and hmac.compare_digest(secret.encode(), self.client_secret.encode())
 
     def _redeem_code(self, form: Mapping[str, str], kind: str | None) -> tuple[int, dict[str, Any]]:
-        with self._lock:
-            grant = self._codes.pop(form.get("code", ""), None)
-        if grant is None or grant.expires_at < time.time():
-            return 400, {"error": "invalid_grant", "error_description": "The code is unknown, used or expired."}
-        if form.get("redirect_uri") != grant.redirect_uri:
-            return 400, {"error": "invalid_grant", "error_description": "redirect_uri differs from the authorization request."}
-        verifier = form.get("code_verifier", "")
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-        if not verifier or not hmac.compare_digest(challenge, grant.challenge):
-            return 400, {"error": "invalid_grant", "error_description": "PKCE verification failed."}
-        return 200, self._issue(grant.person, grant.scope, grant.nonce, kind, with_id_token=True)
+        try:
+            grant = self.grants.redeem_code(form.get("code", ""), form.get("redirect_uri"), form.get("code_verifier"))
+        except GrantRefused as refused:
+            return 400, {"error": "invalid_grant", "error_description": _REFUSALS[refused.reason]}
+        return 200, self._issue(grant.person, grant.scope, grant.nonce, kind)
 
     def _redeem_refresh(self, form: Mapping[str, str], kind: str | None) -> tuple[int, dict[str, Any]]:
         token = form.get("refresh_token", "")
-        with self._lock:
-            found = self._refresh.get(token)
-            if found is not None and self.rotate_refresh_tokens:
-                del self._refresh[token]
+        if self.rotate_refresh_tokens:
+            found = self.grants.spend_refresh(token)
+        else:
+            found = self.grants.find_refresh(token)
         if found is None:
             return 400, {"error": "invalid_grant", "error_description": "The refresh token is unknown, spent or revoked."}
-        person, scope = found
-        body = self._issue(person, scope, None, kind, with_id_token=True)
+        body = self._issue(found.person, found.scope, None, kind)
         if not self.rotate_refresh_tokens:
-            with self._lock:
-                self._refresh.pop(body["refresh_token"], None)
+            self.grants.revoke(body["refresh_token"])
             body["refresh_token"] = token
         return 200, body
 
 
-def _misbehaving(kind: str | None, slow_seconds: float) -> Response | None:
-    """The answer for a misbehaviour that replaces the normal one (None: answer normally)."""
-    if kind == "timeout":
-        time.sleep(slow_seconds)
-        return None
-    if kind == "server_error":
-        return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", 502, content_type="text/html")
-    if kind == "html":
-        return Response("<!doctype html><html><body>Sign in to continue</body></html>", 200, content_type="text/html")
-    if kind == "invalid_json":
-        return Response('{"access_token": ', 200, content_type="application/json")
-    if kind == "unauthorized":
-        return Response(json.dumps({"error": "invalid_token"}), 401, content_type="application/json",
-                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})  # fmt: skip
-    return None
-
-
-def _app(server: FakeAuthorizationServer) -> Flask:  # noqa: C901 - one small view per endpoint
-    app = Flask("fake-authorization-server")
-
-    def enter(endpoint: str) -> tuple[str | None, Response | None]:
-        server.requests[endpoint] += 1
-        kind = server._take(endpoint)
-        return kind, _misbehaving(kind, server.slow_seconds)
-
-    @app.get("/.well-known/openid-configuration")
-    def discovery() -> Any:
-        kind, answer = enter("discovery")
-        if answer is not None:
-            return answer
-        if not server.openid:
-            return jsonify(error="not_found"), 404
-        issuer = "https://wrong-issuer.example.test" if kind == "wrong_issuer" else server.issuer
-        return jsonify({
-            "issuer": issuer,
-            "authorization_endpoint": server.authorization_endpoint,
-            "token_endpoint": server.token_endpoint,
-            "userinfo_endpoint": server.profile_endpoint,
-            "revocation_endpoint": server.revocation_endpoint,
-            "jwks_uri": f"{server.url}/jwks",
-            "response_types_supported": ["code"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": list(server.client_auth),
-            "authorization_response_iss_parameter_supported": True,
-        })  # fmt: skip
-
-    @app.get("/jwks")
-    def jwks() -> Any:
-        _, answer = enter("jwks")
-        return answer or jsonify(keys=[_signing_key().as_dict(private=False)])
-
-    @app.get("/authorize")
-    def authorize() -> Any:
-        _, answer = enter("authorize")
-        if answer is not None:
-            return answer
-        args = request.args
-        redirect_uri = args.get("redirect_uri", "")
-        if args.get("client_id") != server.client_id or not redirect_uri.startswith(("http://", "https://")):
-            return Response("Unknown client or redirect URI.", 400, content_type="text/plain")
-        if server.redirect_uris is not None and redirect_uri not in server.redirect_uris:
-            return Response("This redirect URI is not registered.", 400, content_type="text/plain")
-        back = {"state": args.get("state", "")}
-        if server.openid:
-            back["iss"] = server.issuer
-        with server._lock:
-            deny, server._deny = server._deny, None
-            user, server.next_user = server.next_user, None
-        problem = None
-        if deny is not None:
-            problem = deny
-        elif args.get("response_type") != "code":
-            problem = ("unsupported_response_type", "Only the code flow is supported.")
-        elif args.get("code_challenge_method") != "S256" or not args.get("code_challenge"):
-            problem = ("invalid_request", "PKCE with S256 is required.")
-        elif user is None or user not in server.people:
-            problem = ("access_denied", "Nobody signed in (call approve(url, user)).")
-        if problem is not None:
-            return redirect(f"{redirect_uri}?{urlencode({**back, 'error': problem[0], 'error_description': problem[1]})}")
-        code = f"fake-code-{secrets.token_urlsafe(16)}"
-        with server._lock:
-            server._codes[code] = _Code(server.people[user], server.client_id, redirect_uri, args["code_challenge"],
-                                        args.get("nonce"), args.get("scope", ""), time.time() + 600)  # fmt: skip
-        return redirect(f"{redirect_uri}?{urlencode({**back, 'code': code})}")
-
-    @app.post("/token")
-    def token() -> Any:
-        kind, answer = enter("token")
-        if answer is not None:
-            return answer
-        form = request.form.to_dict()
-        if not server._client_ok(form):
-            return jsonify(error="invalid_client", error_description="Client authentication failed."), 401
-        grant_type = form.get("grant_type")
-        if grant_type == "authorization_code":
-            status, body = server._redeem_code(form, kind)
-        elif grant_type == "refresh_token":
-            status, body = server._redeem_refresh(form, kind)
-        else:
-            status, body = 400, {"error": "unsupported_grant_type"}
-        response = jsonify(body)
-        response.status_code = status
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
-    @app.post("/revoke")
-    def revoke() -> Any:
-        _, answer = enter("revoke")
-        if answer is not None:
-            return answer
-        form = request.form.to_dict()
-        if not server._client_ok(form):
-            return jsonify(error="invalid_client"), 401
-        token = form.get("token", "")
-        with server._lock:
-            if server._access.pop(token, None) is not None:
-                server.revoked.append("access_token")
-            elif server._refresh.pop(token, None) is not None:
-                server.revoked.append("refresh_token")
-        return Response("", 200)  # RFC 7009 §2.2: 200 whether or not the token was known
-
-    def profile() -> Any:
-        _, answer = enter("profile")
-        if answer is not None:
-            return answer
-        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        with server._lock:
-            person = server._access.get(token)
-        if person is None:
-            return _misbehaving("unauthorized", 0)
-        return jsonify(dict(server.profile(person)))
-
-    app.add_url_rule(server.profile_path, "profile", profile, methods=["GET"])
-    return app
+_REFUSALS = {
+    "unknown": "The code is unknown, used or expired.",
+    "redirect_uri": "redirect_uri differs from the authorization request.",
+    "pkce": "PKCE verification failed.",
+}
 
 
 __all__ = [

@@ -8,27 +8,28 @@ served over real HTTP on 127.0.0.1 in a background thread.
 It keeps GitHub's observed quirks (PROTOCOL-REFERENCE Part B): token errors with HTTP 200,
 form-encoded answers unless `Accept: application/json`, comma-separated scopes, lowercase
 `bearer`, PKCE S256 only, single-use rotating refresh tokens, `401 Bad credentials` for a
-revoked grant. Values here are fakes, never real credentials.
+revoked grant. The rules every strict server shares (single-use codes, PKCE, token lifetimes,
+misbehaviour switches) are the test kit's (`hub.testing.grants`, `hub.testing.misbehaviour`);
+GitHub's answers and quirks are here. Values here are fakes, never real credentials.
 """
 
 # ruff: noqa: S105 - every credential in this module is a fake for tests
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import secrets
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, redirect, request
+from hub.testing.grants import FOREVER, CodeGrant, GrantRefused, Grants
+from hub.testing.misbehaviour import Misbehaviours
 
 from hub.serving import LoopbackServer
 
@@ -72,22 +73,6 @@ def demo_users() -> list[GitHubUser]:
     ]  # fmt: skip
 
 
-@dataclass
-class _Grant:
-    user_id: int
-    redirect_uri: str | None
-    scope: str
-    code_challenge: str | None
-    expires_at: float
-
-
-@dataclass
-class _Misbehaviour:
-    name: str
-    remaining: int | None
-    options: dict[str, Any] = field(default_factory=dict)
-
-
 class FakeGitHub:
     """GitHub's OAuth web flow and `/user`, `/user/emails`, token revocation, on 127.0.0.1."""
 
@@ -104,10 +89,13 @@ class FakeGitHub:
         self.requests: Counter[str] = Counter()
         self._lock = threading.RLock()
         self._auto_sign_in: str | None = None
-        self._codes: dict[str, _Grant] = {}
-        self._access: dict[str, tuple[int, float]] = {}
-        self._refresh: dict[str, tuple[int, str, float]] = {}
-        self._misbehaviours: list[_Misbehaviour] = []
+        self.grants: Grants[int] = Grants(
+            clock=lambda: self.clock(),  # late-bound: a test may swap the clock
+            code_lifetime=CODE_LIFETIME,
+            prefixes=("", "ghu_" if expiring_tokens else "gho_", "ghr_"),
+        )
+        """Codes and tokens, held by GitHub user id (a rename replaces the user, not the id)."""
+        self.misbehaviours = Misbehaviours(MISBEHAVIOURS, ENDPOINTS)
         self._server: LoopbackServer | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -175,43 +163,25 @@ class FakeGitHub:
 
     def revoke_app(self, login: str) -> None:
         """The person revoked the OAuth app: every token of theirs stops working."""
-        user = self.user_by_login(login)
-        with self._lock:
-            self._access = {t: v for t, v in self._access.items() if v[0] != user.id}
-            self._refresh = {t: v for t, v in self._refresh.items() if v[0] != user.id}
+        user_id = self.user_by_login(login).id
+        self.grants.revoke_person(lambda held_by: held_by == user_id)
 
     def misbehave(self, name: str, *, times: int | None = 1, **options: Any) -> None:
         if name not in MISBEHAVIOURS:
             raise ValueError(f"unknown misbehaviour {name!r}; one of {sorted(MISBEHAVIOURS)}")
         if name in {"http_error", "slow"} and options.get("endpoint") not in ENDPOINTS:
             raise ValueError(f"{name} needs endpoint= one of {sorted(ENDPOINTS)}")
-        with self._lock:
-            self._misbehaviours.append(_Misbehaviour(name, times, options))
+        self.misbehaviours.arm(name, times=times, **options)
 
     def take(self, name: str, endpoint: str | None = None) -> dict[str, Any] | None:
-        with self._lock:
-            for item in self._misbehaviours:
-                if item.name == name and (endpoint is None or item.options.get("endpoint") == endpoint):
-                    if item.remaining is not None:
-                        item.remaining -= 1
-                        if item.remaining <= 0:
-                            self._misbehaviours.remove(item)
-                    return item.options
-            return None
+        armed = self.misbehaviours.take(name, endpoint)
+        return armed.options if armed is not None else None
 
     # --- OAuth ----------------------------------------------------------------------------
 
     def issue_code(self, user: GitHubUser, args: dict[str, str]) -> str:
-        code = secrets.token_hex(10)
-        with self._lock:
-            self._codes[code] = _Grant(
-                user.id,
-                args.get("redirect_uri"),
-                args.get("scope", ""),
-                args.get("code_challenge"),
-                self.clock() + CODE_LIFETIME,
-            )
-        return code
+        grant = CodeGrant(user.id, args.get("redirect_uri") or None, args.get("code_challenge"), args.get("scope", ""))
+        return self.grants.issue_code(grant)
 
     def redeem(self, form: dict[str, str]) -> dict[str, Any]:
         """A token answer, or a GitHub error body ({"error": ...})."""
@@ -221,47 +191,33 @@ class FakeGitHub:
             return _error("incorrect_client_credentials", "The client_id and/or client_secret passed are incorrect.")
         if form.get("grant_type") == "refresh_token":
             return self._redeem_refresh(form.get("refresh_token", ""))
-        with self._lock:
-            grant = self._codes.pop(form.get("code", ""), None)
-        if grant is None or grant.expires_at < self.clock():
+        try:
+            grant = self.grants.redeem_code(form.get("code", ""), form.get("redirect_uri"), form.get("code_verifier"))
+        except GrantRefused as refused:
+            if refused.reason == "redirect_uri":
+                return _error("redirect_uri_mismatch", "The redirect_uri MUST match the registered callback URL for this application.")
             return _error("bad_verification_code", "The code passed is incorrect or expired.")
-        if grant.redirect_uri and form.get("redirect_uri") != grant.redirect_uri:
-            return _error("redirect_uri_mismatch", "The redirect_uri MUST match the registered callback URL for this application.")
-        if grant.code_challenge is not None and _s256(form.get("code_verifier", "")) != grant.code_challenge:
-            return _error("bad_verification_code", "The code passed is incorrect or expired.")
-        return self._tokens(grant.user_id, grant.scope)
+        return self._tokens(grant.person, grant.scope)
 
     def _redeem_refresh(self, refresh_token: str) -> dict[str, Any]:
-        with self._lock:
-            held = self._refresh.pop(refresh_token, None)  # single use: spent even if it fails later
-        if held is None or held[2] < self.clock():
+        held = self.grants.spend_refresh(refresh_token)  # single use: spent even if it fails later
+        if held is None:
             return _error("bad_refresh_token", "The refresh token passed is incorrect or expired.")
-        return self._tokens(held[0], held[1])
+        return self._tokens(held.person, held.scope)
 
     def _tokens(self, user_id: int, scope: str) -> dict[str, Any]:
-        prefix = "ghu_" if self.expiring_tokens else "gho_"
-        access = prefix + secrets.token_urlsafe(27)
+        lifetime = ACCESS_TOKEN_LIFETIME if self.expiring_tokens else FOREVER
+        access = self.grants.issue_access(user_id, scope, lifetime)
         body: dict[str, Any] = {"access_token": access, "token_type": "bearer", "scope": ",".join(scope.split())}
-        now = self.clock()
-        with self._lock:
-            self._access[access] = (user_id, now + ACCESS_TOKEN_LIFETIME if self.expiring_tokens else float("inf"))
-            if self.expiring_tokens:
-                refresh = "ghr_" + secrets.token_urlsafe(54)
-                self._refresh[refresh] = (user_id, scope, now + REFRESH_TOKEN_LIFETIME)
-                body.update(expires_in=ACCESS_TOKEN_LIFETIME, refresh_token=refresh, refresh_token_expires_in=REFRESH_TOKEN_LIFETIME)
+        if self.expiring_tokens:
+            refresh = self.grants.issue_refresh(user_id, scope, REFRESH_TOKEN_LIFETIME)
+            body.update(expires_in=ACCESS_TOKEN_LIFETIME, refresh_token=refresh, refresh_token_expires_in=REFRESH_TOKEN_LIFETIME)
         return body
 
     def user_for(self, authorization: str | None) -> GitHubUser | None:
         token = (authorization or "").removeprefix("Bearer ").removeprefix("token ").strip()
-        with self._lock:
-            held = self._access.get(token)
-            if held is None or held[1] < self.clock():
-                return None
-            return self.users.get(held[0])
-
-
-def _s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        user_id = self.grants.holder(token)
+        return self.users.get(user_id) if user_id is not None else None
 
 
 def _error(error: str, description: str) -> dict[str, Any]:
@@ -347,8 +303,7 @@ def _app(github: FakeGitHub) -> Flask:
     @app.delete("/api/applications/<client_id>/token")
     def revoke_token(client_id: str) -> Any:
         token = (request.get_json(silent=True) or {}).get("access_token", "")
-        with github._lock:
-            github._access.pop(token, None)
+        github.grants.access.pop(token, None)
         return "", 204
 
     @app.get("/api/meta")

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from hub.testing.misbehaviour import Misbehaviours
 from joserfc import jwt
 
 from hub.serving import LoopbackServer
@@ -60,13 +61,6 @@ MISBEHAVIOURS = frozenset(
     }
 )
 ENDPOINTS = frozenset({"discovery", "keys", "authorize", "token", "graph", "logout"})
-
-
-@dataclass
-class Misbehaviour:
-    name: str
-    remaining: int | None
-    options: dict[str, Any]
 
 
 @dataclass
@@ -180,7 +174,8 @@ class EntraEmulator:
         self.signing_keys: list[CertifiedKey] = [CertifiedKey.generate()]
         """Published keys; the last one signs."""
         self._auto_sign_in: str | None = None
-        self._misbehaviours: list[Misbehaviour] = []
+        self.misbehaviours = Misbehaviours(MISBEHAVIOURS, ENDPOINTS)
+        """The armed misbehaviour switches (the test kit's, shared with the other fakes)."""
         self._pending: dict[str, AuthorizeRequest] = {}
         self._codes: dict[str, CodeGrant] = {}
         self._refresh_tokens: dict[str, RefreshGrant] = {}
@@ -280,17 +275,15 @@ class EntraEmulator:
         endpoint = options.get("endpoint")
         if name in {"http_error", "slow"} and endpoint not in ENDPOINTS:
             raise ValueError(f"{name} needs endpoint= one of {sorted(ENDPOINTS)}")
-        with self._lock:
-            self._misbehaviours.append(Misbehaviour(name, times, dict(options)))
+        self.misbehaviours.arm(name, times=times, **options)
 
     def clear_misbehaviours(self) -> None:
-        with self._lock:
-            self._misbehaviours.clear()
+        self.misbehaviours.clear()
 
     def reset(self) -> None:
         """Forget misbehaviours, auto sign-in and request counts (keys and grants stay)."""
+        self.misbehaviours.clear()
         with self._lock:
-            self._misbehaviours.clear()
             self._auto_sign_in = None
             self.requests.clear()
 
@@ -366,18 +359,8 @@ class EntraEmulator:
 
     def take(self, name: str, endpoint: str | None = None) -> dict[str, Any] | None:
         """The options of a pending misbehaviour (consuming one use), or None."""
-        with self._lock:
-            for item in self._misbehaviours:
-                if item.name != name:
-                    continue
-                if endpoint is not None and item.options.get("endpoint") != endpoint:
-                    continue
-                if item.remaining is not None:
-                    item.remaining -= 1
-                    if item.remaining <= 0:
-                        self._misbehaviours.remove(item)
-                return item.options
-            return None
+        armed = self.misbehaviours.take(name, endpoint)
+        return armed.options if armed is not None else None
 
     def count(self, endpoint: str) -> None:
         with self._lock:
