@@ -18,7 +18,6 @@ from hub.core.db import write_transaction
 from hub.core.models import AuditEvent, BackchannelLogout
 from hub.issuer import applications, backchannel
 from tests.web.test_backchannel_logout import KEY, Clock, end_session, hub_session, make_dispatcher
-from tests.web.test_issuer_registry import hub_cli  # noqa: F401 (a fixture)
 
 
 @pytest.mark.parametrize(
