@@ -76,7 +76,6 @@ OVERSIZE = {
     # Modules over the cap when the house moved into wings, with their length then: each is to be
     # split by concept; the cap applies again the moment one shrinks under it.
     "hub.console.listing": 425,
-    "hub.core.models": 538,
     "hub.issuer.server": 1092,
     "hub.plugin.scaffold": 668,
     "hub.plugin.testing.authserver": 501,
