@@ -29,6 +29,7 @@ from hub.core.audit import (
     prune,
     verify,
 )
+from hub.core.audit import append as audit_append
 from hub.core.db import Database, write_transaction
 from hub.core.models import AuditEvent, AuditRetentionGate, utcnow
 
@@ -294,7 +295,7 @@ def test_the_retention_gate_only_opens_the_events_it_names(db: Database, log: Au
 
 
 def _append_at(db: Database, log: AuditLog, when: Any, count: int, monkeypatch: Any) -> None:
-    monkeypatch.setattr(audit_module, "utcnow", lambda: when)
+    monkeypatch.setattr(audit_append, "utcnow", lambda: when)  # the clock events are stamped with
     append(db, log, count)
     monkeypatch.undo()
 

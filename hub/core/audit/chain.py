@@ -1,0 +1,45 @@
+"""The chain's form: the bytes each event's keyed MAC covers, and the MAC that links it to the last.
+
+A plain hash chain can be recomputed by anyone who can write the table, so each event's MAC
+is keyed by the audit key, which lives outside the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+GENESIS_MAC = "0" * 64
+"""The MAC before the first event: the chain's anchor."""
+SEAL_TYPE = "audit_pruned"
+"""Type of the event `prune` appends to seal the events it deleted; `verify` starts after it."""
+
+
+def canonical(event: Any) -> bytes:
+    """The bytes the MAC covers: every field but the MAC itself, in a fixed JSON encoding.
+
+    `event` is an AuditEvent or a row with the same attribute names (verify reads plain rows
+    so that checking a large log does not fill the session's identity map).
+    """
+    body = {
+        "seq": event.seq,
+        "occurred_at": event.occurred_at.isoformat(timespec="microseconds"),
+        "type": event.type,
+        "outcome": event.outcome,
+        "actor_user_id": event.actor_user_id,
+        "subject_user_id": event.subject_user_id,
+        "provider_id": event.provider_id,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "request_id": event.request_id,
+        "details": event.details,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def chain_mac(key: bytes, previous_mac: str, event: Any) -> str:
+    """The event's MAC: its canonical bytes after its predecessor's MAC, keyed by the audit key."""
+    message = previous_mac.encode() + b"\n" + canonical(event)
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
