@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pluggy
@@ -21,6 +23,7 @@ from hub.issuer.sso import application_sid
 from hub.plugin.manager import Plugins, load_plugins
 from hub.upstream.provider import ProviderType
 from hub.upstream.registry import Registry, build_registry
+from hub.upstream.revocation import revoke_at_provider
 from hub.upstream.vault import TokenVault
 
 
@@ -102,6 +105,11 @@ def open_database(url: str, **engine_kwargs: Any) -> Database:
     db = Database(url, **engine_kwargs)
     sessions.on_ending(db, enqueue)
     return db
+
+
+def revoke_upstream(rt: Runtime) -> Callable[[int, str], str]:
+    """The actions' RevokeUpstream for this runtime: the account's provider, best effort."""
+    return partial(revoke_at_provider, rt.db, rt.vault, rt.providers)
 
 
 def _relay(plugins: Plugins, record: AuditRecord) -> None:

@@ -1,4 +1,4 @@
-"""Changes to a user: disable, enable, sign out everywhere, grant and revoke the admin role.
+"""Changes to a user: disable (the deprovisioning path, hub.actions.deprovision), enable, sign out everywhere, grant and revoke the admin role.
 
 Each is one transaction with its `admin.<action>` audit event (hub.actions.audited), refused
 with ActionRefused when it would change nothing or lock out the administrator making it, from
@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from hub.actions import deprovision
 from hub.actions.audited import ActionRefused, Actor, record, refusals_audited
+from hub.actions.deprovision import CutOff, RevokeUpstream
 from hub.core import sessions
 from hub.core.audit import AuditLog
 from hub.core.db import Database, write_transaction
 from hub.core.errors import NotFound
 from hub.core.models import User, utcnow
-from hub.issuer import tokens as issuer_tokens
 
 
 def user_of(session: Session, user_id: int) -> User:
@@ -34,26 +35,33 @@ def _not_yourself(actor: Actor, user_id: int, what: str) -> None:
         )
 
 
-def disable(db: Database, audit: AuditLog, actor: Actor, user_id: int) -> tuple[int, int]:
-    """Disable the user, end their sessions and revoke their applications' refresh tokens.
+def disable(
+    db: Database, audit: AuditLog, revoke_upstream: RevokeUpstream | None, actor: Actor, user_id: int
+) -> CutOff:
+    """Disable the user and cut them off (hub.actions.deprovision): their sessions end with
+    back-channel logout to the applications, every application refresh family is revoked, the
+    stored upstream tokens are revoked at the provider (`revoke_upstream`, None to skip) and deleted.
 
     Offline refresh tokens outlive hub sessions: they are revoked too, so enabling the user
-    again never revives an application's access the person did not grant anew.
-    Returns (sessions ended, application token grants revoked)."""
+    again never revives an application's access the person did not grant anew. `actor.via`
+    names who learnt it: console, cli, scim, upstream_check."""
     with refusals_audited(db, audit, "admin.disable_user", actor, subject_user_id=user_id):
         _not_yourself(actor, user_id, "disable")
+        with db.session() as session:
+            if user_of(session, user_id).disabled_at is not None:
+                raise ActionRefused("This user is already disabled.")
+        revocation = deprovision.revoke_upstream_tokens(db, revoke_upstream, deprovision.account_ids_of(db, user_id))
         with write_transaction(db) as session:
             user = user_of(session, user_id)
             if user.disabled_at is not None:
                 raise ActionRefused("This user is already disabled.")
             user.disabled_at = utcnow()
-            ended = len(sessions.end_sessions(session, user_id=user_id, reason="user_disabled"))
-            revoked = issuer_tokens.revoke_user(session, user_id, "user_disabled")
+            cut = deprovision.cut_off_user(session, user_id, "user_disabled")
             record(
                 audit, session, "admin.disable_user", actor, subject_user_id=user_id,
-                sessions_ended=ended, application_grants_revoked=revoked,
+                provider_revocation=revocation, **deprovision.counts(cut),
             )
-    return ended, revoked
+    return cut
 
 
 def enable(db: Database, audit: AuditLog, actor: Actor, user_id: int) -> None:

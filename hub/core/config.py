@@ -74,6 +74,12 @@ class Settings:
     refresh_reuse_grace_seconds: int = 10
     """How long an application may present a refresh token again after it was rotated and get
     the same successor (a retry, two tabs) instead of having its family revoked as reuse."""
+    upstream_check_seconds: int = 300
+    """How long the hub trusts a person's upstream account without asking its provider again
+    (hub.upstream.checks): a hub session used, or an application's refresh, after that asks first."""
+    upstream_check_grace_seconds: int = 900
+    """How long after the last confirmation a provider that fails transiently (timeout, 5xx) is
+    trusted all the same, before the hub refuses the account's sessions and refreshes."""
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The environment merged with .env, for hooks that read conventional variables."""
@@ -123,6 +129,8 @@ _SCALARS: dict[str, tuple[str, Any]] = {
     "pending_signins_per_browser": ("int", 5),
     "pending_signins_max": ("int", 20000),
     "refresh_reuse_grace_seconds": ("int", 10),
+    "upstream_check_seconds": ("int", 300),
+    "upstream_check_grace_seconds": ("int", 900),
 }
 
 RATELIMIT_SETTINGS = (
@@ -313,6 +321,10 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(
             f"refresh_reuse_grace_seconds: expected 0 to {REFRESH_REUSE_GRACE_MAX} seconds (a short window "
             f"for retries; longer weakens reuse detection), got {settings.refresh_reuse_grace_seconds}"
+        )
+    if settings.upstream_check_seconds < 1 or settings.upstream_check_grace_seconds < 0:
+        raise ConfigError(
+            "upstream_check_seconds: expected at least 1 second; upstream_check_grace_seconds: expected 0 or more"
         )
     for name in RATELIMIT_SETTINGS:
         check_limit_string(name, getattr(settings, name))

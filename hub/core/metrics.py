@@ -97,8 +97,13 @@ BACKCHANNEL_DELIVERIES = Counter(
     "Back-channel logout tokens sent to applications, by application and outcome.",
     ["application", "outcome"], registry=None,
 )
+UPSTREAM_CHECKS = Counter(
+    "hub_upstream_checks",
+    "Re-checks of linked accounts at their provider (hub.upstream.checks), by provider and outcome.",
+    ["provider", "outcome"], registry=None,
+)
 ALL = (
-    SIGNINS, SIGNIN_FAILURES, CALLBACK_SECONDS, PROVIDER_SECONDS, PROVIDER_ERRORS, REFRESHES, REFRESH_FAILURES,
+    UPSTREAM_CHECKS, SIGNINS, SIGNIN_FAILURES, CALLBACK_SECONDS, PROVIDER_SECONDS, PROVIDER_ERRORS, REFRESHES, REFRESH_FAILURES,
     REFRESH_WAITS, TOKEN_API, RATELIMIT_REJECTIONS, ISSUER_GRANTS, BACKCHANNEL_DELIVERIES,
 )
 
@@ -115,6 +120,7 @@ OAUTH_ERRORS = frozenset({
 })
 """Error codes of RFC 6749, 6750, 7009 and OpenID Connect Core: the issuer's outcomes."""
 ISSUER_OUTCOMES = OAUTH_ERRORS | {"success"}
+CHECK_OUTCOMES = frozenset({"confirmed", "refused", "transient", "unsupported"})
 ENDPOINT_ERRORS = frozenset({"timeout", "unreachable", "http_4xx", "http_5xx"})
 
 
@@ -183,6 +189,11 @@ def issuer_grant(grant_type: str, application: str, outcome: str = "success") ->
 def backchannel_logout_delivery(application: str, outcome: str) -> None:
     """One back-channel logout to an application: delivered, rejected, unreachable, timed_out or skipped."""
     BACKCHANNEL_DELIVERIES.labels(label(application), label(outcome, DELIVERY_OUTCOMES)).inc()
+
+
+def upstream_check(provider: str, outcome: str) -> None:
+    """One re-check of an account at its provider: confirmed, refused, transient or unsupported."""
+    UPSTREAM_CHECKS.labels(label(provider), label(outcome, CHECK_OUTCOMES)).inc()
 
 
 # --- multiprocess mode -------------------------------------------------------------------------

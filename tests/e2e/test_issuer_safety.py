@@ -560,7 +560,7 @@ def test_disabling_a_user_revokes_offline_tokens_for_good(issuer):
         session.commit()
         admin_id = admin.id
     actor = Actor(admin_id, "console", RequestContext())
-    users.disable(issuer.rt.db, issuer.rt.audit, actor, user_id)
+    users.disable(issuer.rt.db, issuer.rt.audit, None, actor, user_id)
     users.enable(issuer.rt.db, issuer.rt.audit, actor, user_id)
     refused = post_token(issuer, wiki, grant_type="refresh_token", refresh_token=token["refresh_token"])
     assert refused.json()["error"] == "invalid_grant"

@@ -7,6 +7,7 @@ import pytest
 
 from hub.actions import users
 from hub.actions.audited import ActionRefused, Actor
+from hub.actions.deprovision import CutOff
 from hub.core.errors import NotFound
 from hub.core.models import User
 from tests.web.actionkit import last_event, make_user, shape
@@ -49,11 +50,11 @@ def test_disable_enable_refuse_no_ops_and_yourself(rt, two):
     actor, user_id = two
     with pytest.raises(ActionRefused, match="not disabled"):
         users.enable(rt.db, rt.audit, actor, user_id)
-    assert users.disable(rt.db, rt.audit, actor, user_id) == (0, 0)
+    assert users.disable(rt.db, rt.audit, None, actor, user_id) == CutOff(0, 0, 0)
     with pytest.raises(ActionRefused, match="already disabled"):
-        users.disable(rt.db, rt.audit, actor, user_id)
+        users.disable(rt.db, rt.audit, None, actor, user_id)
     with pytest.raises(ActionRefused, match="yourself"):
-        users.disable(rt.db, rt.audit, actor, actor.user_id)
+        users.disable(rt.db, rt.audit, None, actor, actor.user_id)
     users.enable(rt.db, rt.audit, actor, user_id)
     assert [shape(last_event(rt, t))[0] for t in ("admin.disable_user", "admin.enable_user")] == ["failure", "success"]
 

@@ -1,4 +1,4 @@
-"""`hub admin grant|revoke|list`: who may enter the admin console, audited like any admin action."""
+"""`hub admin grant|revoke|disable|enable|list`: who may enter the admin console, audited like any admin action."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hub.actions import users
 from hub.cli.commands import OPERATOR, runtime
 from hub.core.models import User
 from hub.core.people import find_user, user_email_verified
-from hub.runtime import Runtime
+from hub.runtime import Runtime, revoke_upstream
 
 
 def _user_id(rt: Runtime, who: str) -> int:
@@ -40,6 +40,28 @@ def attach(group: click.Group) -> None:
         rt = runtime()
         user = users.revoke_admin(rt.db, rt.audit, OPERATOR, _user_id(rt, who))
         click.echo(f"user {user.id} ({user.display_name or 'no name'}) is no longer an administrator")
+
+    @group.command("disable")
+    @click.argument("who")
+    def disable(who: str) -> None:
+        """Disable WHO (a user id, or PROVIDER_ID:SUBJECT) and cut them off everywhere.
+
+        Their hub sessions end (applications get a back-channel logout), every application
+        refresh token is revoked, their stored provider tokens are revoked and deleted."""
+        rt = runtime()
+        cut = users.disable(rt.db, rt.audit, revoke_upstream(rt), OPERATOR, _user_id(rt, who))
+        click.echo(
+            f"user disabled: {cut.sessions_ended} session(s) ended, {cut.application_grants_revoked} "
+            f"application token grant(s) revoked, {cut.upstream_token_sets_deleted} provider token set(s) deleted"
+        )
+
+    @group.command("enable")
+    @click.argument("who")
+    def enable(who: str) -> None:
+        """Let WHO sign in again (their revoked tokens stay revoked)."""
+        rt = runtime()
+        users.enable(rt.db, rt.audit, OPERATOR, _user_id(rt, who))
+        click.echo("user enabled")
 
     @group.command("seed")
     @click.argument("count", type=click.IntRange(min=1))

@@ -77,6 +77,14 @@ class LinkedAccount(Base):
     linked_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_sign_in_at: Mapped[datetime | None]
     needs_reauth: Mapped[bool] = mapped_column(default=False)
+    upstream_checked_at: Mapped[datetime | None]
+    """When the hub last asked the provider whether this account still stands (hub.upstream.checks)."""
+    upstream_confirmed_at: Mapped[datetime | None]
+    """When the provider last confirmed it (a refresh or the provider's account check succeeded)."""
+    upstream_outcome: Mapped[str | None] = mapped_column(String(16))
+    """The last check's outcome: confirmed, refused, transient or unsupported (hub.upstream.checks.OUTCOMES)."""
+    upstream_error: Mapped[str | None] = mapped_column(String(64))
+    """The provider's error code of the last refused or transient check (e.g. AADSTS50057)."""
 
     user: Mapped[User] = relationship(back_populates="linked_accounts")
     token_set: Mapped[TokenSet | None] = relationship(

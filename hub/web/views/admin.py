@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import partial
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, redirect, request
@@ -34,8 +33,7 @@ from hub.core.errors import Forbidden, HubError, NotFound
 from hub.core.models import ApiKey, LinkedAccount, User, WebSession
 from hub.core.parsing import MAX_BIGINT, optional_id, parse_day, parse_id, parse_int
 from hub.core.people import user_email_verified
-from hub.runtime import Runtime
-from hub.upstream.revocation import revoke_at_provider
+from hub.runtime import Runtime, revoke_upstream
 from hub.web.request import audit_context, current_session, db_session, render, runtime
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -68,7 +66,7 @@ USER_ACTIONS: dict[str, UserAction] = {
     "grant": UserAction("Make administrator", "admin.grant", users.grant_admin),
     "revoke": UserAction("Remove administrator", "admin.revoke", users.revoke_admin),
 }
-"""Actions on the user: run(db, audit, actor, user_id)."""
+"""Actions on the user: run(db, audit, actor, user_id) (disable also takes revoke_upstream)."""
 
 ACCOUNT_ACTIONS: dict[str, UserAction] = {
     "unlink": UserAction("Unlink", "unlink", linked_accounts.unlink),
@@ -274,12 +272,14 @@ def act(user_id: int, action: str) -> WerkzeugResponse:
     try:
         if request.form.get("confirm") != "yes":
             raise not_confirmed(rt.db, rt.audit, chosen.event, actor, subject_user_id=user_id, linked_account_id=account_id)
-        if action not in ACCOUNT_ACTIONS:
+        if action == "disable_user":  # the deprovisioning path: it also revokes provider tokens
+            users.disable(rt.db, rt.audit, revoke_upstream(rt), actor, user_id)
+        elif action not in ACCOUNT_ACTIONS:
             chosen.run(rt.db, rt.audit, actor, user_id)
         elif account_id is None:
             raise _refused(rt, chosen.event, actor, user_id, "Choose which linked account this action is for.")
         else:
-            chosen.run(rt.db, rt.audit, partial(revoke_at_provider, rt.db, rt.vault, rt.providers), actor, user_id, account_id)
+            chosen.run(rt.db, rt.audit, revoke_upstream(rt), actor, user_id, account_id)
     except HubError:
         g.failure_audited = True  # hub.actions wrote the failure event
         raise
