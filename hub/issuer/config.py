@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import requests
+from sqlalchemy.orm import Session
 
 from hub.issuer.signing import SigningKeys
+
+AccountCheck = Callable[[Session, int, "str | None"], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -28,3 +32,8 @@ class IssuerConfig:
     """How long a repeated refresh token is answered again instead of revoking its family."""
     http: requests.Session
     """Fetches an application's jwks_uri (private_key_jwt); its calls must carry timeouts."""
+    account_check: AccountCheck | None = None
+    """Asked before a refresh grant is answered: (the exchange's transaction, user id, the
+    provider the family was signed in through) -> None to proceed, or why the upstream account
+    no longer admits it (invalid_grant). The composition root passes hub.upstream.checks in,
+    so the issuer never imports the provider side."""

@@ -206,6 +206,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError("The user of this token may no longer sign in.")
         if family.grant_id is None or found.grant_id is None:
             raise InvalidGrantError("Access for this application was removed.")
+        check = self.server.config.account_check
+        refusal = check(db(), user.id, family.provider_id) if check is not None else None
+        if refusal is not None:  # what the account admitted was cut off in this transaction
+            raise InvalidGrantError(f"The upstream account no longer admits this token: {refusal}.")
         outcome = tokens.rotate_refresh(db(), found, self.server.rotation)
         refresh_token.repeated = outcome == tokens.REPEATED
         if outcome == tokens.REUSED:

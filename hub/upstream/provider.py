@@ -182,6 +182,15 @@ class ProviderType(abc.ABC):
     def revoke(self, tokens: Tokens) -> None:  # noqa: B027 - optional, no-op by default
         """Revoke tokens at the provider, where it supports revocation."""
 
+    def check_account(self, tokens: Tokens, previous: Identity) -> Identity | None:
+        """Optional: ask the provider whether the account still stands, with the tokens the hub
+        holds, for a provider without refresh tokens (GitHub: the user endpoint). Return the
+        identity as the provider sees it now (its roles reach applications at their next
+        refresh); raise RefreshRejected when the provider refuses the account for good, another
+        HubError when it cannot answer now. None (the default): this provider cannot check
+        accounts, and the console says so (hub.upstream.checks)."""
+        return None
+
     def health(self) -> list[HealthCheck]:
         """Live reachability checks (discovery, keys) for the admin console."""
         return []

@@ -188,7 +188,7 @@ class TokenVault:
                 else:
                     metrics.token_refresh_waited(provider_id)
                     return fresh
-            outcome = self._refresh_locked(session, account, token_set, providers, audit, context)
+            outcome = self.refresh_locked(session, account, token_set, providers, audit, context)
         audit.committed(session)
         if isinstance(outcome, HubError):
             metrics.token_refresh_failed(provider_id, getattr(outcome, "reason", outcome.code))
@@ -196,7 +196,7 @@ class TokenVault:
         metrics.token_refreshed(provider_id)
         return outcome
 
-    def _refresh_locked(
+    def refresh_locked(
         self,
         session: Session,
         account: LinkedAccount,
@@ -205,8 +205,8 @@ class TokenVault:
         audit: AuditLog,
         context: RequestContext | None,
     ) -> AccessToken | HubError:
-        """Do the refresh inside the locked transaction; failures are returned to be raised
-        after the commit, so that their bookkeeping and audit event persist."""
+        """Do the refresh inside the locked transaction (here, and hub.upstream.checks); failures
+        are returned to be raised after the commit, so that their bookkeeping and audit event persist."""
         provider = providers.get(account.provider_id)
         if provider is None:
             raise provider_not_running(account.provider_id, account.id)

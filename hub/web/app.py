@@ -25,7 +25,7 @@ from hub.web import issuer_server, logs, ratelimit, security
 from hub.web import plugin_routes as routes
 from hub.web.converters import IdConverter
 from hub.web.proxy import TrustedProxies
-from hub.web.request import close_db_session, runtime
+from hub.web.request import audit_context, close_db_session, runtime
 from hub.web.views import (
     account,
     admin,
@@ -243,7 +243,20 @@ def _current_session() -> sessions.CurrentSession | None:
     rt = runtime()
     with rt.db.session() as session:
         current = sessions.lookup(session, token, sessions.session_policy(rt.settings))
+    account_id = current.row.linked_account_id if current is not None else None
+    if account_id is not None and _refused_upstream(rt, account_id):
+        return None
     if current is not None and sessions.needs_touch(current):
         with write_transaction(rt.db) as session:
             sessions.touch(session, current)
     return current
+
+
+def _refused_upstream(rt: Runtime, account_id: int) -> bool:
+    """A hub session used after its account's check interval asks the provider first
+    (hub.upstream.checks); one read when nothing is due. A refusal for good ends the session."""
+    with rt.db.session() as session:
+        if not rt.checks.due(session, account_id):
+            return False
+    with write_transaction(rt.db) as session:
+        return rt.checks.refusal_for_account(session, account_id, audit_context()) is not None

@@ -42,6 +42,7 @@ def issuer_config(rt: Runtime) -> IssuerConfig:
         hook=rt.pm.hook,
         refresh_reuse_grace=timedelta(seconds=rt.settings.refresh_reuse_grace_seconds),
         http=ProviderSession(timeout=JWKS_FETCH_TIMEOUT),
+        account_check=rt.checks.refusal_for_family,
     )
 
 

@@ -77,7 +77,7 @@ def test_disabling_a_person_cuts_off_every_application_and_the_provider_tokens(i
         return "revoked at the provider"
 
     cut = users.disable(issuer.rt.db, issuer.rt.audit, revoke_upstream, Actor(admin_id, "console", RequestContext()), user_id)
-    assert (cut.sessions_ended, cut.application_grants_revoked, cut.upstream_token_sets_deleted) == (1, 1, 1)
+    assert (cut.sessions_ended, cut.application_grants_revoked, cut.upstream_token_sets_deleted) == (1, 2, 1)
     assert revoked == [(1, "fake")]
     assert_cut_off(issuer, wiki, bound, offline, user_id, "user_disabled")
     event = audit(issuer, "admin.disable_user")[-1]
@@ -90,7 +90,7 @@ def test_an_upstream_account_refused_for_good_ends_what_it_admitted(issuer):
     cut = deprovision.end_account(
         issuer.rt.db, issuer.rt.audit, None, Actor(None, "upstream_check"), account_id, provider_error="AADSTS50057"
     )
-    assert (cut.sessions_ended, cut.application_grants_revoked, cut.upstream_token_sets_deleted) == (1, 1, 1)
+    assert (cut.sessions_ended, cut.application_grants_revoked, cut.upstream_token_sets_deleted) == (1, 2, 1)
     assert_cut_off(issuer, wiki, bound, offline, user_id, "upstream_refused")
     with issuer.rt.db.session() as session:
         assert session.get(LinkedAccount, account_id).needs_reauth
