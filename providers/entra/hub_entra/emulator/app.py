@@ -126,6 +126,14 @@ def create_app(emulator: EntraEmulator) -> Flask:
         emulator.misbehave(name, times=body.pop("times", 1), **body)
         return jsonify({"ok": True})
 
+    @app.post("/_emulator/disable-user")
+    def control_disable_user() -> Response:
+        """{"email": ..., "disabled": true|false}: disable a person in the directory (the demo's button)."""
+        body = request.get_json(force=True, silent=True) or {}
+        if not emulator.set_disabled(str(body.get("email", "")), bool(body.get("disabled", True))):
+            return jsonify({"error": "no such person"}), 404  # type: ignore[return-value]
+        return jsonify({"ok": True})
+
     @app.post("/_emulator/reset")
     def control_reset() -> Response:
         emulator.reset()
@@ -315,6 +323,8 @@ def _consent(emulator: EntraEmulator, segment: str) -> Any:
 
 def _complete(emulator: EntraEmulator, pending: AuthorizeRequest, tenant_id: str, oid: str) -> Any:
     """Issue the code and send the browser back: code, state, session_state (never iss)."""
+    if oid in emulator.disabled_oids:
+        return _error_page(50057, "The user account is disabled.")
     browser = request.cookies.get(BROWSER_COOKIE)
     code, sid, browser = emulator.issue_code(pending, tenant_id, oid, browser)
     params = {"code": code}

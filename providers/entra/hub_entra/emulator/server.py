@@ -183,6 +183,8 @@ class EntraEmulator:
         self._sessions: dict[str, EmulatorSession] = {}
         """Browser cookie value -> session."""
         self._assertion_ids: set[str] = set()
+        self.disabled_oids: set[str] = set()
+        """People disabled in the directory (`set_disabled`): sign-in and refresh answer AADSTS50057."""
         self.requests: Counter[str] = Counter()
         """How often each endpoint (discovery, keys, authorize, token, graph, logout) was
         called; tests use it to prove, for example, that no Graph call followed a rejection."""
@@ -305,6 +307,17 @@ class EntraEmulator:
                     grant.revoked = True
                     count += 1
             return count
+
+    def set_disabled(self, email: str, disabled: bool = True) -> bool:
+        """Disable (or enable again) a person in the directory, as an admin does in Entra: from
+        then on their sign-in and every refresh of their tokens answer invalid_grant
+        AADSTS50057 (the user account is disabled). False if there is no such person."""
+        found = self.find_user(email)
+        if found is None:
+            return False
+        with self._lock:
+            (self.disabled_oids.add if disabled else self.disabled_oids.discard)(found[1].oid)
+        return True
 
     def add_redirect_uri(self, uri: str, client_id: str | None = None) -> None:
         with self._lock:
@@ -512,6 +525,8 @@ class EntraEmulator:
             raise TokenEndpointError(
                 "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
             )
+        if grant.oid in self.disabled_oids:
+            raise TokenEndpointError("invalid_grant", 50057, "The user account is disabled.")
         if grant.revoked:
             raise TokenEndpointError(
                 "invalid_grant",

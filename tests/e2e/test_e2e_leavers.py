@@ -1,0 +1,54 @@
+"""A leaver, end to end over sockets (issue 19): a person signed in to an application through the
+hub and the Entra emulator is disabled in the directory; the application's next refresh after
+`upstream_check_seconds` is refused, its back-channel receiver ends its session, the hub session
+is over, userinfo refuses the last access token, and a new sign-in is refused by the provider."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import requests
+from sqlalchemy import select
+
+from hub.core.db import write_transaction
+from hub.core.models import AuditEvent, LinkedAccount
+from tests.downstream import eventually
+from tests.e2e.test_e2e_applications import ALICE, sign_in_to, stack  # noqa: F401 - the fixture
+
+
+def rewind_confirmations(stack, seconds: float) -> None:
+    """As if `seconds` had passed since the account was last confirmed (no sleeping in tests)."""
+    with write_transaction(stack.rt.db) as session:
+        for account in session.scalars(select(LinkedAccount)):
+            for name in ("linked_at", "last_sign_in_at", "upstream_checked_at", "upstream_confirmed_at"):
+                if getattr(account, name) is not None:
+                    setattr(account, name, getattr(account, name) - timedelta(seconds=seconds))
+
+
+def test_a_person_disabled_upstream_loses_every_application_within_the_interval(stack):  # noqa: F811
+    browser = requests.Session()
+    wiki = stack.apps["Wiki"]
+    assert "Signed in as" in sign_in_to(stack, "Wiki", browser).text
+    [local] = list(wiki.store._sessions.values())
+    assert local.refresh_token and local.access_token
+    stack.emulator.set_disabled(ALICE)
+    rewind_confirmations(stack, stack.rt.settings.upstream_check_seconds + 1)
+
+    refreshed = requests.post(
+        f"{stack.hub_url}/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": local.refresh_token},
+        auth=(wiki.client_id, wiki.client_secret), timeout=20,
+    )
+    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+    assert eventually(lambda: wiki.sessions() == 0)  # the back-channel logout reached the application
+    assert wiki.store.ended_by_backchannel == 1
+    userinfo = requests.get(
+        f"{stack.hub_url}/oauth2/userinfo", headers={"Authorization": f"Bearer {local.access_token}"}, timeout=10
+    )
+    assert userinfo.status_code == 401
+    assert browser.get(f"{stack.hub_url}/account", timeout=10, allow_redirects=False).status_code == 302
+    with stack.rt.db.session() as session:
+        ended = session.scalars(select(AuditEvent).where(AuditEvent.type == "upstream.account_ended")).one()
+    assert ended.details["provider_error"] == "AADSTS50057" and ended.details["via"] == "upstream_check"
+    again = sign_in_to(stack, "Wiki", browser)
+    assert "AADSTS50057" in again.text and "Signed in as" not in again.text
