@@ -5,15 +5,25 @@ is over, userinfo refuses the last access token, and a new sign-in is refused by
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
+import pytest
 import requests
 from sqlalchemy import select
 
 from hub.core.db import write_transaction
 from hub.core.models import AuditEvent, LinkedAccount
-from tests.downstream import eventually
-from tests.e2e.test_e2e_applications import ALICE, sign_in_to, stack  # noqa: F401 - the fixture
+from tests.downstream import Stack, eventually, running_stack
+from tests.e2e.test_e2e_applications import ALICE, sign_in_to
+
+
+@pytest.fixture
+def stack(emulator, live_hub) -> Iterator[Stack]:
+    with running_stack(emulator, live_hub) as running:
+        running.emulator.auto_sign_in = ALICE
+        running.add_app("Wiki")
+        yield running
 
 
 def rewind_confirmations(stack, seconds: float) -> None:
@@ -25,7 +35,7 @@ def rewind_confirmations(stack, seconds: float) -> None:
                     setattr(account, name, getattr(account, name) - timedelta(seconds=seconds))
 
 
-def test_a_person_disabled_upstream_loses_every_application_within_the_interval(stack):  # noqa: F811
+def test_a_person_disabled_upstream_loses_every_application_within_the_interval(stack):
     browser = requests.Session()
     wiki = stack.apps["Wiki"]
     assert "Signed in as" in sign_in_to(stack, "Wiki", browser).text
