@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from hub.errors import HubError, ProviderUnavailable, TokenRejected
+from hub.errors import HubError, ProviderUnavailable, RefreshRejected, TokenRejected
 from hub.oidc import ClientAuth, ClientSecretPost, OAuth2Provider, OAuthErrorBody, TokenResponse, read_json
 from hub.provider import AuthorizationRequest, HealthCheck, Identity, Profile, Tokens
 from hub_github.settings import GitHubSettings, parse_settings
@@ -81,6 +81,20 @@ class GitHubProvider(OAuth2Provider):
         if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id <= 0:
             raise TokenRejected("GitHub's /user answer has no numeric id.", code="missing_claim")
         return Identity(subject=str(user_id), issuer=self.config.web_base_url)
+
+    def check_account(self, tokens: Tokens, previous: Identity) -> Identity | None:
+        """`GET /user` with the stored token, for OAuth apps (no refresh tokens): 200 naming the
+        same numeric id confirms the account; 401 means GitHub no longer honours the token (the
+        person revoked the app, the account was deleted or suspended): refused for good."""
+        try:
+            identity = self.identity_from_profile(self._api(tokens.access_token, "/user"))
+        except TokenRejected as exc:
+            raise RefreshRejected(
+                "GitHub no longer accepts the stored token (401 Bad credentials).", provider_code="bad_credentials"
+            ) from exc
+        if identity.subject != previous.subject:
+            raise RefreshRejected("GitHub's /user names another account for the stored token.", provider_code="other_user")
+        return identity
 
     def revoke(self, tokens: Tokens) -> None:
         """DELETE /applications/{client_id}/token with the app's Basic credentials."""
