@@ -76,6 +76,12 @@ class AccountRow:
     scopes_granted: tuple[str, ...]
     scopes_requested: tuple[str, ...]
     refresh_failures: int
+    upstream_confirmed_at: datetime | None = None
+    """When the provider last confirmed the account (hub.upstream.checks); a sign-in also counts."""
+    upstream_outcome: str | None = None
+    """The last re-check's outcome: confirmed, refused, transient, unsupported (None: never checked)."""
+    upstream_error: str | None = None
+    """The provider's error code of a refused or transient check (e.g. AADSTS50057)."""
     sort_values: tuple[Any, ...] = field(repr=False, default=())
 
     @property
@@ -111,6 +117,9 @@ COLUMNS = (
     TokenSet.scopes_granted,
     TokenSet.scopes_requested,
     TokenSet.refresh_failures,
+    LinkedAccount.upstream_confirmed_at,
+    LinkedAccount.upstream_outcome,
+    LinkedAccount.upstream_error,
 )
 
 
@@ -215,6 +224,9 @@ def _row(row: Any, sort: Sort, now: datetime) -> AccountRow:
         scopes_granted=tuple((row.scopes_granted or "").split()),
         scopes_requested=tuple((row.scopes_requested or "").split()),
         refresh_failures=row.refresh_failures or 0,
+        upstream_confirmed_at=row.upstream_confirmed_at,
+        upstream_outcome=row.upstream_outcome,
+        upstream_error=row.upstream_error,
         sort_values=tuple(values[key.key] for key in sort.keys),
     )
 
