@@ -5,11 +5,15 @@ is over, userinfo refuses the last access token, and a new sign-in is refused by
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 import requests
+from hub_entra.emulator.directory import CONTOSO_TENANT_ID
 from sqlalchemy import select
 
 from hub.core.db import write_transaction
@@ -62,3 +66,26 @@ def test_a_person_disabled_upstream_loses_every_application_within_the_interval(
     assert ended.details["provider_error"] == "AADSTS50057" and ended.details["via"] == "upstream_check"
     again = sign_in_to(stack, "Wiki", browser)
     assert "AADSTS50057" in again.text and "Signed in as" not in again.text
+
+
+def test_a_movers_new_roles_reach_the_application_at_its_next_refresh(emulator, live_hub):
+    with running_stack(emulator, live_hub) as stack:
+        emulator.auto_sign_in = ALICE
+        wiki = stack.add_app("Wiki", scope="openid profile email roles")
+        browser = requests.Session()
+        assert "Signed in as" in sign_in_to(stack, "Wiki", browser).text
+        [local] = list(wiki.store._sessions.values())
+        assert "admin" in local.claims["roles"]
+        tenant = emulator.tenants[CONTOSO_TENANT_ID]
+        emulator.tenants[CONTOSO_TENANT_ID] = replace(
+            tenant, users=tuple(replace(u, app_roles=()) if u.email == ALICE else u for u in tenant.users)
+        )
+        rewind_confirmations(stack, stack.rt.settings.upstream_check_seconds + 1)
+        refreshed = requests.post(
+            f"{stack.hub_url}/oauth2/token",
+            data={"grant_type": "refresh_token", "refresh_token": local.refresh_token},
+            auth=(wiki.client_id, wiki.client_secret), timeout=20,
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        claims = json.loads(base64.urlsafe_b64decode(refreshed.json()["id_token"].split(".")[1] + "=="))
+        assert claims["roles"] == []
