@@ -147,6 +147,9 @@ def demo_command(port: int, emulator_port: int, example_port: int, second_exampl
                 "base_url": base_url,
                 "database_url": f"sqlite:///{base.instance_path / 'demo.sqlite3'}",
                 "providers": demo_providers(emulator, base_url),
+                # A leaver disabled on the emulator's people page is signed out everywhere
+                # within about this many seconds (issue 19), so a visitor can watch it.
+                "upstream_check_seconds": 20,
             }
         )
         app = create_app(settings=settings, plugins=load_plugins(settings.plugins), migrate_database=True)
@@ -193,6 +196,7 @@ def _banner(base_url: str, emulator: EntraEmulator, examples: list[ExampleApp]) 
     click.echo(f"  {first.name} at {first.base_url}/  (sign in here first)")
     click.echo(f"  {second.name} at {second.base_url}/  (then here: single sign-on, no second sign-in)")
     click.echo("  Sign out at the hub or in either app: both apps end their sessions.")
+    click.echo(f"  Disable a person at {emulator.base_url}/_emulator/people: within about 30 s both apps sign them out.")
     click.echo("Demo people (pick one on the emulator's sign-in page):")
     for tenant in emulator.tenants.values():
         for user in tenant.users:

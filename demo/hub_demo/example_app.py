@@ -36,6 +36,9 @@ LOGOUT_TOKEN_MAX_AGE = 300
 SEEN_JTI_LIMIT = 10_000
 """Logout token ids remembered against replay; bounded, oldest forgotten first."""
 HTTP_TIMEOUT = (3.05, 10.0)
+REFRESH_EVERY = 10.0
+"""Seconds between the example's refreshes of its hub tokens (at a page view), so the demo shows a
+leaver signed out within the hub's upstream_check_seconds."""
 
 
 @dataclass
@@ -47,6 +50,7 @@ class LocalSession:
     access_token: str | None
     refresh_token: str | None
     created: float = field(default_factory=time.time)
+    refreshed: float = field(default_factory=time.time)
 
     @property
     def sid(self) -> str | None:
@@ -161,9 +165,31 @@ def create_example_app(
     def current() -> LocalSession | None:
         return store.get(request.cookies.get(cookie))
 
+    def refreshed_or_ended(local: LocalSession) -> LocalSession | None:
+        """Refresh the hub's tokens when they are older than REFRESH_EVERY, as a real application
+        does before its access token expires; a refusal (the person left, issue 19) ends the
+        local session."""
+        if local.refresh_token is None or time.time() - local.refreshed < REFRESH_EVERY:
+            return local
+        answer = requests.post(
+            hub.load_server_metadata()["token_endpoint"],
+            data={"grant_type": "refresh_token", "refresh_token": local.refresh_token},
+            auth=(client_id, client_secret or ""), timeout=HTTP_TIMEOUT,
+        )
+        if answer.status_code == 400:
+            store.end(request.cookies.get(cookie))
+            return None
+        if answer.status_code == 200:
+            body = answer.json()
+            local.access_token, local.refresh_token = body.get("access_token"), body.get("refresh_token", local.refresh_token)
+            local.refreshed = time.time()
+        return local
+
     @app.get("/")
     def home() -> str:
         local = current()
+        if local is not None:
+            local = refreshed_or_ended(local)
         return render_template_string(
             PAGE,
             name=name,
@@ -311,7 +337,7 @@ def _no_store(response: Response) -> Response:
 SHOWN_CLAIMS = ("sub", "name", "email", "email_verified", "roles", "idp", "sid", "auth_time", "amr", "acr")
 
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ name }}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{{ name }}</title>{% if local %}<meta http-equiv="refresh" content="5">{% endif %}
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}
 table{border-collapse:collapse}td,th{padding:.2rem .6rem;text-align:left;border-bottom:1px solid #ddd}
 button,.button{font:inherit;padding:.4rem 1rem}</style></head>

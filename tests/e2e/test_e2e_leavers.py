@@ -89,3 +89,24 @@ def test_a_movers_new_roles_reach_the_application_at_its_next_refresh(emulator, 
         assert refreshed.status_code == 200, refreshed.text
         claims = json.loads(base64.urlsafe_b64decode(refreshed.json()["id_token"].split(".")[1] + "=="))
         assert claims["roles"] == []
+
+
+def test_the_demo_disable_button_signs_the_person_out_of_both_applications(emulator, live_hub):
+    with running_stack(emulator, live_hub) as stack:
+        emulator.auto_sign_in = ALICE
+        wiki, notes = stack.add_app("Wiki"), stack.add_app("Notes")
+        browser = requests.Session()
+        assert "Signed in as" in sign_in_to(stack, "Wiki", browser).text
+        assert "Signed in as" in sign_in_to(stack, "Notes", browser).text
+        people = requests.get(f"{emulator.base_url}/_emulator/people", timeout=10)
+        assert ALICE in people.text and "Disable" in people.text
+        pressed = requests.post(
+            f"{emulator.base_url}/_emulator/disable-user", data={"email": ALICE, "disabled": "true"}, timeout=10
+        )
+        assert pressed.status_code == 200 and "disabled" in pressed.text  # back on the people page
+        rewind_confirmations(stack, stack.rt.settings.upstream_check_seconds + 1)
+        for local in wiki.store._sessions.values():
+            local.refreshed = 0.0  # the example refreshes at its next page view
+        page = browser.get(f"{wiki.base_url}/", timeout=20)
+        assert "You are not signed in" in page.text
+        assert eventually(lambda: notes.sessions() == 0)  # the other application, by back-channel logout

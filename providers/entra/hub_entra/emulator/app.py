@@ -128,11 +128,21 @@ def create_app(emulator: EntraEmulator) -> Flask:
 
     @app.post("/_emulator/disable-user")
     def control_disable_user() -> Response:
-        """{"email": ..., "disabled": true|false}: disable a person in the directory (the demo's button)."""
-        body = request.get_json(force=True, silent=True) or {}
+        """JSON {"email": ..., "disabled": true|false}, or the people page's form: disable a
+        person in the directory (sign-in and refresh answer AADSTS50057), or enable them again."""
+        body = request.get_json(silent=True) if request.is_json else None
+        body = body if isinstance(body, dict) else {"email": request.form.get("email", ""), "disabled": request.form.get("disabled") == "true"}
         if not emulator.set_disabled(str(body.get("email", "")), bool(body.get("disabled", True))):
             return jsonify({"error": "no such person"}), 404  # type: ignore[return-value]
+        if not request.is_json:
+            return redirect("/_emulator/people", code=303)  # type: ignore[return-value]
         return jsonify({"ok": True})
+
+    @app.get("/_emulator/people")
+    def people_page() -> str:
+        """The directory's admin page for the demo: disable or enable a person."""
+        people = [(tenant.name, user, user.oid in emulator.disabled_oids) for tenant in emulator.tenants.values() for user in tenant.users]
+        return render_template_string(PEOPLE_PAGE, people=people)
 
     @app.post("/_emulator/reset")
     def control_reset() -> Response:
@@ -661,3 +671,19 @@ def _discovery_document(emulator: EntraEmulator, segment: str, issuer: str) -> d
         "msgraph_host": urlsplit(emulator.graph_url).netloc,
         "rbac_url": "https://pas.windows.net",
     }
+
+
+PEOPLE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Entra emulator: people</title>
+<style>body{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto}td,th{padding:.3rem .6rem;text-align:left;border-bottom:1px solid #ddd}</style></head>
+<body><h1>People in the directory</h1>
+<p>Disabling a person is what an administrator does in Entra ID when someone leaves: from then on
+their sign-in and every refresh of their tokens answer <code>AADSTS50057</code>.</p>
+<table><tr><th>Tenant</th><th>Name</th><th>Email</th><th>State</th><th></th></tr>
+{% for tenant, user, disabled in people %}<tr><td>{{ tenant }}</td><td>{{ user.display_name }}</td><td>{{ user.email }}</td>
+<td>{{ "disabled" if disabled else "enabled" }}</td>
+<td><form method="post" action="/_emulator/disable-user"><input type="hidden" name="email" value="{{ user.email }}">
+<input type="hidden" name="disabled" value="{{ 'false' if disabled else 'true' }}">
+<button type="submit">{{ "Enable" if disabled else "Disable" }}</button></form></td></tr>{% endfor %}
+</table></body></html>
+"""
