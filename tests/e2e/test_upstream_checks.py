@@ -117,3 +117,22 @@ def test_a_hub_session_used_after_the_interval_is_checked_and_ended_on_refusal(i
     assert issuer.get("/account").status_code == 302
     with issuer.rt.db.session() as session:
         assert session.scalars(select(WebSession)).all() == []
+
+
+def test_a_provider_that_cannot_check_says_so_and_the_person_keeps_working(issuer, idp):
+    from hub.core.identity import Tokens
+
+    wiki, token = signed_in(issuer)
+    rt = issuer.rt
+    with write_transaction(rt.db) as session:
+        account_id = session.scalars(select(LinkedAccount.id)).one()
+        rt.vault.store(session, account_id, Tokens(access_token="no-refresh-here", refresh_token=None), ["openid"])
+    age(issuer, 301)
+    before = metrics.value("hub_upstream_checks_total", provider="fake", outcome="unsupported")
+    answer = refresh(issuer, wiki, token)
+    assert answer.status_code == 200, answer.text
+    with rt.db.session() as session:
+        assert session.get(LinkedAccount, account_id).upstream_outcome == "unsupported"
+    assert metrics.value("hub_upstream_checks_total", provider="fake", outcome="unsupported") == before + 1
+    page = issuer.get("/admin/users/1")
+    assert page.status_code == 200 and "provider cannot check" in page.get_data(as_text=True)  # the console says so
