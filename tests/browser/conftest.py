@@ -35,7 +35,8 @@ def page(browser):
 @pytest.fixture
 def demo_banner(tmp_path) -> Iterator[dict[str, str]]:
     """`hub demo` (the README's first command) on free ports; yields the addresses its banner
-    prints: {"hub": ..., "Example app A": ..., "Example app B": ...}."""
+    prints: {"hub": ..., "emulator": ..., "Example app A": ..., "Example app B": ...}, and
+    "instance": the demo's instance folder (its SQLite database is demo.sqlite3 there)."""
     process = subprocess.Popen(
         [
             sys.executable, "-c", "from hub.cli.main import main; main()", "demo",
@@ -51,19 +52,22 @@ def demo_banner(tmp_path) -> Iterator[dict[str, str]]:
     addresses: dict[str, str] = {}
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(addresses) < 3:
+        while time.monotonic() < deadline and len(addresses) < 4:
             line = process.stdout.readline()
             if not line:
                 break
             output.append(line)
             hub = re.search(r"open (http://127\.0\.0\.1:\d+)/", line)
             app = re.search(r"(Example app [AB]) at (http://127\.0\.0\.1:\d+)/", line)
+            emulator = re.search(r"Entra ID emulator at (http://127\.0\.0\.1:\d+)", line)
             if hub:
                 addresses["hub"] = hub.group(1)
+            if emulator:
+                addresses["emulator"] = emulator.group(1)
             if app:
                 addresses[app.group(1)] = app.group(2)
-        assert len(addresses) == 3, "hub demo did not print its addresses:\n" + "".join(output)
-        yield addresses
+        assert len(addresses) == 4, "hub demo did not print its addresses:\n" + "".join(output)
+        yield {**addresses, "instance": str(tmp_path / "instance")}
     finally:
         process.terminate()
         process.wait(timeout=10)
