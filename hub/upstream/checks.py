@@ -91,6 +91,14 @@ class UpstreamChecks:
         row = session.execute(select(*_STATE).where(LinkedAccount.id == account_id)).first()
         return None if row is None else self._decide(session, row, context)
 
+    def due_for_family(self, session: Session, user_id: int, provider_id: str) -> bool:
+        """Whether the account that admitted a family must ask its provider (a plain read, no lock)."""
+        row = session.execute(
+            select(*_STATE).where(LinkedAccount.user_id == user_id, LinkedAccount.provider_id == provider_id)
+            .order_by(LinkedAccount.id).limit(1)
+        ).first()
+        return row is not None and self._is_due(row)
+
     def due(self, session: Session, account_id: int) -> bool:
         """Whether the account's next use must ask its provider (a plain read, no lock)."""
         row = session.execute(select(*_STATE).where(LinkedAccount.id == account_id)).first()

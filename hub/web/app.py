@@ -21,11 +21,11 @@ from hub.core.parsing import check_request_text
 from hub.core.resources import static_dir, templates_dir
 from hub.plugin.manager import Plugins
 from hub.runtime import Runtime
-from hub.web import issuer_server, logs, ratelimit, security
+from hub.web import issuer_server, logs, ratelimit, security, upstream_checks
 from hub.web import plugin_routes as routes
 from hub.web.converters import IdConverter
 from hub.web.proxy import TrustedProxies
-from hub.web.request import audit_context, close_db_session, runtime
+from hub.web.request import close_db_session, runtime
 from hub.web.views import (
     account,
     admin,
@@ -246,19 +246,10 @@ def _current_session() -> sessions.CurrentSession | None:
     with rt.db.session() as session:
         current = sessions.lookup(session, token, sessions.session_policy(rt.settings))
     account_id = current.row.linked_account_id if current is not None else None
-    if account_id is not None and _refused_upstream(rt, account_id):
+    if account_id is not None and upstream_checks.refused_session_account(rt, account_id):
         return None
     if current is not None and sessions.needs_touch(current):
         with write_transaction(rt.db) as session:
             sessions.touch(session, current)
     return current
 
-
-def _refused_upstream(rt: Runtime, account_id: int) -> bool:
-    """A hub session used after its account's check interval asks the provider first
-    (hub.upstream.checks); one read when nothing is due. A refusal for good ends the session."""
-    with rt.db.session() as session:
-        if not rt.checks.due(session, account_id):
-            return False
-    with write_transaction(rt.db) as session:
-        return rt.checks.refusal_for_account(session, account_id, audit_context()) is not None

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hub.core import metrics
 from hub.core.db import write_transaction
-from hub.core.models import AuditEvent, BackchannelLogout, LinkedAccount, WebSession
+from hub.core.models import AuditEvent, BackchannelLogout, LinkedAccount, TokenSet, WebSession
 
 
 def post_token(issuer, app, **data):
@@ -136,3 +136,27 @@ def test_a_provider_that_cannot_check_says_so_and_the_person_keeps_working(issue
     assert metrics.value("hub_upstream_checks_total", provider="fake", outcome="unsupported") == before + 1
     page = issuer.get("/admin/users/1")
     assert page.status_code == 200 and "provider cannot check" in page.get_data(as_text=True)  # the console says so
+
+
+def test_the_checks_rotated_upstream_token_survives_a_grant_that_fails_after_it(issuer, idp, monkeypatch):
+    """The check commits on its own before the grant's transaction: an upstream refresh token
+    the provider rotated is never lost with a rolled-back grant (it could not be spent again)."""
+    from hub.issuer import tokens
+
+    wiki, token = signed_in(issuer)
+    age(issuer, 301)
+    with issuer.rt.db.session() as session:
+        version = session.scalars(select(TokenSet.version)).one()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the grant fails after the check")
+
+    monkeypatch.setattr(tokens, "rotate_refresh", broken)
+    assert refresh(issuer, wiki, token).status_code == 500
+    monkeypatch.undo()
+    with issuer.rt.db.session() as session:
+        assert session.scalars(select(TokenSet.version)).one() == version + 1  # the new upstream token is stored
+        assert session.scalars(select(LinkedAccount.upstream_outcome)).one() == "confirmed"
+    calls = idp.token_calls
+    assert refresh(issuer, wiki, token).status_code == 200  # not due any more: no second upstream call
+    assert idp.token_calls == calls

@@ -10,9 +10,10 @@ from typing import Any
 from flask import Response, request
 
 from hub.core import metrics
-from hub.web import ratelimit
+from hub.web import ratelimit, upstream_checks
 from hub.web.issuer_server import issuer_server
 from hub.web.plugin_routes import server_to_server
+from hub.web.request import runtime
 from hub.web.views.issuer.blueprint import bp
 from hub.web.views.issuer.transaction import authenticated_client_id, in_transaction
 
@@ -56,6 +57,7 @@ def _answered_client(response: Response) -> Response:
 @server_to_server
 @ratelimit.limit("token", key=application_of_request)
 def token() -> Any:
+    upstream_checks.confirm_before_refresh(runtime())
     response = _answered_client(in_transaction(lambda: issuer_server().create_token_response()))
     outcome = "success" if response.status_code == 200 else (response.get_json(silent=True) or {}).get("error", "error")
     metrics.issuer_grant(request.form.get("grant_type", ""), authenticated_client_id() or "unknown", outcome)
