@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import requests
+
 from hub.testing.app import query_of
 from hub.testing.conformance import ConformanceAdapter
-
 from hub_entra.emulator.server import EntraEmulator
 
 KIT_MISBEHAVIOURS: dict[str, tuple[str, dict[str, Any]]] = {
