@@ -17,14 +17,21 @@ SEAL_TYPE = "audit_pruned"
 """Type of the event `prune` appends to seal the events it deleted; `verify` starts after it."""
 
 
+PENDING_ALTERED_TYPE = "audit_pending_altered"
+"""Type of the event the chainer links in place of a pending event whose own MAC failed."""
+
+
 def canonical(event: Any) -> bytes:
     """The bytes the MAC covers: every field but the MAC itself, in a fixed JSON encoding.
 
     `event` is an AuditEvent or a row with the same attribute names (verify reads plain rows
     so that checking a large log does not fill the session's identity map).
     """
-    body = {
-        "seq": event.seq,
+    return _encode({"seq": event.seq, **_fields(event)})
+
+
+def _fields(event: Any) -> dict[str, Any]:
+    return {
         "occurred_at": event.occurred_at.isoformat(timespec="microseconds"),
         "type": event.type,
         "outcome": event.outcome,
@@ -36,10 +43,20 @@ def canonical(event: Any) -> bytes:
         "request_id": event.request_id,
         "details": event.details,
     }
+
+
+def _encode(body: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def chain_mac(key: bytes, previous_mac: str, event: Any) -> str:
     """The event's MAC: its canonical bytes after its predecessor's MAC, keyed by the audit key."""
     message = previous_mac.encode() + b"\n" + canonical(event)
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def pending_mac(key: bytes, event: Any) -> str:
+    """An outbox row's own MAC: its fields (no seq yet), keyed by the audit key, domain-separated
+    from chain MACs. The chainer checks it, so an edit made before chaining shows."""
+    message = b"pending\n" + _encode(_fields(event))
     return hmac.new(key, message, hashlib.sha256).hexdigest()
