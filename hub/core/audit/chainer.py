@@ -45,6 +45,14 @@ _HEAD = select(_EVENTS.c.seq, _EVENTS.c.mac).order_by(_EVENTS.c.seq.desc()).limi
 _INSERT = insert(_EVENTS)
 _TRY_LOCK = text(f"SELECT pg_try_advisory_xact_lock({ADVISORY_LOCK_ID})")
 _FIELDS = tuple(column.key for column in _PENDING.columns if column.key not in ("id", "mac"))
+_COLUMNS = ", ".join(_FIELDS)
+_COPY = text(  # the column names are the model's, not input
+    f"INSERT INTO audit_events (seq, mac, {_COLUMNS}) "  # noqa: S608
+    f"SELECT linked.seq, linked.mac, {', '.join('p.' + name for name in _FIELDS)} "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:seqs AS bigint[]), CAST(:macs AS varchar[])) "
+    "AS linked(id, seq, mac) JOIN audit_pending AS p ON p.id = linked.id"
+)
+_DELETE_ANY = text("DELETE FROM audit_pending WHERE id = ANY(CAST(:ids AS bigint[]))")
 _BACKLOG = select(func.count(), func.min(_PENDING.c.occurred_at)).select_from(_PENDING)
 
 Lock = Callable[[Connection], bool]
@@ -74,14 +82,20 @@ def chain_batch(db: Database, key: bytes, lock: Lock = wait_for_lock, batch_size
             return 0
         head = connection.execute(_HEAD).first()
         seq, previous = (head.seq, head.mac) if head else (0, GENESIS_MAC)
-        linked = []
+        linked: list[dict[str, Any]] = []
+        copied: list[tuple[int, int, str]] = []  # (pending id, seq, mac) of the intact rows
+        rewritten: list[dict[str, Any]] = []  # an altered row's replacement event
         for row in rows:
             seq += 1
-            event = SimpleNamespace(seq=seq, **_checked(key, row))
+            fields, intact = _checked(key, row)
+            event = SimpleNamespace(seq=seq, **fields)
             event.mac = previous = chain_mac(key, previous, event)
             linked.append(vars(event))
-        connection.execute(_INSERT, linked)
-        connection.execute(delete(_PENDING).where(_PENDING.c.id.in_([row.id for row in rows])))
+            if intact:
+                copied.append((row.id, seq, event.mac))
+            else:
+                rewritten.append(vars(event))
+        _move(connection, linked, copied, rewritten, [row.id for row in rows])
     return len(rows)
 
 
@@ -95,11 +109,34 @@ def chain_all(db: Database, key: bytes, batch_size: int = BATCH_SIZE) -> int:
             return total
 
 
-def _checked(key: bytes, row: Any) -> dict[str, Any]:
-    """The row's fields, or, if its own MAC fails (edited before chaining), an event saying so."""
+def _move(
+    connection: Connection,
+    linked: list[dict[str, Any]],
+    copied: list[tuple[int, int, str]],
+    rewritten: list[dict[str, Any]],
+    ids: list[int],
+) -> None:
+    """Insert the linked events and delete their pending rows. On PostgreSQL an intact row is
+    copied by the server (one INSERT ... SELECT joined to arrays of ids, seqs and MACs) rather
+    than sent back field by field: the batch costs three statements whatever its size."""
+    if connection.dialect.name == "postgresql":
+        if copied:
+            ids_, seqs, macs = (list(column) for column in zip(*copied, strict=True))
+            connection.execute(_COPY, {"ids": ids_, "seqs": seqs, "macs": macs})
+        if rewritten:
+            connection.execute(_INSERT, rewritten)
+        connection.execute(_DELETE_ANY, {"ids": ids})
+        return
+    connection.execute(_INSERT, linked)
+    connection.execute(delete(_PENDING).where(_PENDING.c.id.in_(ids)))
+
+
+def _checked(key: bytes, row: Any) -> tuple[dict[str, Any], bool]:
+    """The row's fields and True, or, if its own MAC fails (edited before chaining), an event
+    saying so and False."""
     fields = {name: getattr(row, name) for name in _FIELDS}
     if hmac.compare_digest(pending_mac(key, row), row.mac):
-        return fields
+        return fields, True
     log.error("audit: pending event %s was altered before it was chained", row.id)
     return {
         **{name: None for name in _FIELDS},
@@ -107,7 +144,7 @@ def _checked(key: bytes, row: Any) -> dict[str, Any]:
         "type": PENDING_ALTERED_TYPE,
         "outcome": "failure",
         "details": {"pending_id": row.id},
-    }
+    }, False
 
 
 @dataclass(frozen=True)
