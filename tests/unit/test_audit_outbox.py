@@ -194,3 +194,25 @@ def test_verify_and_chain_commands_link_the_outbox_first(db: Database, tmp_path:
     result = runner.invoke(audit_group, ["chain"], obj=rt)
     assert result.exit_code == 0 and "1 pending audit events chained" in result.output
     assert counts(db) == (0, 4)
+
+
+@pytest.mark.parametrize(
+    "details",
+    [{}, {"subject_user_id": 3, "z": {"subject_user_id": 4}}, {"note": ',"subject_user_id":5'}, {"seq": 9}],
+)
+def test_the_chainers_one_encoding_equals_the_canonical_form(details: dict[str, Any]) -> None:
+    from datetime import UTC, datetime
+
+    from hub.core.audit import chain_mac, pending_mac
+    from hub.core.audit.chain import link
+
+    event = SimpleNamespace(
+        occurred_at=datetime(2026, 12, 2, tzinfo=UTC), type='t","subject_user_id":1', outcome="success",
+        actor_user_id=1, subject_user_id=2, provider_id=None, ip=None, user_agent=',"subject_user_id":', request_id="r",
+        details=details,
+    )
+    event.mac = pending_mac(KEY, event)
+    intact, mac = link(KEY, "0" * 64, 42, event)
+    assert intact and mac == chain_mac(KEY, "0" * 64, SimpleNamespace(seq=42, **vars(event)))
+    event.outcome = "failure"
+    assert link(KEY, "0" * 64, 42, event)[0] is False

@@ -60,3 +60,19 @@ def pending_mac(key: bytes, event: Any) -> str:
     from chain MACs. The chainer checks it, so an edit made before chaining shows."""
     message = b"pending\n" + _encode(_fields(event))
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def link(key: bytes, previous_mac: str, seq: int, event: Any) -> tuple[bool, str]:
+    """The chainer's hot loop, one encoding per event: whether the pending row's own MAC holds,
+    and its chain MAC as `seq` after `previous_mac` (equal to `chain_mac`, a test checks).
+
+    canonical() is `_fields` plus "seq" in sorted-key JSON; "seq" sorts between "request_id"
+    and "subject_user_id", and the top-level `,"subject_user_id":` is the last such bytes (only
+    strings follow it, whose quotes JSON escapes), so seq is spliced in there.
+    """
+    body = _encode(_fields(event))
+    own = hmac.new(key, b"pending\n" + body, hashlib.sha256).hexdigest()
+    intact = hmac.compare_digest(own, event.mac)
+    at = body.rfind(b',"subject_user_id":')
+    chained = body[:at] + b',"seq":' + str(seq).encode() + body[at:]
+    return intact, hmac.new(key, previous_mac.encode() + b"\n" + chained, hashlib.sha256).hexdigest()

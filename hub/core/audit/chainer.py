@@ -16,7 +16,6 @@ nearly but not strictly monotonic in seq (docs/architecture.md, "The audit outbo
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import threading
@@ -29,7 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, text
 
 from hub.core.audit.append import ADVISORY_LOCK_ID, lock_connection
-from hub.core.audit.chain import GENESIS_MAC, PENDING_ALTERED_TYPE, chain_mac, pending_mac
+from hub.core.audit.chain import GENESIS_MAC, PENDING_ALTERED_TYPE, chain_mac, link
 from hub.core.db import Database, write_transaction
 from hub.core.models import AuditEvent, AuditPending, utcnow
 
@@ -82,19 +81,23 @@ def chain_batch(db: Database, key: bytes, lock: Lock = wait_for_lock, batch_size
             return 0
         head = connection.execute(_HEAD).first()
         seq, previous = (head.seq, head.mac) if head else (0, GENESIS_MAC)
-        linked: list[dict[str, Any]] = []
+        linked: list[dict[str, Any]] = []  # every event, field by field (SQLite's insert)
+        by_fields = connection.dialect.name != "postgresql"
         copied: list[tuple[int, int, str]] = []  # (pending id, seq, mac) of the intact rows
         rewritten: list[dict[str, Any]] = []  # an altered row's replacement event
         for row in rows:
             seq += 1
-            fields, intact = _checked(key, row)
-            event = SimpleNamespace(seq=seq, **fields)
-            event.mac = previous = chain_mac(key, previous, event)
-            linked.append(vars(event))
+            intact, mac = link(key, previous, seq, row)
             if intact:
-                copied.append((row.id, seq, event.mac))
+                copied.append((row.id, seq, mac))
+                if by_fields:
+                    linked.append({"seq": seq, "mac": mac, **{n: getattr(row, n) for n in _FIELDS}})
             else:
+                event = SimpleNamespace(seq=seq, **_altered(row))
+                event.mac = mac = chain_mac(key, previous, event)
                 rewritten.append(vars(event))
+                linked.append(vars(event))
+            previous = mac
         _move(connection, linked, copied, rewritten, [row.id for row in rows])
     return len(rows)
 
@@ -131,12 +134,8 @@ def _move(
     connection.execute(delete(_PENDING).where(_PENDING.c.id.in_(ids)))
 
 
-def _checked(key: bytes, row: Any) -> tuple[dict[str, Any], bool]:
-    """The row's fields and True, or, if its own MAC fails (edited before chaining), an event
-    saying so and False."""
-    fields = {name: getattr(row, name) for name in _FIELDS}
-    if hmac.compare_digest(pending_mac(key, row), row.mac):
-        return fields, True
+def _altered(row: Any) -> dict[str, Any]:
+    """The event linked in place of a pending row whose own MAC failed (edited before chaining)."""
     log.error("audit: pending event %s was altered before it was chained", row.id)
     return {
         **{name: None for name in _FIELDS},
@@ -144,7 +143,7 @@ def _checked(key: bytes, row: Any) -> tuple[dict[str, Any], bool]:
         "type": PENDING_ALTERED_TYPE,
         "outcome": "failure",
         "details": {"pending_id": row.id},
-    }, False
+    }
 
 
 @dataclass(frozen=True)
