@@ -3,7 +3,8 @@
 One DELETE of a million spent refresh tokens was one 4-second transaction writing ~283 MB of
 WAL; a batch deletes at most `BATCH_SIZE` rows chosen by primary key through the index on the
 condition's column, commits, and goes on, so locks, WAL per commit and replication lag stay
-bounded whatever the backlog.
+bounded whatever the backlog. Each batch finds its rows through the index on the condition's
+column (migration 0015) and deletes them by row id.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, tuple_
+from sqlalchemy import ColumnElement, Delete, any_, delete, func, literal_column, select, tuple_
 
 from hub.core.db import Database, write_transaction
 
@@ -29,11 +30,7 @@ def delete_in_batches(
     on_batch: Callable[[int], None] | None = None,
 ) -> int:
     """Delete the rows meeting the condition, `batch_size` per transaction; how many in all."""
-    model, condition = target
-    key = list(model.__table__.primary_key.columns)
-    chosen = select(*key).where(condition).limit(batch_size)
-    match = key[0].in_(chosen) if len(key) == 1 else tuple_(*key).in_(chosen)
-    statement = delete(model.__table__).where(match)
+    statement = _batch_delete(db, target, batch_size)
     total = 0
     while True:
         with write_transaction(db) as session:
@@ -43,3 +40,19 @@ def delete_in_batches(
             on_batch(deleted)
         if deleted < batch_size:
             return total
+
+
+def _batch_delete(db: Database, target: Purge, batch_size: int) -> Delete:
+    """One batch's DELETE. PostgreSQL: by physical row id (`ctid = ANY(ARRAY(SELECT ctid ...
+    LIMIT n))`, a TID scan); `pk IN (SELECT pk ... LIMIT n)` there plans a hash semi-join over a
+    sequential scan of the whole table, per batch (measured: 363 ms a batch at a million rows).
+    SQLite: the primary key, which it looks up by index."""
+    model, condition = target
+    table = model.__table__
+    if not db.is_sqlite:
+        tid = literal_column("ctid")
+        chosen = select(tid).where(condition).limit(batch_size).scalar_subquery()
+        return delete(table).where(tid == any_(func.array(chosen)))
+    key = list(table.primary_key.columns)
+    rows = select(*key).where(condition).limit(batch_size)
+    return delete(table).where(key[0].in_(rows) if len(key) == 1 else tuple_(*key).in_(rows))
