@@ -2,11 +2,12 @@
 API (`AuditLog.record` in its own transaction, one process per connection) at 1, 2, 4, 8 and 16
 connections, inline (one lock held to each commit: the code before issue 21) and deferred (the
 outbox); the share of active backends waiting on a lock (pg_stat_activity sampled every 20 ms);
-the chainer's events per second and its lag; and `hub db purge` of a million spent refresh tokens
+the chainer's events per second and its lag (a chainer process beside the writers, the backlog
+sampled every 100 ms); and `hub db purge` of a million spent refresh tokens
 in batches (transactions, WAL, time).
 
     HUB_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/auditbench \
-      uv run python benchmarks/audit_chain.py [seconds per run, default 5]
+      uv run python benchmarks/audit_chain.py [seconds per run, default 5] [deferred]
 
 Without the variable it creates (and WIPES) the database `auditbench` on 127.0.0.1.
 """
@@ -24,7 +25,7 @@ from sqlalchemy import text
 sys.path.insert(0, os.path.dirname(__file__))
 from measure import fresh_database, percentile  # noqa: E402
 
-from hub.core.audit import AuditLog, OutboxAuditLog, backlog, chain_all, chain_batch, try_lock  # noqa: E402
+from hub.core.audit import BATCH_SIZE, AuditLog, OutboxAuditLog, backlog, chain_all, chain_batch, try_lock  # noqa: E402
 from hub.core.db import Database, write_transaction  # noqa: E402
 from hub.core.migrate import upgrade  # noqa: E402
 from hub.core.models import utcnow  # noqa: E402
@@ -51,6 +52,26 @@ def writer(url: str, deferred: bool, seconds: float, start: float, results: mult
     results.put(latencies)
 
 
+def chainer(url: str, stop: multiprocessing.Event) -> None:
+    """A serving process's chainer (hub.core.audit.Chainer's loop) running beside the writers."""
+    db = Database(url, pool_size=1, max_overflow=0)
+    while not stop.is_set():
+        while (chain_batch(db, KEY, try_lock) or 0) == BATCH_SIZE:
+            pass
+        stop.wait(0.2)  # audit_chain_interval_ms's default
+    db.dispose()
+
+
+def sample_lag(url: str, stop: threading.Event, lags: list[tuple[int, float]]) -> None:
+    """(pending events, age of the oldest) every 100 ms: the chain lag the metrics would show."""
+    db = Database(url, pool_size=1, max_overflow=0)
+    while not stop.is_set():
+        waiting = backlog(db)
+        lags.append((waiting.pending, waiting.lag_seconds))
+        stop.wait(0.1)
+    db.dispose()
+
+
 def sample_waits(url: str, stop: threading.Event, samples: list[tuple[int, int, int]]) -> None:
     """(active backends, of which waiting on a Lock (the advisory lock is one), on an LWLock
     (WAL insertion and flush)) every 20 ms, this database only."""
@@ -75,14 +96,24 @@ def run(url: str, deferred: bool, connections: int, seconds: float) -> dict[str,
                for _ in range(connections)]
     for worker in workers:
         worker.start()
-    stop, samples = threading.Event(), []
-    sampler = threading.Thread(target=sample_waits, args=(url, stop, samples))
-    sampler.start()
+    stop, samples, lags = threading.Event(), [], []
+    samplers = [threading.Thread(target=sample_waits, args=(url, stop, samples)),
+                threading.Thread(target=sample_lag, args=(url, stop, lags))]
+    chaining = multiprocessing.Event()
+    linker = multiprocessing.Process(target=chainer, args=(url, chaining)) if deferred else None
+    for thread in samplers:
+        thread.start()
+    if linker:
+        linker.start()
     latencies = [value for _ in workers for value in results.get()]
     for worker in workers:
         worker.join()
+    chaining.set()
+    if linker:
+        linker.join()
     stop.set()
-    sampler.join()
+    for thread in samplers:
+        thread.join()
     active = sum(s[0] for s in samples) or 1
     return {
         "per_second": len(latencies) / seconds,
@@ -90,6 +121,8 @@ def run(url: str, deferred: bool, connections: int, seconds: float) -> dict[str,
         "p95_ms": percentile(latencies, 0.95) * 1000,
         "lock": sum(s[1] for s in samples) / active,
         "lwlock": sum(s[2] for s in samples) / active,
+        "max_pending": max((lag[0] for lag in lags), default=0),
+        "max_lag": max((lag[1] for lag in lags), default=0.0),
     }
 
 
@@ -152,14 +185,17 @@ def main() -> None:
     url = fresh_database(os.environ.get("HUB_BENCH_DATABASE_URL"), "auditbench")
     db = Database(url, pool_size=2, max_overflow=0)
     upgrade(db)
-    print("| mode | connections | events/s | p50 ms | p95 ms | active backends waiting: Lock | LWLock |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for deferred in (False, True):
+    print("| mode | connections | events/s | p50 ms | p95 ms | active backends waiting: Lock | LWLock "
+          "| max pending | max chain lag s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    modes = (True,) if sys.argv[2:] == ["deferred"] else (False, True)
+    for deferred in modes:
         for connections in CONNECTIONS:
             figures = run(url, deferred, connections, seconds)
             mode = "deferred (outbox)" if deferred else "inline (before)"
             print(f"| {mode} | {connections} | {figures['per_second']:,.0f} | {figures['p50_ms']:.1f} | "
-                  f"{figures['p95_ms']:.1f} | {figures['lock']:.0%} | {figures['lwlock']:.0%} |", flush=True)
+                  f"{figures['p95_ms']:.1f} | {figures['lock']:.0%} | {figures['lwlock']:.0%} | "
+                  f"{figures['max_pending']:,} | {figures['max_lag']:.2f} |", flush=True)
         if deferred:
             waiting = backlog(db)
             began = time.perf_counter()
