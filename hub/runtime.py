@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from hub.actions import deprovision
 from hub.actions.audited import Actor
 from hub.core import metrics, production, sessions
-from hub.core.audit import AuditLog, AuditRecord
+from hub.core.audit import AuditLog, AuditRecord, Chainer, OutboxAuditLog
 from hub.core.config import Settings
 from hub.core.db import Database
 from hub.core.keyring import KeyRing
@@ -44,6 +44,9 @@ class Runtime:
     vault: TokenVault
     signing_keys: SigningKeys
     """The issuer side's signing keys (hub.issuer.signing), shared through the database."""
+    chainer: Chainer
+    """Links the audit outbox into the chain (hub.core.audit.chainer). Like the back-channel
+    sender, its thread runs only in serving processes, and only with `settings.audit_deferred`."""
     backchannel: Dispatcher
     """Sends the queued back-channel logout tokens (hub.issuer.backchannel). Its thread runs
     only in processes that serve requests (create_app starts it); a CLI process queues."""
@@ -60,7 +63,9 @@ class Runtime:
             production.check(settings, {pid: p.redirect_uri for pid, p in registry.providers.items()})
         keys = load_keys(settings)
         db = open_database(settings.database_url)
-        audit = AuditLog(keys.audit_key, notify=lambda record: _relay(plugins, record))
+        log_type = OutboxAuditLog if settings.audit_deferred else AuditLog
+        audit = log_type(keys.audit_key, notify=lambda record: _relay(plugins, record))
+        chainer = Chainer(db, keys.audit_key, settings.audit_chain_interval_ms / 1000)
         event.listen(db.sessions, "after_commit", audit.committed)
         event.listen(db.sessions, "after_rollback", audit.rolled_back)
         vault = TokenVault(KeyRing.parse(keys.token_keys))
@@ -85,6 +90,7 @@ class Runtime:
             audit=audit,
             vault=vault,
             signing_keys=signing_keys,
+            chainer=chainer,
             backchannel=backchannel,
         )
 
@@ -113,6 +119,7 @@ class Runtime:
 
     def close(self) -> None:
         self.backchannel.stop()
+        self.chainer.stop()
         self.db.dispose()
 
 

@@ -81,6 +81,16 @@ def db(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _inline_audit_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite reads audit_events right after each action, so its hubs chain inline (also on
+    PostgreSQL, where production's default is the outbox). The outbox and its chainer are tested
+    on their own (tests/unit/test_audit_outbox.py) and by hubs given audit_chaining="deferred"."""
+    from hub.core import config
+
+    monkeypatch.setitem(config._SCALARS, "audit_chaining", ("str", "inline"))
+
+
 @pytest.fixture
 def plugins() -> Plugins:
     manager = load_plugins(discover=False)

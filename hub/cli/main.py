@@ -157,16 +157,19 @@ def db_purge() -> None:
     finished back-channel logout deliveries (run it daily, e.g. from cron)."""
     from hub.core import sessions
     from hub.core.db import write_transaction
+    from hub.core.models import utcnow
+    from hub.core.purging import delete_in_batches
     from hub.issuer import backchannel, tokens
     from hub.upstream import replay, signin
 
     rt = runtime()
     with write_transaction(rt.db) as session:
         ended = len(sessions.end_sessions(session, expired_under=sessions.session_policy(rt.settings), reason="expired"))
-        pending = signin.purge_expired(session)
-        issued = tokens.purge_expired(session)
-        seen = replay.purge_expired(session)
         delivered = backchannel.purge_finished(session)
+    now = utcnow()  # the rest in bounded batches, each its own transaction (hub.core.purging)
+    pending = delete_in_batches(rt.db, signin.purge_target(now))
+    issued = sum(delete_in_batches(rt.db, target) for target in tokens.purge_targets(now))
+    seen = delete_in_batches(rt.db, replay.purge_target(now))
     click.echo(
         f"deleted {ended} expired sessions, {pending} expired pending sign-ins, "
         f"{issued} expired codes and token families, {seen} expired logout token ids "

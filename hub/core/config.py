@@ -48,6 +48,12 @@ class Settings:
     session_absolute_hours: int = 12
     trusted_proxies: int = 0
     audit_retention_days: int = 365
+    audit_chaining: str = "auto"
+    """inline (each event chained in its request's transaction, under one lock), deferred (the
+    outbox: the chainer links events off the request path) or auto: deferred on PostgreSQL,
+    inline on SQLite, whose write lock serialises every writer anyway (hub.core.audit.chainer)."""
+    audit_chain_interval_ms: int = 200
+    """How often each serving process's chainer links the outbox: the chain lag when idle."""
     metrics_allow: tuple[str, ...] = ()
     """Client networks that may read /metrics (e.g. 127.0.0.1/32, 10.0.0.0/8)."""
     metrics_token: str | None = field(default=None, repr=False)
@@ -95,6 +101,11 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def audit_deferred(self) -> bool:
+        """Whether audited actions write to the outbox (`audit_chaining`, resolved)."""
+        return self.audit_chaining == "deferred" or (self.audit_chaining == "auto" and not self.is_sqlite)
+
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}
 _BOOL_FALSE = {"0", "false", "no", "off", ""}
@@ -114,6 +125,8 @@ _SCALARS: dict[str, tuple[str, Any]] = {
     "session_absolute_hours": ("int", 12),
     "trusted_proxies": ("int", 0),
     "audit_retention_days": ("int", 365),
+    "audit_chaining": ("str", "auto"),
+    "audit_chain_interval_ms": ("int", 200),
     "metrics_allow": ("list", ()),
     "metrics_token": ("str", None),
     "ratelimit_storage": ("str", "memory://"),
@@ -303,6 +316,10 @@ def _validate(settings: Settings) -> None:
             f"base_url: expected the hub's public origin such as https://hub.example.com, "
             f"got {settings.base_url!r}"
         )
+    if settings.audit_chaining not in {"auto", "inline", "deferred"}:
+        raise ConfigError(f"audit_chaining: expected auto, inline or deferred, got {settings.audit_chaining!r}")
+    if not 10 <= settings.audit_chain_interval_ms <= 60000:
+        raise ConfigError("audit_chain_interval_ms: expected 10 to 60000 (milliseconds)")
     if settings.log_format not in {"text", "json"}:
         raise ConfigError(f"log_format: expected text or json, got {settings.log_format!r}")
     if settings.session_idle_minutes < 1 or settings.session_absolute_hours < 1:

@@ -37,6 +37,7 @@ from hub.core.models import (
     User,
     utcnow,
 )
+from hub.core.purging import Purge
 
 CODE_LIFETIME = timedelta(minutes=2)
 ACCESS_TOKEN_SECONDS = 300
@@ -387,23 +388,17 @@ def remember_assertion(session: Session, jti: str, expires_at: datetime) -> bool
     return True
 
 
+def purge_targets(now: datetime) -> list[Purge]:
+    """What `hub db purge` deletes here, in batches: expired codes and assertion jtis,
+    rotated-out refresh tokens older than REUSE_MEMORY, and families past their end."""
+    return [
+        (AuthorizationCode, AuthorizationCode.expires_at <= now),
+        (ClientAssertion, ClientAssertion.expires_at <= now),
+        (RefreshToken, RefreshToken.used_at <= now - REUSE_MEMORY),
+        (TokenFamily, (TokenFamily.expires_at <= now) | (TokenFamily.revoked_at <= now - REFRESH_LIFETIME)),
+    ]
+
+
 def purge_expired(session: Session) -> int:
-    """Delete expired codes and assertion jtis, rotated-out refresh tokens older than
-    REUSE_MEMORY, and families past their end (run by hub db purge)."""
-    now = utcnow()
-    count = (
-        session.execute(delete(AuthorizationCode).where(AuthorizationCode.expires_at <= now)).rowcount or 0
-    )
-    count += session.execute(delete(ClientAssertion).where(ClientAssertion.expires_at <= now)).rowcount or 0
-    count += (
-        session.execute(delete(RefreshToken).where(RefreshToken.used_at <= now - REUSE_MEMORY)).rowcount or 0
-    )
-    count += (
-        session.execute(
-            delete(TokenFamily).where(
-                (TokenFamily.expires_at <= now) | (TokenFamily.revoked_at <= now - REFRESH_LIFETIME)
-            )
-        ).rowcount
-        or 0
-    )
-    return count
+    """Delete `purge_targets` in the session's transaction (small tables; tests)."""
+    return sum(session.execute(delete(model).where(where)).rowcount or 0 for model, where in purge_targets(utcnow()))

@@ -79,7 +79,9 @@ def hub_audit_event(event: AuditRecord) -> None:
     Called once per event, after the transaction that wrote it committed. Exceptions are
     logged and swallowed: an observer can never break a sign-in.
 
-    :param event: the committed event; its details never contain secrets.
+    :param event: the committed event; its details never contain secrets. Its `seq` is None
+        when the hub writes events to the audit outbox (`audit_chaining`, PostgreSQL's default):
+        the chainer gives it a seq later, off the request path.
     """
 
 

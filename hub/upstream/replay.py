@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hub.core.models import SeenLogoutToken, utcnow
+from hub.core.purging import Purge
 
 DEFAULT_RETENTION = timedelta(hours=1)
 """How long a jti is kept when the token carried no `exp` (the validator normally requires it)."""
@@ -38,10 +39,15 @@ def remember(session: Session, provider_id: str, jti: str, expires_at: datetime 
     return True
 
 
+def purge_target(now: datetime) -> Purge:
+    """Remembered jtis whose tokens have expired (`hub db purge` deletes them in batches)."""
+    return (SeenLogoutToken, SeenLogoutToken.expires_at <= now)
+
+
 def purge_expired(session: Session, now: datetime | None = None) -> int:
     """Delete remembered jtis whose tokens have expired; returns how many."""
-    result = session.execute(delete(SeenLogoutToken).where(SeenLogoutToken.expires_at <= (now or utcnow())))
-    return result.rowcount or 0
+    model, where = purge_target(now or utcnow())
+    return session.execute(delete(model).where(where)).rowcount or 0
 
 
 def is_remembered(session: Session, provider_id: str, jti: str) -> bool:

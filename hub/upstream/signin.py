@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from hub.core.digest import digest
 from hub.core.errors import HubError, SignInError, SignInExpired
 from hub.core.models import PendingSignin, utcnow
+from hub.core.purging import Purge
 from hub.upstream.protocol.authorization import s256_code_challenge
 from hub.upstream.provider import AuthorizationRequest, Callback, ProviderType
 
@@ -246,7 +247,12 @@ _INSERT = insert(_PENDING)
 _CLAIM = delete(_PENDING).where(_C.state_hash == bindparam("state_hash")).returning(*_C)
 
 
+def purge_target(now: datetime) -> Purge:
+    """Pending sign-ins past their lifetime (`hub db purge` deletes them in batches)."""
+    return (PendingSignin, PendingSignin.expires_at <= now)
+
+
 def purge_expired(session: Session) -> int:
     """Delete pending sign-ins past their lifetime; returns how many."""
-    result = session.execute(delete(PendingSignin).where(PendingSignin.expires_at <= utcnow()))
-    return result.rowcount or 0
+    model, where = purge_target(utcnow())
+    return session.execute(delete(model).where(where)).rowcount or 0

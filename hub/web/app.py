@@ -199,6 +199,8 @@ def _deliver_backchannel_logouts(app: Flask, rt: Runtime) -> None:
     event.listen(rt.db.sessions, "after_commit", rt.backchannel.after_commit)
     event.listen(rt.db.sessions, "after_rollback", rt.backchannel.after_rollback)
     app.before_request(rt.backchannel.ensure_running)
+    if rt.settings.audit_deferred:  # the audit outbox's chainer, started the same way
+        app.before_request(rt.chainer.ensure_running)
 
 
 def _access_log(response: Response) -> Response:

@@ -1,7 +1,9 @@
-"""The append path: `AuditLog.record` reads the chain head, links the event to it and inserts it.
+"""The inline append path: `AuditLog.record` reads the chain head, links the event and inserts it.
 
 Database triggers (migration 0002) refuse UPDATE and DELETE on the events; this module only
-ever inserts. Appenders must be serialised, since each reads the head and writes after it:
+ever inserts. `OutboxAuditLog` (`outbox`) is the same log writing to the outbox instead, with
+no lock (issue 21); this one serves SQLite, whose write lock serialises every writer anyway.
+Appenders here must be serialised, since each reads the head and writes after it:
 on PostgreSQL `record` takes a transaction-scoped advisory lock; on SQLite the caller's
 transaction must hold the write lock, that is begin with BEGIN IMMEDIATE
 (hub.core.db.write_transaction). `record` on a session with no transaction yet begins one
@@ -14,7 +16,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from hub.core.audit.chain import GENESIS_MAC, chain_mac
@@ -65,37 +67,28 @@ class AuditLog:
 
         The event commits or rolls back with the change it describes. Details are scrubbed
         (`scrub_details`). On SQLite the transaction must hold the write lock (see the module
-        docstring); call this last in a transaction, after any provider call, because it
-        holds the audit head until the commit.
+        docstring); call this last in a transaction, after any provider call, because the
+        inline log holds the audit head until the commit (the outbox holds nothing).
         """
-        context = context or RequestContext()
+        event = _event(type, outcome, actor_user_id, subject_user_id, provider_id, context, details)
         _begin_writer(session)
         # The statements below run on the connection (SQLAlchemy Core: no ORM execution layer,
         # statements built once), so the autoflush they skip is done here, before the lock:
         # the head stays locked only for the head read and the insert.
         session.flush()
-        connection = session.connection()
-        lock_head(session)
+        self._write(session.connection(), event)
+        session.info.setdefault("hub_audit_pending", []).append(_record_of(event))
+        return event
+
+    def _write(self, connection: Connection, event: AuditEvent) -> None:
+        """Link the event to the head and insert it: the inline chain, under the head lock."""
+        lock_connection(connection)
         head = connection.execute(_HEAD).first()
-        event = AuditEvent(
-            seq=(head.seq + 1) if head else 1,
-            occurred_at=utcnow(),
-            type=clean_text(type, 64),
-            outcome=clean_text(outcome, 16),
-            actor_user_id=actor_user_id,
-            subject_user_id=subject_user_id,
-            provider_id=_short(provider_id, 64),
-            ip=_short(context.ip, 64),
-            user_agent=_short(context.user_agent, 512),
-            request_id=_short(context.request_id, 64),
-            details=scrub_details(details),
-        )
+        event.seq = (head.seq + 1) if head else 1
         event.mac = chain_mac(self._key, head.mac if head else GENESIS_MAC, event)
         # A plain INSERT, not the ORM's unit of work: the event is written once and never
         # changed, so tracking it in the session would only cost a flush.
         connection.execute(_INSERT, {column: getattr(event, column) for column in _COLUMNS})
-        session.info.setdefault("hub_audit_pending", []).append(_record_of(event))
-        return event
 
     def record_failure(
         self,
@@ -154,11 +147,41 @@ class AuditLog:
 def lock_head(session: Session) -> None:
     """Serialise appenders so two events never take the same seq or fork the chain.
 
-    Retention (`prune`) takes it too, so no event is appended while it seals and deletes.
+    Retention (`prune`) and the chainer take it too, so no event is appended while they link
+    or seal; with the outbox (`hub.core.audit.outbox`) only they take it.
     """
-    connection = session.connection()
+    lock_connection(session.connection())
+
+
+def lock_connection(connection: Connection) -> None:
+    """`lock_head` on a connection (PostgreSQL's advisory lock; SQLite's write lock is held)."""
     if connection.dialect.name == "postgresql":
         connection.execute(_LOCK)
+
+
+def _event(
+    type: str,
+    outcome: str,
+    actor_user_id: int | None,
+    subject_user_id: int | None,
+    provider_id: str | None,
+    context: RequestContext | None,
+    details: Mapping[str, Any] | None,
+) -> AuditEvent:
+    """The event as given, cleaned and scrubbed; seq and mac are set by whoever links it."""
+    context = context or RequestContext()
+    return AuditEvent(
+        occurred_at=utcnow(),
+        type=clean_text(type, 64),
+        outcome=clean_text(outcome, 16),
+        actor_user_id=actor_user_id,
+        subject_user_id=subject_user_id,
+        provider_id=_short(provider_id, 64),
+        ip=_short(context.ip, 64),
+        user_agent=_short(context.user_agent, 512),
+        request_id=_short(context.request_id, 64),
+        details=scrub_details(details),
+    )
 
 
 def _begin_writer(session: Session) -> None:

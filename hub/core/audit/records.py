@@ -22,9 +22,13 @@ class RequestContext:
 
 @dataclass(frozen=True)
 class AuditRecord:
-    """A committed audit event as plugins see it (the `hub_audit_event` hook)."""
+    """A committed audit event as plugins see it (the `hub_audit_event` hook).
 
-    seq: int
+    `seq` is None for an event written to the outbox (PostgreSQL's default, issue 21): the
+    hook runs after the caller's commit, before the chainer gives the event its seq.
+    """
+
+    seq: int | None
     occurred_at: datetime
     type: str
     outcome: str

@@ -30,7 +30,7 @@ from hub.core.models.issuer import (
     SsoSessionApplication,
     TokenFamily,
 )
-from hub.core.models.operations import ApiKey, AuditEvent, AuditRetentionGate, SeenLogoutToken
+from hub.core.models.operations import ApiKey, AuditEvent, AuditPending, AuditRetentionGate, SeenLogoutToken
 from hub.core.models.people import LinkedAccount, TokenSet, User
 from hub.core.models.sessions import PendingSignin, WebSession
 
@@ -39,6 +39,7 @@ __all__ = [
     "ApiKey",
     "Application",
     "AuditEvent",
+    "AuditPending",
     "AuditRetentionGate",
     "AuthorizationCode",
     "BackchannelLogout",

@@ -1,4 +1,4 @@
-"""The operators' tables: the audit log and its retention gate, API keys, the logout-token replay cache."""
+"""The operators' tables: the audit log, its outbox and retention gate, API keys, the logout-token replay cache."""
 
 from __future__ import annotations
 
@@ -26,6 +26,31 @@ class AuditEvent(Base):
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
     )
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    type: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    actor_user_id: Mapped[int | None]
+    subject_user_id: Mapped[int | None]
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    mac: Mapped[str] = mapped_column(String(64))
+
+
+class AuditPending(Base):
+    """An audit event written on the request path, not yet linked into the chain (the outbox).
+
+    `hub.core.audit.outbox` inserts it in the caller's transaction without any lock; the
+    chainer (`hub.core.audit.chainer`) moves it into audit_events, in id order per batch, and
+    deletes it. `mac` is a keyed MAC of the row's own fields under the audit key, so an edit
+    made before chaining is detected; a deletion is bounded by the chain lag (docs).
+    """
+
+    __tablename__ = "audit_pending"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     type: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))

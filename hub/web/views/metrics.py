@@ -7,7 +7,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from hub.core import metrics
+from hub.core import audit, metrics
 from hub.core.models import AuditEvent
 from hub.web import ratelimit
 from hub.web.request import runtime
@@ -34,9 +34,17 @@ def scrape() -> Response:
 
 def _database_gauges() -> list[GaugeMetricFamily]:
     """Values that live in the database, read at each scrape (the same for every worker)."""
-    with runtime().db.session() as session:
+    db = runtime().db
+    with db.session() as session:
         head = session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
-    return [metrics.gauge("hub_audit_chain_head", "Sequence number of the newest audit event.", head or 0)]
+    waiting = audit.backlog(db)
+    return [
+        metrics.gauge("hub_audit_chain_head", "Sequence number of the newest audit event.", head or 0),
+        metrics.gauge("hub_audit_pending_events", "Audit events in the outbox, not yet chained.", waiting.pending),
+        metrics.gauge(
+            "hub_audit_chain_lag_seconds", "Age of the oldest audit event not yet chained (0: none).", waiting.lag_seconds
+        ),
+    ]
 
 
 def _refusal(status: int, message: str) -> Response:
