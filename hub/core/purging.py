@@ -4,7 +4,7 @@ One DELETE of a million spent refresh tokens was one 4-second transaction writin
 WAL; a batch deletes at most `BATCH_SIZE` rows chosen by primary key through the index on the
 condition's column, commits, and goes on, so locks, WAL per commit and replication lag stay
 bounded whatever the backlog. Each batch finds its rows through the index on the condition's
-column (migration 0015) and deletes them by row id.
+column (migration 0014) and deletes them by row id.
 """
 
 from __future__ import annotations

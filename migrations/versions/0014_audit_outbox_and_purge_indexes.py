@@ -5,8 +5,8 @@ until the chainer links them into audit_events (hub.core.audit.chainer, issue 21
 deletes spent refresh tokens by used_at and ended token families by expires_at / revoked_at:
 without these indexes each batch was a sequential scan.
 
-Revision ID: 0015
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-02 02:30:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,7 +4,7 @@ The hub re-checks a linked account at its provider while it is in use (hub.upstr
 when it last asked, when the provider last confirmed it, the outcome and the provider's error
 code. All nullable: an account never checked is due at its next use.
 
-Revision ID: 0014
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-02 02:20:00
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
+revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
