@@ -20,8 +20,9 @@ from hub.core.audit import AuditLog, RequestContext, clean_text
 from hub.core.db import Database
 from hub.core.errors import HubError
 
-Via = Literal["console", "cli", "account", "api"]
-"""The front door: the admin console, the `hub` command, the person's own pages, the HTTP API."""
+Via = Literal["console", "cli", "account", "api", "scim"]
+"""The front door: the admin console, the `hub` command, the person's own pages, the HTTP API,
+a directory provisioning over SCIM."""
 
 
 @dataclass(frozen=True)

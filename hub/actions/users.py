@@ -47,6 +47,7 @@ def disable(db: Database, audit: AuditLog, actor: Actor, user_id: int) -> tuple[
             if user.disabled_at is not None:
                 raise ActionRefused("This user is already disabled.")
             user.disabled_at = utcnow()
+            user.disabled_by = "provisioning" if actor.via == "scim" else "admin"
             ended = len(sessions.end_sessions(session, user_id=user_id, reason="user_disabled"))
             revoked = issuer_tokens.revoke_user(session, user_id, "user_disabled")
             record(
@@ -63,6 +64,7 @@ def enable(db: Database, audit: AuditLog, actor: Actor, user_id: int) -> None:
         if user.disabled_at is None:
             raise ActionRefused("This user is not disabled.")
         user.disabled_at = None
+        user.disabled_by = None
         record(audit, session, "admin.enable_user", actor, subject_user_id=user_id)
 
 

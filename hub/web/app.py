@@ -38,6 +38,7 @@ from hub.web.views import (
     metrics,
     provider_logout,
     provider_token,
+    scim,
 )
 
 MAX_REQUEST_BYTES = 1 * 1024 * 1024
@@ -125,6 +126,7 @@ def create_app(
         provider_token.bp,
         metrics.bp,
         issuer.bp,
+        scim.bp,
     ):
         app.register_blueprint(blueprint)
     issuer_server.install(app, rt)
@@ -216,7 +218,7 @@ def _before_request() -> None:
     g.current_session = _current_session()
     if (
         request.method not in security.SAFE_METHODS
-        and not request.path.startswith("/api/")
+        and not request.path.startswith(("/api/", "/scim/"))
         and request.endpoint != provider_logout.BACKCHANNEL_ENDPOINT  # server to server, no browser
         and not routes.is_server_to_server(request.endpoint)
     ):
