@@ -22,22 +22,12 @@ from hub.actions import users
 from hub.actions.audited import Actor, record
 from hub.core.audit import AuditLog
 from hub.core.db import Database, write_transaction
-from hub.core.errors import HubError
 from hub.core.models import LinkedAccount, ProvisionedGroup, ProvisionedUser, utcnow
 from hub.core.models import User as HubUser
+from hub.core.scim_errors import ScimError
 
 ScimUser = User[EnterpriseUser]
-
-
-class ScimError(HubError):
-    """A SCIM request the hub refuses (RFC 7644 §3.12): `scim_type` is the RFC's scimType."""
-
-    status = 400
-    code = "scim_invalid"
-
-    def __init__(self, message: str, *, status: int = 400, scim_type: str | None = "invalidValue") -> None:
-        super().__init__(message, code=f"scim_{scim_type or status}", status=status)
-        self.scim_type = scim_type
+__all__ = ["Directory", "ScimError", "ScimUser"]
 
 
 @dataclass(frozen=True)

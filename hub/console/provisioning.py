@@ -15,8 +15,8 @@ from scim2_filter_parser.parser import SCIMParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.actions.provisioning import ScimError
 from hub.core.models import ProvisionedGroup, ProvisionedUser, ScimToken
+from hub.core.scim_errors import ScimError
 
 MAX_FILTER = 512
 MAX_COUNT = 200

@@ -22,7 +22,7 @@ from scim2_models import (
 )
 
 from hub.console.provisioning import MAX_COUNT
-from hub.web.views.scim import authenticated, bp, scim_response
+from hub.web.views.scim.protocol import authenticated, bp, scim_response
 
 SCHEMAS = [User.to_schema(), EnterpriseUser.to_schema(), Group.to_schema()]
 

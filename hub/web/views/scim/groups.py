@@ -6,10 +6,10 @@ from flask import Response, request
 from scim2_models import Context, Group, ListResponse, PatchOp
 
 from hub.actions import provisioned_groups as groups
-from hub.actions.provisioning import ScimError
 from hub.console import provisioning as reads
+from hub.core.scim_errors import ScimError
 from hub.web.request import runtime
-from hub.web.views.scim import authenticated, body, bp, directory, parsed, scim_response
+from hub.web.views.scim.protocol import authenticated, body, bp, directory, parsed, scim_response
 from hub.web.views.scim.users import _int_arg
 
 

@@ -12,7 +12,7 @@ from hub.actions.provisioning import ScimError, ScimUser
 from hub.console import provisioning as reads
 from hub.core.models import ProvisionedUser
 from hub.web.request import runtime
-from hub.web.views.scim import authenticated, body, bp, directory, parsed, scim_response
+from hub.web.views.scim.protocol import authenticated, body, bp, directory, parsed, scim_response
 
 
 def _location(provider_id: str, resource_id: str) -> str:
