@@ -69,7 +69,7 @@ def create_group(db: Database, audit: AuditLog, directory: Directory, group: Gro
         _store(session, directory, row, group)
         record(
             audit, session, "scim.group_create", directory.actor, provider_id=directory.provider_id,
-            scim_token=directory.token_name, scim_id=row.id, members=len(row.members),
+            scim_token_name=directory.token_name, scim_id=row.id, members=len(row.members),
         )
         return as_scim(row)
 
@@ -81,7 +81,7 @@ def replace_group(db: Database, audit: AuditLog, directory: Directory, resource_
         _store(session, directory, row, group)
         record(
             audit, session, event, directory.actor, provider_id=directory.provider_id,
-            scim_token=directory.token_name, scim_id=row.id, members=len(row.members),
+            scim_token_name=directory.token_name, scim_id=row.id, members=len(row.members),
         )
         return as_scim(row)
 
@@ -95,7 +95,7 @@ def delete_group(db: Database, audit: AuditLog, directory: Directory, resource_i
         sync_roles(session, directory, _user_ids(session, members))
         record(
             audit, session, "scim.group_delete", directory.actor, provider_id=directory.provider_id,
-            scim_token=directory.token_name, scim_id=resource_id,
+            scim_token_name=directory.token_name, scim_id=resource_id,
         )
 
 

@@ -136,7 +136,7 @@ def create_user(db: Database, audit: AuditLog, directory: Directory, user: ScimU
         session.flush()
         record(
             audit, session, "scim.user_create", directory.actor, subject_user_id=hub_user.id,
-            provider_id=directory.provider_id, scim_token=directory.token_name, scim_id=row.id,
+            provider_id=directory.provider_id, scim_token_name=directory.token_name, scim_id=row.id,
             linked_account_id=account.id, active=row.active,
         )
         result = (row.id, hub_user.id, row.active)
@@ -161,7 +161,7 @@ def replace_user(db: Database, audit: AuditLog, directory: Directory, resource_i
         _apply(row, user, hub_user, account)
         record(
             audit, session, event, directory.actor, subject_user_id=row.user_id, provider_id=directory.provider_id,
-            scim_token=directory.token_name, scim_id=row.id, active=row.active,
+            scim_token_name=directory.token_name, scim_id=row.id, active=row.active,
         )
         result = (row.id, row.user_id, row.active)
     _follow_active(db, audit, directory, result[1], result[2])
@@ -184,7 +184,7 @@ def delete_user(db: Database, audit: AuditLog, directory: Directory, resource_id
         sync_roles(session, directory, [row.user_id])
         record(
             audit, session, "scim.user_delete", directory.actor, subject_user_id=row.user_id,
-            provider_id=directory.provider_id, scim_token=directory.token_name, scim_id=row.id,
+            provider_id=directory.provider_id, scim_token_name=directory.token_name, scim_id=row.id,
         )
 
 

@@ -200,3 +200,42 @@ def test_filter_injection_is_invalid_filter(client, scim, query):
 def test_a_token_serves_its_own_provider_only(client, scim):
     other = dict(scim, url=scim["url"].replace("/contoso", "/fake"))
     assert call(client, other, "GET", "/Users").status_code == 401
+
+
+def test_first_sign_in_lands_on_the_provisioned_user_with_the_role_given_before(client, scim, rt, idp):
+    from tests.conftest import callback_path, start_signin
+
+    create(client, scim, oid="sub-bob", user_name="bob@contoso.com")
+    provisioned, _ = hub_user(rt, subject="sub-bob")
+    users.grant_admin(rt.db, rt.audit, Actor(None, "cli"), provisioned.id)
+    response = client.get(callback_path(idp.authorize(start_signin(client, provider="contoso"), "bob")))
+    assert response.status_code in (302, 303), response.get_data(as_text=True)
+    with rt.db.session() as session:
+        assert len(session.scalars(select(User)).all()) == 1
+        account = session.scalar(select(LinkedAccount).where(LinkedAccount.subject == "sub-bob"))
+        assert account.user_id == provisioned.id and account.last_sign_in_at is not None
+    assert client.get("/admin/").status_code == 200
+
+
+def test_every_change_is_audited_with_the_token_name(client, scim, rt):
+    create(client, scim)
+    call(client, scim, "POST", "/Users", raw="{")
+    with rt.db.session() as session:
+        events = {e.type: e for e in session.scalars(select(AuditEvent))}
+    assert events["scim.user_create"].details["scim_token_name"] == "contoso provisioning"
+    assert events["scim.user_create"].details["via"] == "scim"
+    assert events["scim.refused"].outcome == "failure" and events["scim.refused"].details["scim_token_name"] == "contoso provisioning"
+
+
+def test_each_token_has_its_own_rate_limit(hub_config, plugins, scim, hub_cli):
+    from hub.core.config import load_settings
+    from hub.web.app import create_app
+
+    other = json.loads(hub_cli("scim", "token", "contoso", "--json").output)
+    app = create_app(settings=load_settings(environ={}, overrides={**hub_config, "ratelimit_scim": "3 per minute"}), plugins=plugins)
+    try:
+        client = app.test_client()
+        assert [call(client, scim, "GET", "/Users").status_code for _ in range(4)] == [200, 200, 200, 429]
+        assert call(client, other, "GET", "/Users").status_code == 200
+    finally:
+        app.extensions["hub"].close()

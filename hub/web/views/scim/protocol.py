@@ -124,7 +124,7 @@ def _scim_error(error: ScimError) -> Response:
         rt, found = runtime(), g.scim_directory
         record_refusal(
             rt.db, rt.audit, "scim.refused", found.actor, error, provider_id=found.provider_id,
-            scim_token=found.token_name, method=request.method, path=request.path[:200],
+            scim_token_name=found.token_name, method=request.method, path=request.path[:200],
         )
     return error_response(error.status, error.message, error.scim_type)
 
