@@ -74,3 +74,8 @@ def groups(session: Session, provider_id: str, filter_text: str | None, start: i
 def tokens(session: Session) -> Sequence[ScimToken]:
     """Every SCIM token (never a secret), newest first, for the console and `hub scim list`."""
     return session.scalars(select(ScimToken).order_by(ScimToken.id.desc())).all()
+
+
+def scim_url(base_url: str, provider_id: str) -> str:
+    """The SCIM base URL of a provider: what an admin pastes into Entra's "Tenant URL"."""
+    return f"{base_url.rstrip('/')}/scim/v2/{provider_id}"

@@ -29,6 +29,7 @@ from hub.web.request import close_db_session, runtime
 from hub.web.views import (
     account,
     admin,
+    admin_scim,
     api,
     applications,
     auth,
@@ -127,6 +128,7 @@ def create_app(
         metrics.bp,
         issuer.bp,
         scim.bp,
+        admin_scim.bp,
     ):
         app.register_blueprint(blueprint)
     issuer_server.install(app, rt)

@@ -9,12 +9,8 @@ import click
 from hub.actions import scim_tokens
 from hub.cli.commands import OPERATOR, runtime
 from hub.console import provisioning
+from hub.console.provisioning import scim_url
 from hub.core.parsing import MAX_ID
-
-
-def scim_url(base_url: str, provider_id: str) -> str:
-    """The SCIM base URL of a provider: what an admin pastes into Entra's "Tenant URL"."""
-    return f"{base_url.rstrip('/')}/scim/v2/{provider_id}"
 
 
 @click.group("scim")
