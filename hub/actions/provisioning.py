@@ -10,7 +10,7 @@ user that provisioning disabled. Each change is audited as `scim.*` with the tok
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,15 +96,21 @@ def _apply(row: ProvisionedUser, user: ScimUser, hub_user: HubUser, account: Lin
     account.email = hub_user.email = _primary_email(user)
 
 
-def _follow_active(db: Database, audit: AuditLog, directory: Directory, user_id: int, active: bool) -> None:
-    """Disable through the one disable path, or enable a user that provisioning disabled."""
-    with db.session() as session:
-        hub_user = session.get(HubUser, user_id)
-        disabled_by = None if hub_user is None or hub_user.disabled_at is None else (hub_user.disabled_by or "admin")
-        enabled = hub_user is not None and hub_user.disabled_at is None
-    if not active and enabled:
+def _change_due(row: ProvisionedUser, hub_user: HubUser) -> str | None:
+    """What `active` asks of the hub user: "disable", "enable" (only a user provisioning
+    disabled: an administrator's disable stays) or nothing."""
+    if not row.active and hub_user.disabled_at is None:
+        return "disable"
+    if row.active and hub_user.disabled_at is not None and hub_user.disabled_by == "provisioning":
+        return "enable"
+    return None
+
+
+def _follow_active(db: Database, audit: AuditLog, directory: Directory, user_id: int, due: str | None) -> None:
+    """Run the one disable path (hub.actions.users), after the resource's own transaction."""
+    if due == "disable":
         users.disable(db, audit, directory.actor, user_id)
-    elif active and disabled_by == "provisioning":
+    elif due == "enable":
         users.enable(db, audit, directory.actor, user_id)
 
 
@@ -139,15 +145,31 @@ def create_user(db: Database, audit: AuditLog, directory: Directory, user: ScimU
             provider_id=directory.provider_id, scim_token_name=directory.token_name, scim_id=row.id,
             linked_account_id=account.id, active=row.active,
         )
-        result = (row.id, hub_user.id, row.active)
-    _follow_active(db, audit, directory, result[1], result[2])
-    return _reloaded(db, result[0])
+        due = _change_due(row, hub_user)
+    _follow_active(db, audit, directory, row.user_id, due)
+    return row
 
 
-def replace_user(db: Database, audit: AuditLog, directory: Directory, resource_id: str, user: ScimUser, event: str = "scim.user_replace") -> ProvisionedUser:
-    """A mover (PUT, or a PATCH's outcome): new attributes; `active` follows through the disable path."""
+def replace_user(db: Database, audit: AuditLog, directory: Directory, resource_id: str, user: ScimUser) -> ProvisionedUser:
+    """A mover (PUT): new attributes; `active` follows through the disable path."""
+    return _changed(db, audit, directory, resource_id, lambda _current: user, "scim.user_replace")
+
+
+def patch_user(
+    db: Database, audit: AuditLog, directory: Directory, resource_id: str, patched: Callable[[ProvisionedUser], ScimUser]
+) -> ProvisionedUser:
+    """A PATCH: `patched` turns the stored resource into the new one (the SCIM view applies the
+    operations with scim2-models), in the same transaction that stores it."""
+    return _changed(db, audit, directory, resource_id, patched, "scim.user_patch")
+
+
+def _changed(
+    db: Database, audit: AuditLog, directory: Directory, resource_id: str,
+    new_of: Callable[[ProvisionedUser], ScimUser], event: str,
+) -> ProvisionedUser:
     with write_transaction(db) as session:
         row = provisioned_user(session, directory, resource_id)
+        user = new_of(row)
         if user.external_id is not None and user.external_id != row.external_id:
             raise ScimError("externalId is the person's immutable id and cannot change.", scim_type="mutability")
         user.external_id = row.external_id
@@ -155,25 +177,26 @@ def replace_user(db: Database, audit: AuditLog, directory: Directory, resource_i
             LinkedAccount.provider_id == directory.provider_id, LinkedAccount.user_id == row.user_id,
             LinkedAccount.subject == _subject(directory, row.external_id),
         ))
-        hub_user = session.get(HubUser, row.user_id)
-        if account is None or hub_user is None:
+        if account is None:
             raise not_found("user", resource_id)
+        hub_user = account.user
         _apply(row, user, hub_user, account)
         record(
             audit, session, event, directory.actor, subject_user_id=row.user_id, provider_id=directory.provider_id,
             scim_token_name=directory.token_name, scim_id=row.id, active=row.active,
         )
-        result = (row.id, row.user_id, row.active)
-    _follow_active(db, audit, directory, result[1], result[2])
-    return _reloaded(db, result[0])
+        due = _change_due(row, hub_user)
+    _follow_active(db, audit, directory, row.user_id, due)
+    return row
 
 
 def delete_user(db: Database, audit: AuditLog, directory: Directory, resource_id: str) -> None:
     """A leaver removed from the app's assignment: disabled (the hub user and its audit trail stay),
     no longer provisioned; its group memberships and their roles end."""
     with db.session() as session:
-        user_id = provisioned_user(session, directory, resource_id).user_id
-    _follow_active(db, audit, directory, user_id, False)
+        row = provisioned_user(session, directory, resource_id)
+        due = "disable" if row.user.disabled_at is None else None
+    _follow_active(db, audit, directory, row.user_id, due)
     with write_transaction(db) as session:
         row = provisioned_user(session, directory, resource_id)
         for group in session.scalars(select(ProvisionedGroup).where(ProvisionedGroup.provider_id == directory.provider_id)):
@@ -204,12 +227,3 @@ def sync_roles(session: Session, directory: Directory, user_ids: list[int]) -> N
             LinkedAccount.provider_id == directory.provider_id, LinkedAccount.user_id == user_id
         )):
             account.roles = sorted((set(account.roles or []) - mapped) | granted)
-
-
-def _reloaded(db: Database, resource_id: str) -> ProvisionedUser:
-    with db.session() as session:
-        row = session.get(ProvisionedUser, resource_id)
-        if row is None:
-            raise not_found("user", resource_id)
-        session.expunge(row)
-        return row

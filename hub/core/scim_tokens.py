@@ -11,8 +11,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.core.errors import HubError, NotFound
@@ -20,6 +21,7 @@ from hub.core.models import ScimToken, utcnow
 
 PREFIX_BYTES = 6
 PREFIX = "scim"
+LAST_USE_GRANULARITY = timedelta(minutes=1)
 
 
 class ScimTokenInvalid(HubError):
@@ -70,6 +72,16 @@ def authenticate(session: Session, provider_id: str, presented: str | None) -> S
     if row.provider_id != provider_id:
         raise ScimTokenInvalid("This SCIM token belongs to another provider's endpoint.", code="scim_token_provider")
     return row
+
+
+def use_worth_noting(token: ScimToken) -> bool:
+    """Whether to write this use: the console shows last use to the minute, so a directory's
+    burst of pushes costs one write a minute, not one per request."""
+    return token.last_used_at is None or utcnow() - token.last_used_at >= LAST_USE_GRANULARITY
+
+
+def note_use(session: Session, token_id: int) -> None:
+    session.execute(update(ScimToken).where(ScimToken.id == token_id).values(last_used_at=utcnow()))
 
 
 def revoke(session: Session, token_id: int) -> ScimToken:

@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.core.models.base import Base, utcnow
+from hub.core.models.people import User
 
 
 def new_scim_id() -> str:
@@ -54,6 +55,8 @@ class ProvisionedUser(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
+
+    user: Mapped[User] = relationship()
 
 
 class ProvisionedGroup(Base):

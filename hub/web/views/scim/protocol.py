@@ -22,7 +22,6 @@ from hub.actions.provisioning import Directory
 from hub.core import scim_tokens
 from hub.core.db import write_transaction
 from hub.core.errors import ConfigError, HubError
-from hub.core.models import utcnow
 from hub.core.scim_errors import ScimError
 from hub.web import ratelimit
 from hub.web.request import audit_context, runtime
@@ -98,12 +97,14 @@ def authenticated(view: Callable[..., Response]) -> Callable[..., Response]:
         header = request.headers.get("Authorization", "")
         presented = header[7:].strip() if header[:7].lower() == "bearer " else None
         provider = rt.registry.get(provider_id)
-        with write_transaction(rt.db) as session:
+        with rt.db.session() as session:
             token = scim_tokens.authenticate(session, provider_id[:64], presented)
-            if provider is None:
-                raise ScimError(f"Provider {provider_id[:64]!r} is not running on this hub.", status=404, scim_type=None)
-            token.last_used_at = utcnow()
-            name = token.name
+        if provider is None:
+            raise ScimError(f"Provider {provider_id[:64]!r} is not running on this hub.", status=404, scim_type=None)
+        if scim_tokens.use_worth_noting(token):
+            with write_transaction(rt.db) as session:
+                scim_tokens.note_use(session, token.id)
+        name = token.name
         ratelimit.authenticated()
         table = rt.settings.providers.get(provider_id, {})
         roles = table.get("scim_group_roles") or {}

@@ -82,21 +82,20 @@ def replace_user(provider_id: str, resource_id: str) -> Response:
 def patch_user(provider_id: str, resource_id: str) -> Response:
     """Entra's shapes too: capitalised ops, `"active": "False"`, a replace without path."""
     patch = parsed(PatchOp[ScimUser], body(), Context.RESOURCE_PATCH_REQUEST)
-    found = directory(provider_id)
-    with runtime().db.session() as session:
-        user = as_scim(provisioning.provisioned_user(session, found, resource_id))
-    user.meta = None
-    try:
-        patch.patch(user)
-        user = ScimUser.model_validate(
-            user.model_dump(scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
-        )
-    except ScimError:
-        raise
-    except Exception as error:  # scim2-models raises its own exceptions and pydantic's on a bad operation
-        scim_type = getattr(error, "scim_type", None) or "invalidValue"
-        raise ScimError(f"The PATCH cannot be applied: {str(error)[:200]}", scim_type=str(scim_type)) from None
-    row = provisioning.replace_user(runtime().db, runtime().audit, found, resource_id, user, event="scim.user_patch")
+
+    def patched(row: ProvisionedUser) -> ScimUser:
+        user = as_scim(row)
+        user.meta = None
+        try:
+            patch.patch(user)
+            return ScimUser.model_validate(
+                user.model_dump(scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
+            )
+        except Exception as error:  # scim2-models raises its own exceptions and pydantic's on a bad operation
+            scim_type = getattr(error, "scim_type", None) or "invalidValue"
+            raise ScimError(f"The PATCH cannot be applied: {str(error)[:200]}", scim_type=str(scim_type)) from None
+
+    row = provisioning.patch_user(runtime().db, runtime().audit, directory(provider_id), resource_id, patched)
     return scim_response(rendered(row))
 
 
