@@ -20,7 +20,12 @@ def _location(provider_id: str, resource_id: str) -> str:
 
 
 def as_scim(row: ProvisionedUser) -> ScimUser:
-    user = ScimUser.model_validate({**row.resource, "id": row.id}, scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    """The stored resource as a SCIM User with its id and meta."""
+    return _with_meta(ScimUser.model_validate({**row.resource, "id": row.id}, scim_ctx=Context.RESOURCE_QUERY_RESPONSE), row)
+
+
+def _with_meta(user: ScimUser, row: ProvisionedUser) -> ScimUser:
+    """`user` (as stored, or as just validated: no second validation) with the hub's id and meta."""
     user.id, user.external_id, user.user_name, user.active = row.id, row.external_id, row.user_name, row.active
     user.meta = Meta(
         resource_type="User", created=row.created_at, last_modified=row.updated_at,
@@ -29,8 +34,10 @@ def as_scim(row: ProvisionedUser) -> ScimUser:
     return user
 
 
-def rendered(row: ProvisionedUser) -> dict[str, Any]:
-    return as_scim(row).model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+def rendered(row: ProvisionedUser, user: ScimUser | None = None) -> dict[str, Any]:
+    """The response body: `user` (the model the request produced) or the stored resource."""
+    final = as_scim(row) if user is None else _with_meta(user, row)
+    return final.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
 
 
 def _int_arg(name: str, default: int | None) -> int | None:
@@ -48,7 +55,7 @@ def _int_arg(name: str, default: int | None) -> int | None:
 def create_user(provider_id: str) -> Response:
     user = parsed(ScimUser, body(), Context.RESOURCE_CREATION_REQUEST)
     row = provisioning.create_user(runtime().db, runtime().audit, directory(provider_id), user)
-    return scim_response(rendered(row), 201, location=_location(provider_id, row.id))
+    return scim_response(rendered(row, user), 201, location=_location(provider_id, row.id))
 
 
 @bp.get("/Users")
@@ -74,7 +81,7 @@ def get_user(provider_id: str, resource_id: str) -> Response:
 def replace_user(provider_id: str, resource_id: str) -> Response:
     user = parsed(ScimUser, body(), Context.RESOURCE_REPLACEMENT_REQUEST)
     row = provisioning.replace_user(runtime().db, runtime().audit, directory(provider_id), resource_id, user)
-    return scim_response(rendered(row))
+    return scim_response(rendered(row, user))
 
 
 @bp.patch("/Users/<resource_id>")
@@ -83,20 +90,22 @@ def patch_user(provider_id: str, resource_id: str) -> Response:
     """Entra's shapes too: capitalised ops, `"active": "False"`, a replace without path."""
     patch = parsed(PatchOp[ScimUser], body(), Context.RESOURCE_PATCH_REQUEST)
 
+    result: list[ScimUser] = []
+
     def patched(row: ProvisionedUser) -> ScimUser:
-        user = as_scim(row)
-        user.meta = None
+        """The operations applied to the stored resource (scim2-models validates each value)."""
+        user = ScimUser.model_validate({**row.resource, "id": row.id}, scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+        user.active = row.active
         try:
             patch.patch(user)
-            return ScimUser.model_validate(
-                user.model_dump(scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
-            )
+            result.append(user)
+            return user
         except Exception as error:  # scim2-models raises its own exceptions and pydantic's on a bad operation
             scim_type = getattr(error, "scim_type", None) or "invalidValue"
             raise ScimError(f"The PATCH cannot be applied: {str(error)[:200]}", scim_type=str(scim_type)) from None
 
     row = provisioning.patch_user(runtime().db, runtime().audit, directory(provider_id), resource_id, patched)
-    return scim_response(rendered(row))
+    return scim_response(rendered(row, result[0]))
 
 
 @bp.delete("/Users/<resource_id>")
