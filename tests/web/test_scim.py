@@ -239,3 +239,11 @@ def test_each_token_has_its_own_rate_limit(hub_config, plugins, scim, hub_cli):
         assert call(client, other, "GET", "/Users").status_code == 200
     finally:
         app.extensions["hub"].close()
+
+
+def test_unknown_resources_are_404_and_unknown_members_400(client, scim):
+    for method in ("GET", "PUT", "PATCH", "DELETE"):
+        response = call(client, scim, method, "/Users/does-not-exist", entra_user() if method == "PUT" else entra_patch({"op": "Replace", "path": "active", "value": False}))
+        assert response.status_code == 404 and response.get_json()["status"] == "404", method
+    response = call(client, scim, "POST", "/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G", "members": [{"value": "nobody"}]})
+    assert response.status_code == 400 and response.get_json()["scimType"] == "invalidValue"
