@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from flask import Response, request
 from scim2_models import Context, Group, ListResponse, PatchOp
 
@@ -11,6 +14,32 @@ from hub.core.scim_errors import ScimError
 from hub.web.request import runtime
 from hub.web.views.scim.protocol import authenticated, body, bp, directory, parsed, scim_response
 from hub.web.views.scim.users import _int_arg
+
+_MEMBER_ID = re.compile(r"[A-Za-z0-9-]{1,36}")
+
+
+def entra_removals(data: dict[str, Any]) -> dict[str, Any]:
+    """Entra removes members with `{"op": "Remove", "path": "members", "value": [{"value": id}]}`,
+    which RFC 7644 §3.5.2.2 (and so scim2-models) reads as "remove every member": rewrite it as
+    the RFC's one removal per member, `members[value eq "id"]`."""
+    operations = data.get("Operations")
+    if not isinstance(operations, list):
+        return data
+    rewritten: list[Any] = []
+    for operation in operations:
+        values = operation.get("value") if isinstance(operation, dict) else None
+        if (
+            isinstance(operation, dict) and str(operation.get("op", "")).lower() == "remove"
+            and str(operation.get("path", "")).lower() == "members" and isinstance(values, list)
+        ):
+            for member in values:
+                member_id = member.get("value") if isinstance(member, dict) else None
+                if not isinstance(member_id, str) or not _MEMBER_ID.fullmatch(member_id):
+                    raise ScimError("A member to remove is named by the id of a user provisioned here.")
+                rewritten.append({"op": "remove", "path": f'members[value eq "{member_id}"]'})
+        else:
+            rewritten.append(operation)
+    return {**data, "Operations": rewritten}
 
 
 @bp.post("/Groups")
@@ -50,7 +79,7 @@ def replace_group(provider_id: str, resource_id: str) -> Response:
 @bp.patch("/Groups/<resource_id>")
 @authenticated
 def patch_group(provider_id: str, resource_id: str) -> Response:
-    patch = parsed(PatchOp[Group], body(), Context.RESOURCE_PATCH_REQUEST)
+    patch = parsed(PatchOp[Group], entra_removals(body()), Context.RESOURCE_PATCH_REQUEST)
     found = directory(provider_id)
     with runtime().db.session() as session:
         group = groups.as_scim(groups.provisioned_group(session, found, resource_id))
