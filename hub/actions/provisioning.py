@@ -16,6 +16,7 @@ from typing import Any
 
 from scim2_models import Context, EnterpriseUser, User
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.actions import users
@@ -119,6 +120,15 @@ def create_user(db: Database, audit: AuditLog, directory: Directory, user: ScimU
     subject = _subject(directory, user.external_id)
     if not user.user_name:
         raise ScimError("A user needs userName.", scim_type="invalidValue")
+    try:
+        row, due = _created(db, audit, directory, user, subject)
+    except IntegrityError:  # the same person pushed twice at once: the other request made them
+        raise ScimError("A user with this externalId is already provisioned.", status=409, scim_type="uniqueness") from None
+    _follow_active(db, audit, directory, row.user_id, due)
+    return row
+
+
+def _created(db: Database, audit: AuditLog, directory: Directory, user: ScimUser, subject: str) -> tuple[ProvisionedUser, str | None]:
     with write_transaction(db) as session:
         if session.scalar(select(ProvisionedUser.id).where(
             ProvisionedUser.provider_id == directory.provider_id, ProvisionedUser.external_id == user.external_id
@@ -146,8 +156,7 @@ def create_user(db: Database, audit: AuditLog, directory: Directory, user: ScimU
             linked_account_id=account.id, active=row.active,
         )
         due = _change_due(row, hub_user)
-    _follow_active(db, audit, directory, row.user_id, due)
-    return row
+    return row, due
 
 
 def replace_user(db: Database, audit: AuditLog, directory: Directory, resource_id: str, user: ScimUser) -> ProvisionedUser:

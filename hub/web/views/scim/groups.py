@@ -13,7 +13,7 @@ from hub.console import provisioning as reads
 from hub.core.scim_errors import ScimError
 from hub.web.request import runtime
 from hub.web.views.scim.protocol import authenticated, body, bp, directory, parsed, scim_response
-from hub.web.views.scim.users import _int_arg
+from hub.web.views.scim.users import int_arg
 
 _MEMBER_ID = re.compile(r"[A-Za-z0-9-]{1,36}")
 
@@ -53,7 +53,7 @@ def create_group(provider_id: str) -> Response:
 @bp.get("/Groups")
 @authenticated
 def list_groups(provider_id: str) -> Response:
-    start, count = reads.page(_int_arg("startIndex", 1) or 1, _int_arg("count", None))
+    start, count = reads.page(int_arg("startIndex", 1) or 1, int_arg("count", None))
     with runtime().db.session() as session:
         total, rows = reads.groups(session, provider_id, request.args.get("filter"), start, count)
         resources = [groups.as_scim(row) for row in rows]

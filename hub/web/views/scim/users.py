@@ -40,7 +40,7 @@ def rendered(row: ProvisionedUser, user: ScimUser | None = None) -> dict[str, An
     return final.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
 
 
-def _int_arg(name: str, default: int | None) -> int | None:
+def int_arg(name: str, default: int | None) -> int | None:
     text = request.args.get(name)
     if text is None:
         return default
@@ -61,7 +61,7 @@ def create_user(provider_id: str) -> Response:
 @bp.get("/Users")
 @authenticated
 def list_users(provider_id: str) -> Response:
-    start, count = reads.page(_int_arg("startIndex", 1) or 1, _int_arg("count", None))
+    start, count = reads.page(int_arg("startIndex", 1) or 1, int_arg("count", None))
     with runtime().db.session() as session:
         total, rows = reads.users(session, provider_id, request.args.get("filter"), start, count)
         resources = [as_scim(row) for row in rows]
