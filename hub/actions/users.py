@@ -56,6 +56,7 @@ def disable(
             if user.disabled_at is not None:
                 raise ActionRefused("This user is already disabled.")
             user.disabled_at = utcnow()
+            user.disabled_by = "provisioning" if actor.via == "scim" else "admin"
             cut = deprovision.cut_off_user(session, user_id, "user_disabled")
             record(
                 audit, session, "admin.disable_user", actor, subject_user_id=user_id,
@@ -71,6 +72,7 @@ def enable(db: Database, audit: AuditLog, actor: Actor, user_id: int) -> None:
         if user.disabled_at is None:
             raise ActionRefused("This user is not disabled.")
         user.disabled_at = None
+        user.disabled_by = None
         record(audit, session, "admin.enable_user", actor, subject_user_id=user_id)
 
 

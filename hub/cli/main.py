@@ -219,6 +219,7 @@ def _attach_core_commands() -> None:
     from hub.cli.commands.audit import audit_group
     from hub.cli.commands.keys import keys_group
     from hub.cli.commands.plugin import plugin_group
+    from hub.cli.commands.scim import scim_group
     from hub.cli.commands.secrets import secrets_group
     from hub.cli.commands.signing_keys import signing_keys_group
 
@@ -231,6 +232,7 @@ def _attach_core_commands() -> None:
     cli.add_command(api_keys_alias, "apikeys")
     cli.add_command(apps_group, "apps")
     cli.add_command(signing_keys_group, "signing-keys")
+    cli.add_command(scim_group, "scim")
 
 
 def main() -> None:

@@ -74,6 +74,7 @@ class Settings:
     """Every route not exempted, per client address: spent by each request that neither signed
     in nor proved who sends it, and by every refused request (hub.web.ratelimit.ANONYMOUS)."""
     ratelimit_public: str = "1200 per minute"
+    ratelimit_scim: str = "600 per minute"
     """Discovery and JWKS, per client address (applications fetch them without credentials)."""
     pending_signins_per_browser: int = 5
     pending_signins_max: int = 20000
@@ -139,6 +140,7 @@ _SCALARS: dict[str, tuple[str, Any]] = {
     "ratelimit_plugins": ("str", "120 per minute"),
     "ratelimit_anonymous": ("str", "300 per minute; 3000 per hour"),
     "ratelimit_public": ("str", "1200 per minute"),
+    "ratelimit_scim": ("str", "600 per minute"),
     "pending_signins_per_browser": ("int", 5),
     "pending_signins_max": ("int", 20000),
     "refresh_reuse_grace_seconds": ("int", 10),
@@ -148,7 +150,7 @@ _SCALARS: dict[str, tuple[str, Any]] = {
 
 RATELIMIT_SETTINGS = (
     "ratelimit_signin", "ratelimit_callback", "ratelimit_logout", "ratelimit_api", "ratelimit_token", "ratelimit_plugins",
-    "ratelimit_anonymous", "ratelimit_public",
+    "ratelimit_anonymous", "ratelimit_public", "ratelimit_scim",
 )  # fmt: skip
 """The limits of the core's rules (hub.web.ratelimit); each is a Flask-Limiter limit string."""
 

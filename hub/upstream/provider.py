@@ -38,7 +38,7 @@ __all__ = [
 """The v1 plugin names (`hub.provider`); the identity values are defined in hub.core.identity
 and re-exported here as the same class objects."""
 
-CORE_SETTINGS = frozenset({"id", "type", "name", "button_label", "redirect_uri"})
+CORE_SETTINGS = frozenset({"id", "type", "name", "button_label", "redirect_uri", "scim_group_roles"})
 """Keys of a provider's configuration that the core owns; a provider type accepts them beside
 its own (and never needs to validate them)."""
 
@@ -174,6 +174,14 @@ class ProviderType(abc.ABC):
     @abc.abstractmethod
     def refresh(self, refresh_token: str, previous: Identity) -> RefreshResult:
         """Redeem a refresh token. Raise RefreshRejected on `invalid_grant`."""
+
+    def subject_for_directory_id(self, directory_id: str) -> str:
+        """The subject this provider's sign-in produces for the person whose immutable directory
+        id is `directory_id` (what its SCIM client sends as `externalId`), so a provisioned user
+        is the one the person lands on at first sign-in. By default the directory id is the
+        subject; a type whose subject is built differently overrides this (Entra: `tid:oid`).
+        Raise hub.core.errors.ConfigError when this provider cannot know it."""
+        return directory_id
 
     def end_session_url(self, post_logout_redirect_uri: str) -> str | None:
         """Where to send the browser to sign out at the provider, or None."""

@@ -29,6 +29,7 @@ from hub.web.request import close_db_session, runtime
 from hub.web.views import (
     account,
     admin,
+    admin_scim,
     api,
     applications,
     auth,
@@ -39,6 +40,7 @@ from hub.web.views import (
     metrics,
     provider_logout,
     provider_token,
+    scim,
 )
 
 MAX_REQUEST_BYTES = 1 * 1024 * 1024
@@ -127,6 +129,8 @@ def create_app(
         provider_token.bp,
         metrics.bp,
         issuer.bp,
+        scim.bp,
+        admin_scim.bp,
     ):
         app.register_blueprint(blueprint)
     issuer_server.install(app, rt)
@@ -220,7 +224,7 @@ def _before_request() -> None:
     g.current_session = _current_session()
     if (
         request.method not in security.SAFE_METHODS
-        and not request.path.startswith("/api/")
+        and not request.path.startswith(("/api/", "/scim/"))
         and request.endpoint != provider_logout.BACKCHANNEL_ENDPOINT  # server to server, no browser
         and not routes.is_server_to_server(request.endpoint)
     ):

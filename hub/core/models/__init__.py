@@ -6,7 +6,7 @@ PKCE verifier and nonce are derived from the state and the secret key rather tha
 
 Callers import every model from `hub.core.models`; importing it registers every table in
 `Base.metadata` (migrations/env.py and the schema-drift check read it). The modules inside
-group the tables by concept: `people`, `sessions`, `operations`, `issuer`, on `base`.
+group the tables by concept: `people`, `sessions`, `operations`, `issuer`, `provisioning`, on `base`.
 """
 
 from hub.core.models.base import (
@@ -32,10 +32,14 @@ from hub.core.models.issuer import (
 )
 from hub.core.models.operations import ApiKey, AuditEvent, AuditPending, AuditRetentionGate, SeenLogoutToken
 from hub.core.models.people import LinkedAccount, TokenSet, User
+from hub.core.models.provisioning import ProvisionedGroup, ProvisionedUser, ScimToken
 from hub.core.models.sessions import PendingSignin, WebSession
 
 __all__ = [
     "NAMING_CONVENTION",
+    "ProvisionedGroup",
+    "ProvisionedUser",
+    "ScimToken",
     "ApiKey",
     "Application",
     "AuditEvent",

@@ -255,6 +255,19 @@ class EntraProvider(OpenIdConnectProvider):
             **authentication_claims(claims),
         )
 
+    def subject_for_directory_id(self, directory_id: str) -> str:
+        """`tid:oid` for the object id Entra's provisioning sends as `externalId` (the SCIM
+        attribute mapping in docs/provisioning.md); the tenant is this provider's, so only a
+        provider configured with its tenant's GUID can provision."""
+        if not is_guid(self.config.tenant):
+            raise ConfigError(
+                f"providers.{self.id}.tenant: SCIM provisioning needs the directory (tenant) ID GUID, "
+                f"not {self.config.tenant!r}, to form the subject Entra's sign-in produces (tid:oid)"
+            )
+        if not is_guid(directory_id):
+            raise ValueError("An Entra object id is a GUID; map objectId to externalId.")
+        return f"{self.config.tenant.lower()}:{directory_id.lower()}"
+
     def _check_tenant_allowed(self, tid: str) -> None:
         allowed = self.config.allowed_tenants
         if allowed is None or not allowed or tid in allowed:

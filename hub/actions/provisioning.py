@@ -1,0 +1,241 @@
+"""SCIM provisioning's semantics: a directory's joiners, movers and leavers become hub users.
+
+A provisioned user is keyed by the provider's immutable id (`externalId`), never by userName or
+email: it is the hub user of the linked account (provider id, the subject the provider's sign-in
+produces for that id, ProviderType.subject_for_directory_id), created here if the person never
+signed in, so their first sign-in lands on it. Deprovisioning (`active` false, or DELETE) runs
+the one disable path (hub.actions.users.disable, via "scim"); re-provisioning enables only a
+user that provisioning disabled. Each change is audited as `scim.*` with the token's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from scim2_models import Context, EnterpriseUser, User
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hub.actions import users
+from hub.actions.audited import Actor, record
+from hub.core.audit import AuditLog
+from hub.core.db import Database, write_transaction
+from hub.core.models import LinkedAccount, ProvisionedGroup, ProvisionedUser, utcnow
+from hub.core.models import User as HubUser
+from hub.core.scim_errors import ScimError
+
+ScimUser = User[EnterpriseUser]
+__all__ = ["Directory", "ScimError", "ScimUser"]
+
+
+@dataclass(frozen=True)
+class Directory:
+    """One provider's SCIM endpoint as a request reaches it: the provider, the token's name,
+    how the provider's groups map to hub roles (`scim_group_roles`), and who acts."""
+
+    provider_id: str
+    subject_for: Any
+    """ProviderType.subject_for_directory_id of the provider."""
+    token_name: str
+    group_roles: Mapping[str, str] = field(default_factory=dict)
+    actor: Actor = field(default_factory=lambda: Actor(None, "scim"))
+    revoke_upstream: Any = None
+    """Revokes a linked account's stored tokens at its provider (hub.runtime.revoke_upstream), for
+    the one disable path; None skips the provider (the tokens are still deleted)."""
+
+
+def not_found(kind: str, resource_id: str) -> ScimError:
+    return ScimError(f"There is no {kind} {resource_id[:64]!r} at this endpoint.", status=404, scim_type=None)
+
+
+def provisioned_user(session: Session, directory: Directory, resource_id: str) -> ProvisionedUser:
+    row = session.get(ProvisionedUser, resource_id[:36])
+    if row is None or row.provider_id != directory.provider_id:
+        raise not_found("user", resource_id)
+    return row
+
+
+def _subject(directory: Directory, external_id: str | None) -> str:
+    if not external_id or len(external_id) > 256:
+        raise ScimError(
+            "A user needs externalId: the directory's immutable id of the person (for Entra ID, map "
+            "objectId to externalId; docs/provisioning.md).", scim_type="invalidValue",
+        )
+    try:
+        return str(directory.subject_for(external_id))
+    except ValueError as error:
+        raise ScimError(f"externalId {external_id[:64]!r} is not this directory's id of a person: {error}") from None
+
+
+def stored(user: ScimUser) -> dict[str, Any]:
+    """The attributes kept for the resource (without id and meta: those are the hub's)."""
+    data = user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    data.pop("id", None)
+    data.pop("meta", None)
+    return data
+
+
+def _primary_email(user: ScimUser) -> str | None:
+    emails = user.emails or []
+    chosen = next((e for e in emails if e.primary), emails[0] if emails else None)
+    return str(chosen.value)[:320] if chosen is not None and chosen.value else None
+
+
+def _display(user: ScimUser) -> str | None:
+    name = user.display_name or (user.name.formatted if user.name else None) or user.user_name
+    return str(name)[:256] if name else None
+
+
+def _apply(row: ProvisionedUser, user: ScimUser, hub_user: HubUser, account: LinkedAccount) -> None:
+    """Store the pushed attributes; names and addresses are display data only."""
+    row.user_name = str(user.user_name or row.user_name)[:256]
+    row.resource = stored(user)
+    row.active = user.active is not False
+    row.updated_at = utcnow()
+    row.version += 1
+    account.display_name = hub_user.display_name = _display(user)
+    account.email = hub_user.email = _primary_email(user)
+
+
+def _change_due(row: ProvisionedUser, hub_user: HubUser) -> str | None:
+    """What `active` asks of the hub user: "disable", "enable" (only a user provisioning
+    disabled: an administrator's disable stays) or nothing."""
+    if not row.active and hub_user.disabled_at is None:
+        return "disable"
+    if row.active and hub_user.disabled_at is not None and hub_user.disabled_by == "provisioning":
+        return "enable"
+    return None
+
+
+def _follow_active(db: Database, audit: AuditLog, directory: Directory, user_id: int, due: str | None) -> None:
+    """Run the one disable path (hub.actions.users), after the resource's own transaction."""
+    if due == "disable":
+        users.disable(db, audit, directory.revoke_upstream, directory.actor, user_id)
+    elif due == "enable":
+        users.enable(db, audit, directory.actor, user_id)
+
+
+def create_user(db: Database, audit: AuditLog, directory: Directory, user: ScimUser) -> ProvisionedUser:
+    """A joiner: the hub user of (provider, subject), created unless the person signed in before."""
+    subject = _subject(directory, user.external_id)
+    if not user.user_name:
+        raise ScimError("A user needs userName.", scim_type="invalidValue")
+    try:
+        row, due = _created(db, audit, directory, user, subject)
+    except IntegrityError:  # the same person pushed twice at once: the other request made them
+        raise ScimError("A user with this externalId is already provisioned.", status=409, scim_type="uniqueness") from None
+    _follow_active(db, audit, directory, row.user_id, due)
+    return row
+
+
+def _created(db: Database, audit: AuditLog, directory: Directory, user: ScimUser, subject: str) -> tuple[ProvisionedUser, str | None]:
+    with write_transaction(db) as session:
+        if session.scalar(select(ProvisionedUser.id).where(
+            ProvisionedUser.provider_id == directory.provider_id, ProvisionedUser.external_id == user.external_id
+        )) is not None:
+            raise ScimError("A user with this externalId is already provisioned.", status=409, scim_type="uniqueness")
+        account = session.scalar(select(LinkedAccount).where(
+            LinkedAccount.provider_id == directory.provider_id, LinkedAccount.subject == subject
+        ))
+        if account is None:
+            hub_user = HubUser()
+            account = LinkedAccount(provider_id=directory.provider_id, subject=subject, issuer="", user=hub_user, roles=[])
+            session.add_all([hub_user, account])
+        hub_user = account.user
+        row = ProvisionedUser(
+            provider_id=directory.provider_id, external_id=str(user.external_id), user_name="", user_id=0, version=0
+        )
+        _apply(row, user, hub_user, account)
+        session.flush()
+        row.user_id = hub_user.id
+        session.add(row)
+        session.flush()
+        record(
+            audit, session, "scim.user_create", directory.actor, subject_user_id=hub_user.id,
+            provider_id=directory.provider_id, scim_token_name=directory.token_name, scim_id=row.id,
+            linked_account_id=account.id, active=row.active,
+        )
+        due = _change_due(row, hub_user)
+    return row, due
+
+
+def replace_user(db: Database, audit: AuditLog, directory: Directory, resource_id: str, user: ScimUser) -> ProvisionedUser:
+    """A mover (PUT): new attributes; `active` follows through the disable path."""
+    return _changed(db, audit, directory, resource_id, lambda _current: user, "scim.user_replace")
+
+
+def patch_user(
+    db: Database, audit: AuditLog, directory: Directory, resource_id: str, patched: Callable[[ProvisionedUser], ScimUser]
+) -> ProvisionedUser:
+    """A PATCH: `patched` turns the stored resource into the new one (the SCIM view applies the
+    operations with scim2-models), in the same transaction that stores it."""
+    return _changed(db, audit, directory, resource_id, patched, "scim.user_patch")
+
+
+def _changed(
+    db: Database, audit: AuditLog, directory: Directory, resource_id: str,
+    new_of: Callable[[ProvisionedUser], ScimUser], event: str,
+) -> ProvisionedUser:
+    with write_transaction(db) as session:
+        row = provisioned_user(session, directory, resource_id)
+        user = new_of(row)
+        if user.external_id is not None and user.external_id != row.external_id:
+            raise ScimError("externalId is the person's immutable id and cannot change.", scim_type="mutability")
+        user.external_id = row.external_id
+        account = session.scalar(select(LinkedAccount).where(
+            LinkedAccount.provider_id == directory.provider_id, LinkedAccount.user_id == row.user_id,
+            LinkedAccount.subject == _subject(directory, row.external_id),
+        ))
+        if account is None:
+            raise not_found("user", resource_id)
+        hub_user = account.user
+        _apply(row, user, hub_user, account)
+        record(
+            audit, session, event, directory.actor, subject_user_id=row.user_id, provider_id=directory.provider_id,
+            scim_token_name=directory.token_name, scim_id=row.id, active=row.active,
+        )
+        due = _change_due(row, hub_user)
+    _follow_active(db, audit, directory, row.user_id, due)
+    return row
+
+
+def delete_user(db: Database, audit: AuditLog, directory: Directory, resource_id: str) -> None:
+    """A leaver removed from the app's assignment: disabled (the hub user and its audit trail stay),
+    no longer provisioned; its group memberships and their roles end."""
+    with db.session() as session:
+        row = provisioned_user(session, directory, resource_id)
+        due = "disable" if row.user.disabled_at is None else None
+    _follow_active(db, audit, directory, row.user_id, due)
+    with write_transaction(db) as session:
+        row = provisioned_user(session, directory, resource_id)
+        for group in session.scalars(select(ProvisionedGroup).where(ProvisionedGroup.provider_id == directory.provider_id)):
+            if row.id in group.members:
+                group.members = [m for m in group.members if m != row.id]
+        session.delete(row)
+        session.flush()
+        sync_roles(session, directory, [row.user_id])
+        record(
+            audit, session, "scim.user_delete", directory.actor, subject_user_id=row.user_id,
+            provider_id=directory.provider_id, scim_token_name=directory.token_name, scim_id=row.id,
+        )
+
+
+def sync_roles(session: Session, directory: Directory, user_ids: list[int]) -> None:
+    """Set the hub roles the provider's `scim_group_roles` gives each user by their groups,
+    keeping roles that do not come from that mapping."""
+    mapped = set(directory.group_roles.values())
+    if not mapped:
+        return
+    groups = list(session.scalars(select(ProvisionedGroup).where(ProvisionedGroup.provider_id == directory.provider_id)))
+    for user_id in set(user_ids):
+        scim_ids = set(session.scalars(select(ProvisionedUser.id).where(
+            ProvisionedUser.provider_id == directory.provider_id, ProvisionedUser.user_id == user_id
+        )))
+        granted = {directory.group_roles[g.display_name] for g in groups if g.display_name in directory.group_roles and scim_ids & set(g.members)}
+        for account in session.scalars(select(LinkedAccount).where(
+            LinkedAccount.provider_id == directory.provider_id, LinkedAccount.user_id == user_id
+        )):
+            account.roles = sorted((set(account.roles or []) - mapped) | granted)

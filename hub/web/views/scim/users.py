@@ -1,0 +1,115 @@
+"""SCIM /Users: create, get, list (filter, paging), replace, PATCH, DELETE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+from scim2_models import Context, ListResponse, Meta, PatchOp
+
+from hub.actions import provisioning
+from hub.actions.provisioning import ScimError, ScimUser
+from hub.console import provisioning as reads
+from hub.core.models import ProvisionedUser
+from hub.web.request import runtime
+from hub.web.views.scim.protocol import authenticated, body, bp, directory, parsed, scim_response
+
+
+def _location(provider_id: str, resource_id: str) -> str:
+    return f"{runtime().settings.base_url.rstrip('/')}/scim/v2/{provider_id}/Users/{resource_id}"
+
+
+def as_scim(row: ProvisionedUser) -> ScimUser:
+    """The stored resource as a SCIM User with its id and meta."""
+    return _with_meta(ScimUser.model_validate({**row.resource, "id": row.id}, scim_ctx=Context.RESOURCE_QUERY_RESPONSE), row)
+
+
+def _with_meta(user: ScimUser, row: ProvisionedUser) -> ScimUser:
+    """`user` (as stored, or as just validated: no second validation) with the hub's id and meta."""
+    user.id, user.external_id, user.user_name, user.active = row.id, row.external_id, row.user_name, row.active
+    user.meta = Meta(
+        resource_type="User", created=row.created_at, last_modified=row.updated_at,
+        location=_location(row.provider_id, row.id), version=f'W/"{row.version}"',
+    )
+    return user
+
+
+def rendered(row: ProvisionedUser, user: ScimUser | None = None) -> dict[str, Any]:
+    """The response body: `user` (the model the request produced) or the stored resource."""
+    final = as_scim(row) if user is None else _with_meta(user, row)
+    return final.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+
+
+def int_arg(name: str, default: int | None) -> int | None:
+    text = request.args.get(name)
+    if text is None:
+        return default
+    try:
+        return int(text[:12])
+    except ValueError:
+        raise ScimError(f"{name} must be an integer.", scim_type="invalidValue") from None
+
+
+@bp.post("/Users")
+@authenticated
+def create_user(provider_id: str) -> Response:
+    user = parsed(ScimUser, body(), Context.RESOURCE_CREATION_REQUEST)
+    row = provisioning.create_user(runtime().db, runtime().audit, directory(provider_id), user)
+    return scim_response(rendered(row, user), 201, location=_location(provider_id, row.id))
+
+
+@bp.get("/Users")
+@authenticated
+def list_users(provider_id: str) -> Response:
+    start, count = reads.page(int_arg("startIndex", 1) or 1, int_arg("count", None))
+    with runtime().db.session() as session:
+        total, rows = reads.users(session, provider_id, request.args.get("filter"), start, count)
+        resources = [as_scim(row) for row in rows]
+    listing = ListResponse[ScimUser](total_results=total, start_index=start, items_per_page=len(resources), resources=resources)
+    return scim_response(listing.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+
+
+@bp.get("/Users/<resource_id>")
+@authenticated
+def get_user(provider_id: str, resource_id: str) -> Response:
+    with runtime().db.session() as session:
+        return scim_response(rendered(provisioning.provisioned_user(session, directory(provider_id), resource_id)))
+
+
+@bp.put("/Users/<resource_id>")
+@authenticated
+def replace_user(provider_id: str, resource_id: str) -> Response:
+    user = parsed(ScimUser, body(), Context.RESOURCE_REPLACEMENT_REQUEST)
+    row = provisioning.replace_user(runtime().db, runtime().audit, directory(provider_id), resource_id, user)
+    return scim_response(rendered(row, user))
+
+
+@bp.patch("/Users/<resource_id>")
+@authenticated
+def patch_user(provider_id: str, resource_id: str) -> Response:
+    """Entra's shapes too: capitalised ops, `"active": "False"`, a replace without path."""
+    patch = parsed(PatchOp[ScimUser], body(), Context.RESOURCE_PATCH_REQUEST)
+
+    result: list[ScimUser] = []
+
+    def patched(row: ProvisionedUser) -> ScimUser:
+        """The operations applied to the stored resource (scim2-models validates each value)."""
+        user = ScimUser.model_validate({**row.resource, "id": row.id}, scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+        user.active = row.active
+        try:
+            patch.patch(user)
+            result.append(user)
+            return user
+        except Exception as error:  # scim2-models raises its own exceptions and pydantic's on a bad operation
+            scim_type = getattr(error, "scim_type", None) or "invalidValue"
+            raise ScimError(f"The PATCH cannot be applied: {str(error)[:200]}", scim_type=str(scim_type)) from None
+
+    row = provisioning.patch_user(runtime().db, runtime().audit, directory(provider_id), resource_id, patched)
+    return scim_response(rendered(row, result[0]))
+
+
+@bp.delete("/Users/<resource_id>")
+@authenticated
+def delete_user(provider_id: str, resource_id: str) -> Response:
+    provisioning.delete_user(runtime().db, runtime().audit, directory(provider_id), resource_id)
+    return Response(status=204)

@@ -1,0 +1,258 @@
+"""SCIM 2.0 provisioning (issue 19, push): Entra's shapes, deprovisioning through the one disable
+path, re-provisioning that respects an administrator's disable, and refusals as RFC 7644 errors."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from hub.actions import users
+from hub.actions.audited import Actor
+from hub.core.models import AuditEvent, LinkedAccount, User
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+OID = "5f2a7c1e-0b7d-4c9a-9f5e-1d2c3b4a5f60"
+
+
+@pytest.fixture
+def hub_config(hub_config):
+    hub_config["providers"]["contoso"] = {
+        "type": "fake", "name": "Contoso", "client_id": "hub", "client_secret": "fake-client-secret",
+        "scim_group_roles": {"Hub Admins": "admin"},
+    }
+    return hub_config
+
+
+@pytest.fixture
+def scim(hub_cli):
+    result = hub_cli("scim", "token", "contoso", "--json")
+    assert result.exit_code == 0, result.output
+    created = json.loads(result.output)
+    return created
+
+
+def call(client, scim, method, path, body=None, token=None, raw=None):
+    headers = {"Authorization": f"Bearer {token or scim['token']}", "Content-Type": "application/scim+json"}
+    data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+    return client.open(urlsplit(scim["url"]).path + path, method=method, headers=headers, data=data)
+
+
+def entra_user(oid=OID, user_name="adele@contoso.com", active=True):
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+        "externalId": oid, "userName": user_name, "active": active, "displayName": "Adele Vance",
+        "emails": [{"primary": True, "type": "work", "value": user_name}],
+        "name": {"formatted": "Adele Vance", "familyName": "Vance", "givenName": "Adele"},
+        ENTERPRISE: {"department": "Retail", "employeeNumber": "42"},
+        "meta": {"resourceType": "User"},
+    }
+
+
+def entra_patch(*operations):
+    return {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": list(operations)}
+
+
+def create(client, scim, **kwargs):
+    response = call(client, scim, "POST", "/Users", entra_user(**kwargs))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def hub_user(rt, subject=OID):
+    with rt.db.session() as session:
+        account = session.scalar(select(LinkedAccount).where(LinkedAccount.provider_id == "contoso", LinkedAccount.subject == subject))
+        return session.get(User, account.user_id), list(account.roles)
+
+
+def test_the_cli_prints_the_url_and_token_as_json(scim):
+    assert set(scim) == {"url", "token"}
+    assert scim["url"].endswith("/scim/v2/contoso") and scim["token"].startswith("scim_")
+
+
+def test_create_get_and_the_matching_queries_entra_sends(client, scim, rt):
+    created = create(client, scim)
+    assert created["externalId"] == OID and created["active"] is True and created[ENTERPRISE]["department"] == "Retail"
+    assert call(client, scim, "GET", f"/Users/{created['id']}").get_json()["userName"] == "adele@contoso.com"
+    for query in (f'externalId eq "{OID}"', 'userName eq "ADELE@contoso.com"'):
+        listing = call(client, scim, "GET", "/Users?filter=" + query).get_json()
+        assert listing["totalResults"] == 1 and listing["Resources"][0]["id"] == created["id"]
+    assert call(client, scim, "GET", '/Users?filter=userName eq "nobody@contoso.com"').get_json()["totalResults"] == 0
+    user, _ = hub_user(rt)
+    assert user.display_name == "Adele Vance" and user.disabled_at is None
+    assert call(client, scim, "POST", "/Users", entra_user()).status_code == 409
+
+
+def test_paging(client, scim):
+    for n in range(3):
+        create(client, scim, oid=f"oid-{n}", user_name=f"u{n}@contoso.com")
+    page = call(client, scim, "GET", "/Users?startIndex=2&count=1").get_json()
+    assert page["totalResults"] == 3 and page["startIndex"] == 2 and page["itemsPerPage"] == 1
+
+
+def test_entra_patch_shapes_deprovision_then_reprovision(client, scim, rt):
+    created = create(client, scim)
+    path = f"/Users/{created['id']}"
+    response = call(client, scim, "PATCH", path, entra_patch({"op": "Replace", "path": "active", "value": "False"}))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["active"] is False
+    user, _ = hub_user(rt)
+    assert user.disabled_at is not None and user.disabled_by == "provisioning"
+    response = call(client, scim, "PATCH", path, entra_patch({"op": "Replace", "value": {"active": True, "displayName": "Adele V."}}))
+    assert response.status_code == 200 and response.get_json()["displayName"] == "Adele V."
+    user, _ = hub_user(rt)
+    assert user.disabled_at is None
+    with rt.db.session() as session:
+        events = [e.type for e in session.scalars(select(AuditEvent).order_by(AuditEvent.seq))]
+        details = session.scalars(select(AuditEvent).where(AuditEvent.type == "admin.disable_user")).one().details
+    assert "scim.user_patch" in events and "admin.enable_user" in events and details["via"] == "scim"
+
+
+def test_an_admin_disable_survives_reprovisioning(client, scim, rt):
+    created = create(client, scim)
+    user, _ = hub_user(rt)
+    users.disable(rt.db, rt.audit, None, Actor(None, "cli"), user.id)
+    response = call(client, scim, "PUT", f"/Users/{created['id']}", entra_user(active=True))
+    assert response.status_code == 200
+    user, _ = hub_user(rt)
+    assert user.disabled_at is not None and user.disabled_by == "admin"
+
+
+def test_delete_disables_and_a_new_push_lands_on_the_same_user(client, scim, rt):
+    created = create(client, scim)
+    first, _ = hub_user(rt)
+    assert call(client, scim, "DELETE", f"/Users/{created['id']}").status_code == 204
+    assert call(client, scim, "GET", f"/Users/{created['id']}").status_code == 404
+    assert hub_user(rt)[0].disabled_by == "provisioning"
+    create(client, scim)
+    again, _ = hub_user(rt)
+    assert again.id == first.id and again.disabled_at is None
+
+
+def test_groups_map_to_roles_and_members_come_and_go(client, scim, rt):
+    created = create(client, scim)
+    group = call(client, scim, "POST", "/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Hub Admins"})
+    assert group.status_code == 201, group.get_data(as_text=True)
+    path = f"/Groups/{group.get_json()['id']}"
+    response = call(client, scim, "PATCH", path, entra_patch({"op": "Add", "path": "members", "value": [{"value": created["id"]}]}))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert hub_user(rt)[1] == ["admin"]
+    response = call(client, scim, "PATCH", path, entra_patch({"op": "Remove", "path": f'members[value eq "{created["id"]}"]'}))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert hub_user(rt)[1] == []
+    call(client, scim, "PATCH", path, entra_patch({"op": "Add", "path": "members", "value": [{"value": created["id"]}]}))
+    assert hub_user(rt)[1] == ["admin"]
+    # Entra's removal: path "members" with the members to remove as the value
+    response = call(client, scim, "PATCH", path, entra_patch({"op": "Remove", "path": "members", "value": [{"value": created["id"]}]}))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert hub_user(rt)[1] == []
+    bad = entra_patch({"op": "Remove", "path": "members", "value": [{"value": 'x" or "1"="1'}]})
+    assert call(client, scim, "PATCH", path, bad).status_code == 400
+    assert call(client, scim, "PUT", path, {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Hub Admins", "members": [{"value": created["id"]}]}).status_code == 200
+    assert hub_user(rt)[1] == ["admin"]
+    assert call(client, scim, "DELETE", path).status_code == 204
+    assert hub_user(rt)[1] == []
+
+
+def test_discovery(client, scim):
+    assert call(client, scim, "GET", "/ServiceProviderConfig").get_json()["patch"]["supported"] is True
+    assert call(client, scim, "GET", "/Schemas").get_json()["totalResults"] == 3
+    assert call(client, scim, "GET", "/ResourceTypes").get_json()["totalResults"] == 2
+
+
+@pytest.mark.parametrize("token", ["", "scim_nope_nope", "hub_x_y", "scim_" + "a" * 5000])
+def test_bad_tokens_are_401(client, scim, token):
+    response = call(client, scim, "GET", "/Users", token=token or " ")
+    assert response.status_code == 401
+    assert response.get_json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+
+
+def test_a_revoked_token_is_401(client, scim, hub_cli):
+    assert call(client, scim, "GET", "/Users").status_code == 200
+    assert hub_cli("scim", "revoke", "1").exit_code == 0
+    assert call(client, scim, "GET", "/Users").status_code == 401
+
+
+@pytest.mark.parametrize("raw", ["{", "[]", "null", '{"userName": 5, "externalId": []}', '{"schemas": 7}', "\xff"])
+def test_malformed_bodies_are_400(client, scim, rt, raw):
+    response = call(client, scim, "POST", "/Users", raw=raw)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["status"] == "400" and body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    with rt.db.session() as session:
+        assert session.scalars(select(User)).all() == []
+
+
+def test_bad_patches_are_400(client, scim):
+    created = create(client, scim)
+    for patch in (entra_patch({"op": "Explode", "path": "active", "value": True}), entra_patch({"op": "Replace", "path": "externalId", "value": "other"}), {"Operations": 3}):
+        assert call(client, scim, "PATCH", f"/Users/{created['id']}", patch).status_code == 400
+
+
+def test_oversized_bodies_are_413(client, scim):
+    response = call(client, scim, "POST", "/Users", raw=json.dumps(entra_user()) + " " * 300_000)
+    assert response.status_code == 413 and response.get_json()["status"] == "413"
+
+
+@pytest.mark.parametrize("query", [
+    "userName eq \"x\" or 1=1", "userName eq \"x'; DROP TABLE users; --\" or userName pr", "userName co \"a\"",
+    "password eq \"x\"", "name.familyName eq \"x\"", "userName eq", "(((", "userName gt \"a\"",
+])
+def test_filter_injection_is_invalid_filter(client, scim, query):
+    response = call(client, scim, "GET", "/Users?filter=" + query)
+    assert response.status_code == 400 and response.get_json()["scimType"] == "invalidFilter"
+
+
+def test_a_token_serves_its_own_provider_only(client, scim):
+    other = dict(scim, url=scim["url"].replace("/contoso", "/fake"))
+    assert call(client, other, "GET", "/Users").status_code == 401
+
+
+def test_first_sign_in_lands_on_the_provisioned_user_with_the_role_given_before(client, scim, rt, idp):
+    from tests.conftest import callback_path, start_signin
+
+    create(client, scim, oid="sub-bob", user_name="bob@contoso.com")
+    provisioned, _ = hub_user(rt, subject="sub-bob")
+    users.grant_admin(rt.db, rt.audit, Actor(None, "cli"), provisioned.id)
+    response = client.get(callback_path(idp.authorize(start_signin(client, provider="contoso"), "bob")))
+    assert response.status_code in (302, 303), response.get_data(as_text=True)
+    with rt.db.session() as session:
+        assert len(session.scalars(select(User)).all()) == 1
+        account = session.scalar(select(LinkedAccount).where(LinkedAccount.subject == "sub-bob"))
+        assert account.user_id == provisioned.id and account.last_sign_in_at is not None
+    assert client.get("/admin/").status_code == 200
+
+
+def test_every_change_is_audited_with_the_token_name(client, scim, rt):
+    create(client, scim)
+    call(client, scim, "POST", "/Users", raw="{")
+    with rt.db.session() as session:
+        events = {e.type: e for e in session.scalars(select(AuditEvent))}
+    assert events["scim.user_create"].details["scim_token_name"] == "contoso provisioning"
+    assert events["scim.user_create"].details["via"] == "scim"
+    assert events["scim.refused"].outcome == "failure" and events["scim.refused"].details["scim_token_name"] == "contoso provisioning"
+
+
+def test_each_token_has_its_own_rate_limit(hub_config, plugins, scim, hub_cli):
+    from hub.core.config import load_settings
+    from hub.web.app import create_app
+
+    other = json.loads(hub_cli("scim", "token", "contoso", "--json").output)
+    app = create_app(settings=load_settings(environ={}, overrides={**hub_config, "ratelimit_scim": "3 per minute"}), plugins=plugins)
+    try:
+        client = app.test_client()
+        answers = [call(client, scim, "GET", "/Users") for _ in range(4)]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429] and answers[-1].is_json
+        assert call(client, other, "GET", "/Users").status_code == 200
+    finally:
+        app.extensions["hub"].close()
+
+
+def test_unknown_resources_are_404_and_unknown_members_400(client, scim):
+    for method in ("GET", "PUT", "PATCH", "DELETE"):
+        response = call(client, scim, method, "/Users/does-not-exist", entra_user() if method == "PUT" else entra_patch({"op": "Replace", "path": "active", "value": False}))
+        assert response.status_code == 404 and response.get_json()["status"] == "404", method
+    response = call(client, scim, "POST", "/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G", "members": [{"value": "nobody"}]})
+    assert response.status_code == 400 and response.get_json()["scimType"] == "invalidValue"
