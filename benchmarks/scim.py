@@ -35,7 +35,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-from measure import cpu_split, free_port, fresh_database, gunicorn, hub_command, hub_env, percentile, wipe_schema
+from measure import (
+    cpu_split,
+    free_port,
+    fresh_database,
+    gunicorn,
+    hub_command,
+    hub_env,
+    percentile,
+    wipe_schema,
+)
 
 DEFAULT_DATABASE = "hub_bench_scim"
 TIME_LIMIT = 120.0
