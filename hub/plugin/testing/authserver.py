@@ -15,7 +15,7 @@ the authorization response.
 
 What it can do wrong on purpose, at a chosen endpoint (`misbehave(endpoint, kind)`):
 `server_error` (502 with an HTML body), `timeout` (answers after `slow_seconds`), `html`
-(200 with an HTML page), `invalid_json`, `unauthorized` (401), and for the token endpoint's ID
+(200 with an HTML page), `invalid_json`, `empty` (200 with no body), `unauthorized` (401), and for the token endpoint's ID
 token `wrong_issuer`, `wrong_audience`, `wrong_nonce`; `deny_next()` makes the authorization
 endpoint answer `error=access_denied`. People can be renamed, blocked or lose their verified
 email, to check that a provider keys on the immutable id and reports what the server says.
@@ -53,7 +53,7 @@ CLIENT_ID = "hub-test-client"
 CLIENT_SECRET = "hub-test-client-secret-0123456789"
 ENDPOINTS = ("authorize", "token", "profile", "revoke", "discovery", "jwks")
 """Endpoint names `misbehave` and `requests` use."""
-KINDS = ("server_error", "timeout", "html", "invalid_json", "unauthorized", "wrong_issuer", "wrong_audience", "wrong_nonce")
+KINDS = ("server_error", "timeout", "html", "invalid_json", "empty", "unauthorized", "wrong_issuer", "wrong_audience", "wrong_nonce")
 """What `misbehave` can make an endpoint do; the last three apply to the token endpoint's ID token."""
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 KEY_ID = "fake-as-key-1"
@@ -246,6 +246,8 @@ class FakeAuthorizationServer:
                                 "refresh_token": self.grants.issue_refresh(person, scope), "scope": scope}  # fmt: skip
         if self.openid:
             body["id_token"] = self.id_token(person, nonce=nonce, kind=kind)
+            with self.grants.lock:
+                self.grants.issued.append(body["id_token"])
         return body
 
     def _client_ok(self, form: Mapping[str, str]) -> bool:
