@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from hub.plugin.testing.adapters import REDIRECT_URI, ConformanceAdapter
+
 MIN_SECRET_LENGTH = 8
 """Shorter values (a port, `true`) would match by accident."""
 
@@ -94,6 +96,29 @@ def current() -> Watch | None:
     return CURRENT[-1] if CURRENT else None
 
 
+SECRET_SETTING_WORDS = ("secret", "password", "private", "assertion", "key")
+"""A setting whose name holds one of these is watched as a secret too (an assertion key)."""
+
+
+@contextmanager
+def watching(adapter: ConformanceAdapter) -> Iterator[Watch]:
+    """Watch one check against `adapter`'s IdP: its secret settings and the codes and tokens
+    the IdP issued must reach no log record; fails the check (AssertionError) when one does."""
+    watch = Watch()
+    table = adapter.provider_table(REDIRECT_URI)
+    watch.add("the client secret", [table.get(name) for name in adapter.secret_settings])
+    watch.add("a secret setting", [v for k, v in table.items() if any(w in k.lower() for w in SECRET_SETTING_WORDS)])
+    CURRENT.append(watch)
+    try:
+        with watch.capturing():
+            yield watch
+    finally:
+        CURRENT.remove(watch)
+    watch.add("a code or token the IdP issued", adapter.issued_secrets())
+    leaks = watch.log_leaks()
+    assert not leaks, "a log record shows a secret (never log tokens, codes or secrets): " + "; ".join(leaks[:5])
+
+
 def saw(what: str, *values: Any) -> None:
     """Tell the current watch about secrets the kit just handled (no-op outside a check)."""
     watch = current()
@@ -101,4 +126,4 @@ def saw(what: str, *values: Any) -> None:
         watch.add(what, values)
 
 
-__all__ = ["CURRENT", "MIN_SECRET_LENGTH", "Watch", "current", "saw"]
+__all__ = ["CURRENT", "MIN_SECRET_LENGTH", "SECRET_SETTING_WORDS", "Watch", "current", "saw", "watching"]
