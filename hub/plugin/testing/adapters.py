@@ -5,7 +5,9 @@ and the kit's constants. See `hub.testing.conformance` for how a plugin uses the
 from __future__ import annotations
 
 import abc
+import ssl
 from collections.abc import Mapping
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -120,6 +122,12 @@ class ConformanceAdapter(abc.ABC):
         """How many requests the IdP's revocation endpoint has received; None when unknown."""
         return None
 
+    def serve_tls(self, context: ssl.SSLContext, browser_bundle: Path) -> bool:
+        """Make the IdP answer HTTPS with `context`'s certificate from now on, at new URLs that
+        `provider_table` then names (so no earlier connection is reused); `approve` must trust
+        `browser_bundle`. False when the IdP cannot (the TLS check is then not checked)."""
+        return False
+
     def deny(self, authorization_url: str, user: str) -> dict[str, str] | None:
         """Make the IdP answer this authorization request with `error=access_denied`; the
         callback's query, or None when the adapter cannot (the kit then builds one)."""
@@ -170,6 +178,10 @@ class FakeServerAdapter(ConformanceAdapter):
 
     def revocation_calls(self) -> int | None:
         return self.server.requests["revoke"]
+
+    def serve_tls(self, context: ssl.SSLContext, browser_bundle: Path) -> bool:
+        self.server.serve_tls(context, browser_bundle)
+        return True
 
     def expected_profile(self, user: str) -> Mapping[str, Any]:
         person = self.server.person(user)

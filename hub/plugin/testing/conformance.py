@@ -35,6 +35,7 @@ What the adapter must provide, and what it may (each optional member enables che
 | `misbehave_at(endpoint, kind)` for `OUTAGE_ENDPOINTS` x `PROFILE_MISBEHAVIOURS` | outages, timeouts, HTML, broken and empty JSON at the token, profile and revocation endpoints |
 | `revocation_calls()`, `issued_secrets()` | a revocation failure reported as done; tokens the provider never hands back, in logs |
 | `account_states` (every state that blocks a user) with `refuse_account(user, state)` | each state is refused |
+| `serve_tls(context, browser_bundle)` | TLS verification (`hub.testing.tls`'s throwaway CAs) |
 | `does_not_apply` | members with no counterpart at this IdP (printed, not failed in strict mode) |
 | `bad_client_settings()` | rejected client credentials |
 | `secret_settings` | secrets never in settings errors |
@@ -74,12 +75,13 @@ from hub.plugin.testing.app import callback_path, hub_app, start_sign_in
 from hub.plugin.testing.outage_checks import OutageChecks
 from hub.plugin.testing.provider_checks import ProviderChecks, build_provider, expect, pkce_pair
 from hub.plugin.testing.pytest_plugin import ensure_registered
+from hub.plugin.testing.tls_checks import TlsChecks
 from hub.plugin.testing.unchecked import RUN
 from hub.plugin.testing.watch import Watch, watching
 from hub.provider import ProviderType
 
 
-class ProviderConformance(ProviderChecks, OutageChecks):
+class ProviderConformance(ProviderChecks, OutageChecks, TlsChecks):
     """The suite. Subclass it as `Test<Name>Conformance` and provide the `adapter` fixture."""
 
     provider_id: ClassVar[str] = PROVIDER_ID
