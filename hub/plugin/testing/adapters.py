@@ -108,6 +108,11 @@ class ConformanceAdapter(abc.ABC):
         provider must refuse), as the IdP reports it; False when the IdP cannot."""
         return False
 
+    endpoint_names: Mapping[str, str] = {}
+    """For an IdP faked with `FakeAuthorizationServer` (held in any attribute): the fake's name
+    for each kit endpoint (`token`, `profile`, `revoke`) where they differ. The kit then makes
+    the fake misbehave, counts revocations, lists issued tokens and serves HTTPS by itself."""
+
     does_not_apply: Mapping[str, str] = {}
     """Adapter members that have no counterpart at this IdP, each with why (`{"rename": "logins
     cannot change"}`): the summary prints them as not applicable, strict mode does not fail."""

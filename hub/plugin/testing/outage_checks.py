@@ -9,6 +9,7 @@ import secrets
 import pytest
 
 from hub.errors import HubError, ProviderUnavailable
+from hub.plugin.testing import generic_fake as generic
 from hub.plugin.testing.adapters import PROFILE_MISBEHAVIOURS, ConformanceAdapter
 from hub.plugin.testing.provider_checks import expect, no_secret_in, pkce_pair
 from hub.plugin.testing.unchecked import not_checked
@@ -29,7 +30,7 @@ class OutageChecks:
         verifier, challenge = pkce_pair()
         nonce = secrets.token_urlsafe(8)
         params = adapter.approve(provider.authorization_url(AuthorizationRequest("s", nonce, challenge)), adapter.users[0])
-        if not adapter.misbehave_at("token", kind):
+        if not generic.misbehave_at(adapter, "token", kind):
             not_checked(adapter, "misbehave_at", f"adapter.misbehave_at('token', {kind!r}) returned False")
         expect(
             ProviderUnavailable,
@@ -43,9 +44,9 @@ class OutageChecks:
         if type(provider).revoke is ProviderType.revoke:
             pytest.skip("the provider type does not revoke tokens")
         tokens = self.sign_in(adapter, provider, adapter.users[0]).tokens  # type: ignore[attr-defined]
-        if not adapter.misbehave_at("revoke", kind):
+        if not generic.misbehave_at(adapter, "revoke", kind):
             not_checked(adapter, "misbehave_at", f"adapter.misbehave_at('revoke', {kind!r}) returned False")
-        before = adapter.revocation_calls()
+        before = generic.revocation_calls(adapter)
         try:
             provider.revoke(tokens)
         except HubError as error:
@@ -54,7 +55,7 @@ class OutageChecks:
                 f"a revocation endpoint's {kind} should be ProviderUnavailable, not {type(error).__name__}"
             )
             return
-        after = adapter.revocation_calls()
+        after = generic.revocation_calls(adapter)
         if before is None or after is None:
             not_checked(adapter, "revocation_calls", "adapter.revocation_calls() is None: a silent revocation")
         assert after == before, (

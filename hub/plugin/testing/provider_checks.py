@@ -26,6 +26,7 @@ from hub.errors import (
     TokenRejected,
 )
 from hub.http import ProviderSession
+from hub.plugin.testing import generic_fake as generic
 from hub.plugin.testing.adapters import (
     PROFILE_MISBEHAVIOURS,
     PROVIDER_ID,
@@ -131,7 +132,7 @@ class ProviderChecks:
         return result
 
     def require(self, adapter: ConformanceAdapter, kind: str) -> None:
-        if not adapter.misbehave(kind):
+        if not generic.misbehave(adapter, kind):
             not_checked(adapter, "misbehave", f"adapter.misbehave({kind!r}) returned False")
 
     # --- the authorization request (C01, B03) -----------------------------------------------
@@ -299,7 +300,7 @@ class ProviderChecks:
         verifier, challenge = pkce_pair()
         nonce = secrets.token_urlsafe(8)
         params = adapter.approve(provider.authorization_url(AuthorizationRequest("s", nonce, challenge)), adapter.users[0])
-        if not adapter.misbehave_at("profile", kind):
+        if not generic.misbehave_at(adapter, "profile", kind):
             not_checked(adapter, "misbehave_at", f"adapter.misbehave_at('profile', {kind!r}) returned False")
         expect(
             ProviderUnavailable,

@@ -15,6 +15,7 @@ import pytest
 from urllib3.exceptions import InsecureRequestWarning
 
 from hub.plugin.testing.adapters import ConformanceAdapter
+from hub.plugin.testing.generic_fake import serve_tls
 from hub.plugin.testing.provider_checks import build_provider, pkce_pair
 from hub.plugin.testing.tls import kit_authorities
 from hub.plugin.testing.unchecked import not_checked
@@ -63,7 +64,7 @@ class TlsChecks:
     ) -> None:
         authorities = kit_authorities()
         switch = CertificateSwitch(authorities.trusted.server_context(), authorities.untrusted.server_context())
-        if not adapter.serve_tls(switch.trusted, authorities.browser_bundle):
+        if not serve_tls(adapter, switch.trusted, authorities.browser_bundle):
             not_checked(adapter, "serve_tls", "adapter.serve_tls returned False: TLS verification")
         for name in CA_ENVIRONMENT:
             monkeypatch.delenv(name, raising=False)
