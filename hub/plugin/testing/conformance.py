@@ -76,7 +76,7 @@ from hub.plugin.testing.outage_checks import OutageChecks
 from hub.plugin.testing.provider_checks import ProviderChecks, build_provider, expect, pkce_pair
 from hub.plugin.testing.pytest_plugin import ensure_registered
 from hub.plugin.testing.tls_checks import TlsChecks
-from hub.plugin.testing.unchecked import RUN
+from hub.plugin.testing.unchecked import RUN, plugin_of
 from hub.plugin.testing.watch import Watch, watching
 from hub.provider import ProviderType
 
@@ -94,6 +94,7 @@ class ProviderConformance(ProviderChecks, OutageChecks, TlsChecks):
         when a secret reaches a log record (any logger, any level)."""
         ensure_registered(request.config)
         RUN.current_check = getattr(request.node, "originalname", request.node.name)
+        RUN.plugins.add(plugin_of(adapter))
         with watching(adapter) as watch:
             yield watch
 

@@ -25,19 +25,20 @@ class KitRun:
 
     strict: bool = False
     current_check: str = ""
+    plugins: set[str] = field(default_factory=set)
     missing: dict[str, dict[str, set[str]]] = field(default_factory=dict)
     not_applicable: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """One line per plugin: the members whose checks did not run, and those that do not apply."""
         out = []
-        for plugin in sorted(set(self.missing) | set(self.not_applicable)):
+        for plugin in sorted(self.plugins | set(self.missing) | set(self.not_applicable)):
             gaps = self.missing.get(plugin, {})
             if gaps:
                 named = ", ".join(f"{member} ({', '.join(sorted(checks))})" for member, checks in sorted(gaps.items()))
                 out.append(f"hub kit: {plugin}: not checked: {named}")
             else:
-                out.append(f"hub kit: {plugin}: every check ran")
+                out.append(f"hub kit: {plugin}: not checked: nothing (every check the protocol has ran)")
             skipped = self.not_applicable.get(plugin, {})
             if skipped:
                 out.append(f"hub kit: {plugin}: not applicable: " + "; ".join(f"{m}: {why}" for m, why in sorted(skipped.items())))
@@ -46,6 +47,10 @@ class KitRun:
 
 RUN = KitRun()
 """The current run (one per process; the pytest plugin prints it at the end)."""
+
+
+def plugin_of(adapter: Any) -> str:
+    return str(getattr(adapter, "plugin_name", type(adapter).__name__))
 
 
 def strict_from_environment() -> bool:
@@ -62,7 +67,7 @@ def not_checked(adapter: Any, member: str, why: str) -> NoReturn:
 
 def note_not_checked(adapter: Any, member: str) -> bool:
     """Record a gap without stopping the check; True when strict mode makes it a failure."""
-    plugin = getattr(adapter, "plugin_name", type(adapter).__name__)
+    plugin = plugin_of(adapter)
     reason = dict(getattr(adapter, "does_not_apply", {}) or {}).get(member)
     if reason:
         RUN.not_applicable.setdefault(plugin, {})[member] = reason
@@ -71,4 +76,4 @@ def note_not_checked(adapter: Any, member: str) -> bool:
     return RUN.strict
 
 
-__all__ = ["RUN", "STRICT_ENV", "STRICT_OPTION", "KitRun", "not_checked", "note_not_checked", "strict_from_environment"]
+__all__ = ["RUN", "STRICT_ENV", "STRICT_OPTION", "KitRun", "not_checked", "note_not_checked", "plugin_of", "strict_from_environment"]
