@@ -25,6 +25,7 @@ def test_the_command_writes_the_package_and_says_how_to_test_it(tmp_path):
     assert "README.md" in result.output
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
     assert files == [
+        ".github/workflows/tests.yml",
         "README.md",
         "hub_gitlab/__init__.py",
         "hub_gitlab/provider.py",
