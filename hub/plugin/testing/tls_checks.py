@@ -34,15 +34,26 @@ class CertificateSwitch:
         self.connections = 0
         self.armed: int | None = None
         self.served_untrusted = False
+        """The untrusted certificate was offered and the client completed the handshake."""
         self._lock = threading.Lock()
         trusted.sni_callback = self._choose  # called for every handshake, with or without SNI
+        switch = self
+
+        class RecordingSocket(ssl.SSLSocket):
+            """Notes a handshake the client completed with the untrusted certificate."""
+
+            def do_handshake(self, block: bool = False) -> None:
+                super().do_handshake(block)
+                if self.context is switch.untrusted:
+                    switch.served_untrusted = True
+
+        trusted.sslsocket_class = RecordingSocket
 
     def _choose(self, connection: Any, server_name: str | None, context: ssl.SSLContext) -> None:
         with self._lock:
             self.connections += 1
             if self.armed is not None and self.connections == self.armed:
                 connection.context = self.untrusted
-                self.served_untrusted = True
 
     def arm(self, k: int | None) -> None:
         """Serve the untrusted certificate on the k-th connection from now (None: on none)."""
