@@ -44,9 +44,13 @@ class OutageChecks:
         if type(provider).revoke is ProviderType.revoke:
             pytest.skip("the provider type does not revoke tokens")
         tokens = self.sign_in(adapter, provider, adapter.users[0]).tokens  # type: ignore[attr-defined]
-        if not generic.misbehave_at(adapter, "revoke", kind):
-            not_checked(adapter, "misbehave_at", f"adapter.misbehave_at('revoke', {kind!r}) returned False")
         before = generic.revocation_calls(adapter)
+        if not generic.misbehave_at(adapter, "revoke", kind):
+            if before is not None:
+                provider.revoke(tokens)
+                if generic.revocation_calls(adapter) == before:
+                    pytest.skip("the provider makes no revocation call at this IdP")
+            not_checked(adapter, "misbehave_at", f"adapter.misbehave_at('revoke', {kind!r}) returned False")
         try:
             provider.revoke(tokens)
         except HubError as error:

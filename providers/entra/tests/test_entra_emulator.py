@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+from hub.oidc.keys import DEFAULT_TRUSTED_REFETCHES
 from hub_entra import EntraProvider
 from hub_entra.emulator import (
     CONTOSO_TENANT_ID,
@@ -36,7 +37,6 @@ from hub.errors import (
     TokenRejected,
 )
 from hub.http import ProviderSession
-from hub.oidc.keys import DEFAULT_TRUSTED_REFETCHES
 from hub.provider import AuthorizationRequest, Callback, ProviderContext
 
 ALICE = "alice@contoso.example"
