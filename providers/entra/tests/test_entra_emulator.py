@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import requests
-from hub.oidc.keys import DEFAULT_TRUSTED_REFETCHES
 from hub_entra import EntraProvider
 from hub_entra.emulator import (
     CONTOSO_TENANT_ID,
@@ -37,6 +36,7 @@ from hub.errors import (
     TokenRejected,
 )
 from hub.http import ProviderSession
+from hub.oidc.keys import DEFAULT_TRUSTED_REFETCHES
 from hub.provider import AuthorizationRequest, Callback, ProviderContext
 
 ALICE = "alice@contoso.example"

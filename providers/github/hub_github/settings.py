@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.oidc.settings import base_url_setting, check_known_keys, flag_setting, scopes_setting, text_setting
-
 from hub.provider import CORE_SETTINGS
 
 DEFAULT_API_BASE_URL = "https://api.github.com"

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.errors import ConfigError
+from hub.oidc import DEFAULT_CLOCK_SKEW, base_url_setting
 from hub.oidc.settings import (
     check_known_keys,
     flag_setting,
@@ -18,9 +20,6 @@ from hub.oidc.settings import (
     string_map_setting,
     text_setting,
 )
-
-from hub.errors import ConfigError
-from hub.oidc import DEFAULT_CLOCK_SKEW, base_url_setting
 from hub.provider import CORE_SETTINGS
 
 DEFAULT_SCOPES = ("openid", "profile", "email")
