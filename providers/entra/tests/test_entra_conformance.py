@@ -8,10 +8,11 @@ from typing import Any
 
 import hub_entra
 import pytest
-from hub.testing.conformance import ProviderConformance
 from hub_entra.emulator import EntraEmulator
 from hub_entra.emulator.conformance import EmulatorAdapter
 from hub_entra.emulator.directory import CONTOSO_TENANT_ID
+
+from hub.testing.conformance import ProviderConformance
 
 
 class EntraAdapter(EmulatorAdapter):
