@@ -6,6 +6,7 @@ the app exists; the app can be set afterwards.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from typing import Any
 
@@ -25,15 +26,26 @@ class QuietRequestHandler(WSGIRequestHandler):
 class LoopbackServer:
     """A threaded WSGI server bound to 127.0.0.1 (never another address)."""
 
-    def __init__(self, app: Any = None, port: int = 0, *, name: str = "loopback", quiet: bool = True) -> None:
+    def __init__(
+        self,
+        app: Any = None,
+        port: int = 0,
+        *,
+        name: str = "loopback",
+        quiet: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """`ssl_context`: serve HTTPS with its certificate (the conformance kit's TLS check)."""
         self.app = app
         self.name = name
+        self.scheme = "https" if ssl_context is not None else "http"
         self._server = make_server(
             LOOPBACK,
             port,
             self._dispatch,
             threaded=True,
             request_handler=QuietRequestHandler if quiet else WSGIRequestHandler,
+            ssl_context=ssl_context,
         )
         self._thread: threading.Thread | None = None
         self._serving = False
@@ -47,7 +59,7 @@ class LoopbackServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
+        return f"{self.scheme}://{LOOPBACK}:{self.port}"
 
     def start(self) -> LoopbackServer:
         """Serve from a daemon thread (polling often, so stop() is quick in tests)."""

@@ -25,6 +25,7 @@ def test_the_command_writes_the_package_and_says_how_to_test_it(tmp_path):
     assert "README.md" in result.output
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
     assert files == [
+        ".github/workflows/tests.yml",
         "README.md",
         "hub_gitlab/__init__.py",
         "hub_gitlab/provider.py",
@@ -84,13 +85,17 @@ def test_generated_plugins_install_and_pass_their_own_tests(tmp_path, uv):
     listing = run(str(venv / "bin" / "hub"), "providers", env={**env, "HUB_INSTANCE_PATH": str(tmp_path / "instance")},
                   cwd=tmp_path).stdout  # fmt: skip
     assert "hub-provider-gitlab" in listing and "hub-provider-acme-id" in listing
-    for root, expected in ((oauth2, 33), (oidc, 33)):
-        result = run(str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", env=env, cwd=root)
+    for root, expected in ((oauth2, 43), (oidc, 43)):
+        assert "HUB_KIT_STRICT" in (root / ".github" / "workflows" / "tests.yml").read_text()
+        # strict mode, as the generated CI runs it: every kit check the adapter could enable ran
+        result = run(str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hub-strict",
+                     env={**env, "HUB_KIT_STRICT": "1"}, cwd=root)  # fmt: skip
         summary = result.stdout.strip().splitlines()[-1]
         assert " failed" not in summary and "error" not in summary, result.stdout[-3000:]
+        assert "not checked: nothing" in result.stdout, result.stdout[-3000:]
         passed = int(summary.split(" passed")[0].split()[-1])
         skipped = int(summary.split(" skipped")[0].split()[-1]) if "skipped" in summary else 0
-        assert passed + skipped == expected and passed >= 29, summary
+        assert passed + skipped == expected and passed >= 37, summary
 
 
 ENTRY_POINTS = "from importlib.metadata import entry_points; print(sorted(e.name for e in entry_points(group='identity_hub')))"

@@ -57,8 +57,7 @@ class OidcOnFakeServerAdapter(FakeServerAdapter):
         return {"type": "oidc", "issuer": self.server.issuer, "client_id": self.server.client_id,
                 "client_secret": self.server.client_secret, "userinfo": True}  # fmt: skip
 
-    def refuse_account(self, user: str) -> bool:
-        return False  # OpenID Connect has no standard account-state claim
+    account_states = ()  # OpenID Connect has no standard account-state claim
 
     def rename(self, user: str, username: str) -> bool:
         self.server.rename(user, username)

@@ -5,7 +5,9 @@ and the kit's constants. See `hub.testing.conformance` for how a plugin uses the
 from __future__ import annotations
 
 import abc
+import ssl
 from collections.abc import Mapping
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -20,9 +22,14 @@ second proves the timeout without slowing the suite."""
 MISBEHAVIOURS = ("wrong_nonce", "wrong_issuer", "wrong_audience", "server_error", "timeout")
 """What `ConformanceAdapter.misbehave` is asked for; each applies to the next token-endpoint
 answer (the ID token in it, for the first three)."""
-PROFILE_MISBEHAVIOURS = ("server_error", "timeout", "html")
-"""What `ConformanceAdapter.misbehave_at("profile", kind)` is asked for: a 5xx with an HTML
-body, an answer slower than `READ_TIMEOUT`, a 200 with an HTML page instead of JSON."""
+PROFILE_MISBEHAVIOURS = ("server_error", "timeout", "html", "invalid_json", "empty")
+"""What `ConformanceAdapter.misbehave_at(endpoint, kind)` is asked for at `token`, `profile`
+and `revoke`: a 5xx with an HTML body, an answer slower than `READ_TIMEOUT`, a 200 with an HTML
+page, with broken JSON, with an empty body. Every one is `ProviderUnavailable` (docs/reference.md)."""
+OUTAGE_ENDPOINTS = ("token", "profile", "revoke")
+"""The endpoint names `misbehave_at` is asked about."""
+DEFAULT_ACCOUNT_STATES = ("blocked", "deactivated", "banned", "locked", "pending_approval")
+"""The states `FakeServerAdapter` tries: what GitLab-like IdPs use to block or limit a user."""
 
 
 class ConformanceAdapter(abc.ABC):
@@ -89,9 +96,41 @@ class ConformanceAdapter(abc.ABC):
         """Make the IdP report the person's email as not verified; False when it cannot."""
         return False
 
-    def refuse_account(self, user: str) -> bool:
-        """Put the person's account in a state the provider must refuse (blocked, suspended,
-        locked), as the IdP reports it; False when the IdP has no such state."""
+    account_states: tuple[str, ...] | None = None
+    """Every state the provider uses to block or limit a user (deactivated, banned, locked,
+    pending, ...), each of which it must refuse; the kit puts the person in each in turn with
+    `refuse_account(user, state)`. `()`: the IdP has no such state. None: not declared (the kit
+    then tries the one state `refuse_account(user)` picks, and reports the list as not checked).
+    docs/plugins.md says how to find them for a provider."""
+
+    def refuse_account(self, user: str, state: str | None = None) -> bool:
+        """Put the person's account in `state` (one of `account_states`; None: any state the
+        provider must refuse), as the IdP reports it; False when the IdP cannot."""
+        return False
+
+    endpoint_names: Mapping[str, str] = {}
+    """For an IdP faked with `FakeAuthorizationServer` (held in any attribute): the fake's name
+    for each kit endpoint (`token`, `profile`, `revoke`) where they differ. The kit then makes
+    the fake misbehave, counts revocations, lists issued tokens and serves HTTPS by itself."""
+
+    does_not_apply: Mapping[str, str] = {}
+    """Adapter members that have no counterpart at this IdP, each with why (`{"rename": "logins
+    cannot change"}`): the summary prints them as not applicable, strict mode does not fail."""
+
+    def issued_secrets(self) -> list[str]:
+        """Every code and token the IdP has issued so far (access, refresh, ID tokens), so the kit
+        finds them in logs and errors even when the provider never hands them back; [] when the
+        adapter cannot tell (the kit still watches those it sees)."""
+        return []
+
+    def revocation_calls(self) -> int | None:
+        """How many requests the IdP's revocation endpoint has received; None when unknown."""
+        return None
+
+    def serve_tls(self, context: ssl.SSLContext, browser_bundle: Path) -> bool:
+        """Make the IdP answer HTTPS with `context`'s certificate from now on, at new URLs that
+        `provider_table` then names (so no earlier connection is reused); `approve` must trust
+        `browser_bundle`. False when the IdP cannot (the TLS check is then not checked)."""
         return False
 
     def deny(self, authorization_url: str, user: str) -> dict[str, str] | None:
@@ -132,8 +171,21 @@ class FakeServerAdapter(ConformanceAdapter):
         self.server.misbehave("token", kind)
         return True
 
+    account_states = DEFAULT_ACCOUNT_STATES
+
     def misbehave_at(self, endpoint: str, kind: str) -> bool:
         self.server.misbehave(endpoint, kind)
+        return True
+
+    def issued_secrets(self) -> list[str]:
+        with self.server.grants.lock:
+            return list(self.server.grants.issued)
+
+    def revocation_calls(self) -> int | None:
+        return self.server.requests["revoke"]
+
+    def serve_tls(self, context: ssl.SSLContext, browser_bundle: Path) -> bool:
+        self.server.serve_tls(context, browser_bundle)
         return True
 
     def expected_profile(self, user: str) -> Mapping[str, Any]:
@@ -152,8 +204,8 @@ class FakeServerAdapter(ConformanceAdapter):
         self.server.change_email(user, self.server.person(user).email, verified=False)
         return True
 
-    def refuse_account(self, user: str) -> bool:
-        self.server.block(user)
+    def refuse_account(self, user: str, state: str | None = None) -> bool:
+        self.server.block(user, state or "blocked")
         return True
 
     def deny(self, authorization_url: str, user: str) -> dict[str, str] | None:
@@ -162,7 +214,9 @@ class FakeServerAdapter(ConformanceAdapter):
 
 
 __all__ = [
+    "DEFAULT_ACCOUNT_STATES",
     "MISBEHAVIOURS",
+    "OUTAGE_ENDPOINTS",
     "PROFILE_MISBEHAVIOURS",
     "PROVIDER_ID",
     "READ_TIMEOUT",

@@ -15,7 +15,7 @@ the authorization response.
 
 What it can do wrong on purpose, at a chosen endpoint (`misbehave(endpoint, kind)`):
 `server_error` (502 with an HTML body), `timeout` (answers after `slow_seconds`), `html`
-(200 with an HTML page), `invalid_json`, `unauthorized` (401), and for the token endpoint's ID
+(200 with an HTML page), `invalid_json`, `empty` (200 with no body), `unauthorized` (401), and for the token endpoint's ID
 token `wrong_issuer`, `wrong_audience`, `wrong_nonce`; `deny_next()` makes the authorization
 endpoint answer `error=access_denied`. People can be renamed, blocked or lose their verified
 email, to check that a provider keys on the immutable id and reports what the server says.
@@ -31,10 +31,12 @@ import base64
 import functools
 import hmac
 import json
+import ssl
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -53,7 +55,7 @@ CLIENT_ID = "hub-test-client"
 CLIENT_SECRET = "hub-test-client-secret-0123456789"
 ENDPOINTS = ("authorize", "token", "profile", "revoke", "discovery", "jwks")
 """Endpoint names `misbehave` and `requests` use."""
-KINDS = ("server_error", "timeout", "html", "invalid_json", "unauthorized", "wrong_issuer", "wrong_audience", "wrong_nonce")
+KINDS = ("server_error", "timeout", "html", "invalid_json", "empty", "unauthorized", "wrong_issuer", "wrong_audience", "wrong_nonce")
 """What `misbehave` can make an endpoint do; the last three apply to the token endpoint's ID token."""
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 KEY_ID = "fake-as-key-1"
@@ -111,6 +113,8 @@ class FakeAuthorizationServer:
         self.grants: Grants[Person] = Grants(prefixes=("fake-code-", "fake-at-", "fake-rt-"))
         """Codes and tokens handed out (the kit's generic rules: single use, PKCE S256, rotation)."""
         self.misbehaviours = Misbehaviours(KINDS, ENDPOINTS)
+        self.browser_verify: bool | str = True
+        """What the person's browser (`approve`) trusts: a CA bundle once the server is on HTTPS."""
         self._server = LoopbackServer(name="fake-authorization-server")
         self._server.app = build_app(self)
 
@@ -129,6 +133,14 @@ class FakeAuthorizationServer:
 
     def stop(self) -> None:
         self._server.stop()
+
+    def serve_tls(self, context: ssl.SSLContext, browser_bundle: str | Path) -> None:
+        """From now on answer HTTPS with `context`'s certificate, on a new port (so `url` and
+        every endpoint change, and no connection made before is reused); the browser of
+        `approve` trusts `browser_bundle`. The kit's TLS check (`hub.testing.tls`) uses it."""
+        self._server.stop()
+        self._server = LoopbackServer(build_app(self), name="fake-authorization-server", ssl_context=context).start()
+        self.browser_verify = str(browser_bundle)
 
     def __enter__(self) -> FakeAuthorizationServer:
         return self.start()
@@ -174,7 +186,7 @@ class FakeAuthorizationServer:
         """Sign in as `user` at the authorization endpoint; returns the callback's query."""
         with self._lock:
             self.next_user = user
-        response = requests.get(authorization_url, allow_redirects=False, timeout=10)
+        response = requests.get(authorization_url, allow_redirects=False, timeout=10, verify=self.browser_verify)
         if response.status_code != 302:
             raise AssertionError(f"the authorization endpoint answered {response.status_code}: {response.text[:300]}")
         return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["Location"]).query).items()}
@@ -246,6 +258,8 @@ class FakeAuthorizationServer:
                                 "refresh_token": self.grants.issue_refresh(person, scope), "scope": scope}  # fmt: skip
         if self.openid:
             body["id_token"] = self.id_token(person, nonce=nonce, kind=kind)
+            with self.grants.lock:
+                self.grants.issued.append(body["id_token"])
         return body
 
     def _client_ok(self, form: Mapping[str, str]) -> bool:

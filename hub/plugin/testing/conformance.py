@@ -13,8 +13,14 @@ C01-C11, B01-B03, R01, R07, R09, G01):
                 yield MyAdapter(idp)
 
 No pytest plugin registration is needed: the fixtures live on the class. A check the
-provider's protocol does not have (a nonce without ID tokens) or the adapter cannot provoke
-is skipped, never silently passed: the skip names the adapter member that would enable it.
+provider's protocol does not have (a nonce without ID tokens) is skipped. A check the adapter
+cannot enable is skipped too, never silently: the end of the run prints one line per plugin,
+"not checked: <member> (<checks>)", and strict mode (`pytest --hub-strict`, or the environment
+variable HUB_KIT_STRICT=1) fails those checks instead (`hub.plugin.testing.unchecked`).
+
+Whatever the adapter provides, every check also watches for secrets: every log record of every
+logger at every level, and every error the provider raises, must not show the client secret, a
+secret setting, or a code or token the IdP issued (`hub.plugin.testing.watch`).
 
 A plugin tested against `hub.testing.authserver.FakeAuthorizationServer` subclasses
 `FakeServerAdapter` instead and writes only `provider_table`: every check is then enabled.
@@ -26,11 +32,15 @@ What the adapter must provide, and what it may (each optional member enables che
 | `plugin`, `plugin_name`, `users` (two people), `provider_table`, `approve`, `token_calls` | every check |
 | `has_id_token`, `issues_new_refresh_token`, `single_use_refresh_tokens` | which protocol checks apply |
 | `misbehave(kind)` for `MISBEHAVIOURS` | nonce/issuer/audience enforcement, token-endpoint outages and timeouts |
-| `misbehave_at("profile", kind)` for `PROFILE_MISBEHAVIOURS` | profile-endpoint outages, timeouts and HTML answers |
+| `misbehave_at(endpoint, kind)` for `OUTAGE_ENDPOINTS` x `PROFILE_MISBEHAVIOURS` | outages, timeouts, HTML, broken and empty JSON at the token, profile and revocation endpoints |
+| `revocation_calls()`, `issued_secrets()` | a revocation failure reported as done; tokens the provider never hands back, in logs |
+| `account_states` (every state that blocks a user) with `refuse_account(user, state)` | each state is refused |
+| `serve_tls(context, browser_bundle)` | TLS verification (`hub.testing.tls`'s throwaway CAs) |
+| `does_not_apply` | members with no counterpart at this IdP (printed, not failed in strict mode) |
 | `bad_client_settings()` | rejected client credentials |
 | `secret_settings` | secrets never in settings errors |
 | `expected_profile(user)` | profile mapping |
-| `change_email`, `rename`, `unverify_email`, `refuse_account` | the subject survives an email change and a rename; honest `email_verified`; a refused account state |
+| `change_email`, `rename`, `unverify_email` | the subject survives an email change and a rename; honest `email_verified` |
 | `deny(authorization_url, user)` | an `error=` answer from the real IdP (without it the kit builds one) |
 
 Timing: the kit's providers give up reading after `READ_TIMEOUT` (0.5 s), so a `timeout`
@@ -51,7 +61,9 @@ from sqlalchemy import select, update
 
 from hub.core.models import LinkedAccount, TokenSet, utcnow
 from hub.plugin.testing.adapters import (
+    DEFAULT_ACCOUNT_STATES,
     MISBEHAVIOURS,
+    OUTAGE_ENDPOINTS,
     PROFILE_MISBEHAVIOURS,
     PROVIDER_ID,
     READ_TIMEOUT,
@@ -60,16 +72,31 @@ from hub.plugin.testing.adapters import (
     FakeServerAdapter,
 )
 from hub.plugin.testing.app import callback_path, hub_app, start_sign_in
+from hub.plugin.testing.outage_checks import OutageChecks
 from hub.plugin.testing.provider_checks import ProviderChecks, build_provider, expect, pkce_pair
+from hub.plugin.testing.pytest_plugin import ensure_registered
+from hub.plugin.testing.tls_checks import TlsChecks
+from hub.plugin.testing.unchecked import RUN, plugin_of
+from hub.plugin.testing.watch import Watch, watching
 from hub.provider import ProviderType
 
 
-class ProviderConformance(ProviderChecks):
+class ProviderConformance(ProviderChecks, OutageChecks, TlsChecks):
     """The suite. Subclass it as `Test<Name>Conformance` and provide the `adapter` fixture."""
 
     provider_id: ClassVar[str] = PROVIDER_ID
 
     # --- fixtures ---------------------------------------------------------------------------
+
+    @pytest.fixture(autouse=True)
+    def _hub_kit_watch(self, request: pytest.FixtureRequest, adapter: ConformanceAdapter) -> Iterator[Watch]:
+        """Around every check: the summary and strict mode, and the watch that fails the check
+        when a secret reaches a log record (any logger, any level)."""
+        ensure_registered(request.config)
+        RUN.current_check = getattr(request.node, "originalname", request.node.name)
+        RUN.plugins.add(plugin_of(adapter))
+        with watching(adapter) as watch:
+            yield watch
 
     @pytest.fixture
     def adapter(self) -> ConformanceAdapter:
@@ -138,7 +165,9 @@ class ProviderConformance(ProviderChecks):
 
 
 __all__ = [
+    "DEFAULT_ACCOUNT_STATES",
     "MISBEHAVIOURS",
+    "OUTAGE_ENDPOINTS",
     "PROFILE_MISBEHAVIOURS",
     "READ_TIMEOUT",
     "REDIRECT_URI",

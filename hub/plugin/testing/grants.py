@@ -80,6 +80,8 @@ class Grants(Generic[P]):
         self.codes: dict[str, CodeGrant[P]] = {}
         self.access: dict[str, IssuedToken[P]] = {}
         self.refresh: dict[str, IssuedToken[P]] = {}
+        self.issued: list[str] = []
+        """Every code and token handed out, spent or not: what must never reach a log."""
         self.lock = threading.RLock()
 
     # --- codes ----------------------------------------------------------------------------------
@@ -91,6 +93,7 @@ class Grants(Generic[P]):
             grant.expires_at = self.clock() + self.code_lifetime
         with self.lock:
             self.codes[code] = grant
+            self.issued.append(code)
         return code
 
     def redeem_code(self, code: str, redirect_uri: str | None, verifier: str | None) -> CodeGrant[P]:
@@ -113,12 +116,14 @@ class Grants(Generic[P]):
         token = self.access_prefix + secrets.token_urlsafe(27)
         with self.lock:
             self.access[token] = IssuedToken(person, scope, self.clock() + lifetime)
+            self.issued.append(token)
         return token
 
     def issue_refresh(self, person: P, scope: str, lifetime: float = FOREVER) -> str:
         token = self.refresh_prefix + secrets.token_urlsafe(27)
         with self.lock:
             self.refresh[token] = IssuedToken(person, scope, self.clock() + lifetime)
+            self.issued.append(token)
         return token
 
     def holder(self, access_token: str) -> P | None:

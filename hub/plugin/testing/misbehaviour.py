@@ -91,6 +91,8 @@ def canned_answer(kind: str | None, slow_seconds: float) -> Response | None:
         return Response("<!doctype html><html><body>Sign in to continue</body></html>", 200, content_type="text/html")
     if kind == "invalid_json":
         return Response('{"access_token": ', 200, content_type="application/json")
+    if kind == "empty":
+        return Response("", 200, content_type="application/json")
     if kind == "unauthorized":
         return Response(json.dumps({"error": "invalid_token"}), 401, content_type="application/json",
                         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import inspect
 import secrets
 import socket
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from hub.errors import (
     TokenRejected,
 )
 from hub.http import ProviderSession
+from hub.plugin.testing import generic_fake as generic
 from hub.plugin.testing.adapters import (
     PROFILE_MISBEHAVIOURS,
     PROVIDER_ID,
@@ -33,6 +35,8 @@ from hub.plugin.testing.adapters import (
     ConformanceAdapter,
 )
 from hub.plugin.testing.app import query_of
+from hub.plugin.testing.unchecked import not_checked, note_not_checked
+from hub.plugin.testing.watch import current, saw
 from hub.provider import AuthorizationRequest, Callback, Identity, ProviderContext, ProviderType, SignInResult
 from hub.upstream.registry import CORE_KEYS
 
@@ -52,16 +56,53 @@ def expect(error: type[HubError], action: Callable[[], Any], mistake: str) -> Hu
     try:
         action()
     except error as caught:
+        no_secret_in(caught)
         return caught
     except Exception as other:  # the kit reports what the provider raised instead
         pytest.fail(f"{mistake}: expected {error.__name__}, but {type(other).__name__} was raised: {other}")
     pytest.fail(f"{mistake}: expected {error.__name__}, but the call succeeded")
 
 
+def no_secret_in(error: BaseException) -> None:
+    """Fail when an error the provider raised shows a secret the kit has seen in this check."""
+    watch = current()
+    leaks = watch.error_leaks(error) if watch is not None else []
+    assert not leaks, f"an error the provider raised shows {', '.join(leaks)}: {type(error).__name__}"
+
+
+def refuse_account(adapter: ConformanceAdapter, user: str, state: str | None) -> bool:
+    """`adapter.refuse_account(user, state)`, also for adapters written before states were a list
+    (`refuse_account(self, user)`)."""
+    if state is None:
+        return adapter.refuse_account(user)
+    try:
+        inspect.signature(adapter.refuse_account).bind(user, state)
+    except TypeError:
+        return False
+    return adapter.refuse_account(user, state)
+
+
 def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     return verifier, challenge
+
+
+BROKEN_VALUES: tuple[Any, ...] = (None, ["not", "a", "valid", "value"], "", "not a valid value", -1, {"not": "valid"})
+"""What the settings check puts in each setting, one at a time."""
+
+
+def declared_settings(adapter: ConformanceAdapter, build: Callable[..., Any], table: dict[str, Any]) -> set[str]:
+    """Every setting the provider type declares: the adapter's table, the type's
+    `known_settings` when it has one, and the list an unknown-setting error names."""
+    cls = next(c for c in adapter.plugin.hub_provider_types() if c.type_name == table["type"])
+    names = set(table) | set(getattr(cls, "known_settings", ()))
+    try:
+        build(conformance_unknown_setting="x")
+    except ConfigError as error:
+        listed = str(error).partition("known:")[2].strip(" .)")
+        names |= {name.strip() for name in listed.split(",") if name.strip().isidentifier()}
+    return names
 
 
 class ProviderChecks:
@@ -76,13 +117,23 @@ class ProviderChecks:
         nonce = secrets.token_urlsafe(16)
         url = provider.authorization_url(AuthorizationRequest(secrets.token_urlsafe(16), nonce, challenge))
         params = adapter.approve(url, user)
-        return provider.complete_sign_in(
-            Callback(params, tamper.get("code_verifier", verifier), tamper.get("nonce", nonce))
-        )
+        saw("an authorization code", params.get("code"), verifier)
+        try:
+            result = provider.complete_sign_in(
+                Callback(params, tamper.get("code_verifier", verifier), tamper.get("nonce", nonce))
+            )
+        except Exception as error:
+            no_secret_in(error)
+            raise
+        tokens = result.tokens
+        saw("an access token", tokens.access_token)
+        saw("a refresh token", tokens.refresh_token)
+        saw("an ID token", getattr(tokens, "id_token", None))
+        return result
 
     def require(self, adapter: ConformanceAdapter, kind: str) -> None:
-        if not adapter.misbehave(kind):
-            pytest.skip(f"the adapter cannot provoke {kind}")
+        if not generic.misbehave(adapter, kind):
+            not_checked(adapter, "misbehave", f"adapter.misbehave({kind!r}) returned False")
 
     # --- the authorization request (C01, B03) -----------------------------------------------
 
@@ -107,7 +158,10 @@ class ProviderChecks:
     def test_sign_in_maps_subject_and_profile(self, adapter: ConformanceAdapter, provider: ProviderType) -> None:
         result = self.sign_in(adapter, provider, adapter.users[0])
         assert result.identity.subject and result.identity.issuer
-        for name, value in adapter.expected_profile(adapter.users[0]).items():
+        expected = adapter.expected_profile(adapter.users[0])
+        if not expected and note_not_checked(adapter, "expected_profile"):
+            pytest.fail("strict mode: adapter.expected_profile is empty, so the profile mapping is not checked")
+        for name, value in expected.items():
             assert getattr(result.profile, name) == value, name
         assert result.tokens.access_token and "access_token=" not in repr(result.tokens)
 
@@ -122,7 +176,7 @@ class ProviderChecks:
     def test_an_email_change_keeps_the_subject(self, adapter: ConformanceAdapter, provider: ProviderType) -> None:
         before = self.sign_in(adapter, provider, adapter.users[0])
         if not adapter.change_email(adapter.users[0], "changed.address@example.test"):
-            pytest.skip("the adapter cannot change a person's email")
+            not_checked(adapter, "change_email", "adapter.change_email returned False")
         after = self.sign_in(adapter, provider, adapter.users[0])
         assert after.identity.subject == before.identity.subject
         assert after.profile.email in (None, "changed.address@example.test")
@@ -203,7 +257,7 @@ class ProviderChecks:
     def test_a_new_username_keeps_the_subject(self, adapter: ConformanceAdapter, provider: ProviderType) -> None:
         before = self.sign_in(adapter, provider, adapter.users[0]).identity.subject
         if not adapter.rename(adapter.users[0], "renamed-conformance-user"):
-            pytest.skip("adapter.rename returned False: the kit cannot check that a username is not the subject")
+            not_checked(adapter, "rename", "adapter.rename returned False: a username used as the subject")
         after = self.sign_in(adapter, provider, adapter.users[0]).identity.subject
         assert after == before, (
             "the subject changed when the person's username changed: use the provider's immutable "
@@ -212,19 +266,25 @@ class ProviderChecks:
 
     def test_a_refused_account_state_is_access_denied(self, adapter: ConformanceAdapter, provider: ProviderType) -> None:
         subject = self.sign_in(adapter, provider, adapter.users[0]).identity.subject
-        if not adapter.refuse_account(adapter.users[0]):
-            pytest.skip("adapter.refuse_account returned False: the kit cannot check that a blocked account is refused")
-        refused = expect(
-            AccessDenied,
-            lambda: self.sign_in(adapter, provider, adapter.users[0]),
-            "an account the IdP reports as blocked or suspended was signed in",
-        )
-        named = getattr(refused, "subject", None)
-        assert named in (None, subject), f"the refusal names subject {named!r}, not the account's {subject!r}"
+        states: tuple[str | None, ...] = (None,) if adapter.account_states is None else tuple(adapter.account_states)
+        if not states:
+            pytest.skip("adapter.account_states is (): the IdP has no state that blocks a user")
+        for state in states:
+            if not refuse_account(adapter, adapter.users[0], state):
+                not_checked(adapter, "refuse_account", f"adapter.refuse_account(user, {state!r}) returned False")
+            refused = expect(
+                AccessDenied,
+                lambda: self.sign_in(adapter, provider, adapter.users[0]),
+                f"an account the IdP reports as {state or 'blocked'} was signed in",
+            )
+            named = getattr(refused, "subject", None)
+            assert named in (None, subject), f"the refusal names subject {named!r}, not the account's {subject!r}"
+        if adapter.account_states is None and note_not_checked(adapter, "account_states"):
+            pytest.fail("strict mode: adapter.account_states is not declared: list every state that blocks a user")
 
     def test_an_unverified_email_is_reported_unverified(self, adapter: ConformanceAdapter, provider: ProviderType) -> None:
         if not adapter.unverify_email(adapter.users[0]):
-            pytest.skip("adapter.unverify_email returned False: the kit cannot check email_verified")
+            not_checked(adapter, "unverify_email", "adapter.unverify_email returned False: email_verified")
         profile = self.sign_in(adapter, provider, adapter.users[0]).profile
         assert profile.email_verified is False, (
             "Profile.email_verified is True for an address the IdP says is not verified: "
@@ -240,8 +300,8 @@ class ProviderChecks:
         verifier, challenge = pkce_pair()
         nonce = secrets.token_urlsafe(8)
         params = adapter.approve(provider.authorization_url(AuthorizationRequest("s", nonce, challenge)), adapter.users[0])
-        if not adapter.misbehave_at("profile", kind):
-            pytest.skip(f"adapter.misbehave_at('profile', {kind!r}) returned False")
+        if not generic.misbehave_at(adapter, "profile", kind):
+            not_checked(adapter, "misbehave_at", f"adapter.misbehave_at('profile', {kind!r}) returned False")
         expect(
             ProviderUnavailable,
             lambda: provider.complete_sign_in(Callback(params, verifier, nonce)),
@@ -253,13 +313,13 @@ class ProviderChecks:
         table = adapter.provider_table(REDIRECT_URI)
         secrets_in_table = [str(table[name]) for name in adapter.secret_settings if table.get(name)]
         if not secrets_in_table:
-            pytest.skip("adapter.secret_settings names no setting of the provider table")
-        errors: list[ConfigError] = []
-        for name in [k for k in table if k not in CORE_KEYS and k not in adapter.secret_settings]:
-            for broken in (None, ["not", "a", "valid", "value"]):
+            not_checked(adapter, "secret_settings", "adapter.secret_settings names no setting of the provider table")
+        errors: list[Exception] = []
+        for name in sorted(declared_settings(adapter, build, table) - CORE_KEYS):
+            for broken in BROKEN_VALUES:
                 try:
                     build(**{name: broken})
-                except ConfigError as error:
+                except Exception as error:  # a non-ConfigError must not show the secret either
                     errors.append(error)
         if not errors:
             pytest.skip("no setting of the table is required or checked, so no settings error to inspect")
@@ -278,6 +338,8 @@ class ProviderChecks:
         params = adapter.deny(url, adapter.users[0])
         expected: type[HubError] = ProviderDenied
         if params is None:  # built by the kit: without the IdP's `iss`, a strict provider may refuse it otherwise
+            if note_not_checked(adapter, "deny"):
+                pytest.fail("strict mode: adapter.deny returned None, so the IdP's own error= answer is not checked")
             params, expected = {"error": "access_denied", "error_description": "The user declined.", "state": state}, SignInError
         before = adapter.token_calls()
         expect(

@@ -18,6 +18,7 @@ GitHub's answers and quirks are here. Values here are fakes, never real credenti
 from __future__ import annotations
 
 import hmac
+import ssl
 import threading
 import time
 from collections import Counter
@@ -29,7 +30,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, redirect, request
 from hub.testing.grants import FOREVER, CodeGrant, GrantRefused, Grants
-from hub.testing.misbehaviour import Misbehaviours
+from hub.testing.misbehaviour import Misbehaviours, canned_answer
 
 from hub.serving import LoopbackServer
 
@@ -38,13 +39,14 @@ CLIENT_SECRET = "fake-github-client-secret-0123456789abcdef"
 CODE_LIFETIME = 600
 ACCESS_TOKEN_LIFETIME = 28800
 REFRESH_TOKEN_LIFETIME = 15897600
-ENDPOINTS = frozenset({"authorize", "token", "user", "emails"})
+ENDPOINTS = frozenset({"authorize", "token", "user", "emails", "revoke"})
 MISBEHAVIOURS = frozenset(
     {
         "token_error",  # token endpoint: error= (default bad_verification_code), status= (default 200)
         "http_error",  # endpoint=: status= (default 502), HTML body
         "slow",  # endpoint=: wait seconds= before answering
         "authorize_error",  # authorize redirects back with error= (default access_denied)
+        "canned",  # endpoint=: kind= html|invalid_json|empty (hub.testing.misbehaviour.canned_answer)
     }
 )
 
@@ -96,6 +98,8 @@ class FakeGitHub:
         )
         """Codes and tokens, held by GitHub user id (a rename replaces the user, not the id)."""
         self.misbehaviours = Misbehaviours(MISBEHAVIOURS, ENDPOINTS)
+        self.browser_verify: bool | str = True
+        """What the person's browser trusts: a CA bundle once the fake serves HTTPS."""
         self._server: LoopbackServer | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -109,6 +113,13 @@ class FakeGitHub:
         if self._server is not None:
             self._server.stop()
         self._server = None
+
+    def serve_tls(self, context: ssl.SSLContext, browser_bundle: str) -> None:
+        """Answer HTTPS with `context`'s certificate from now on, on a new port (the conformance
+        kit's TLS check); the browser trusts `browser_bundle`."""
+        self.stop()
+        self._server = LoopbackServer(_app(self), name="fake-github", ssl_context=context).start()
+        self.browser_verify = str(browser_bundle)
 
     def __enter__(self) -> FakeGitHub:
         return self.start()
@@ -161,6 +172,12 @@ class FakeGitHub:
         with self._lock:
             self.users[user.id] = replace(user, emails=({"email": email, "primary": True, "verified": True, "visibility": None},))
 
+    def unverify_emails(self, login: str) -> None:
+        """GitHub reports every address of the person as not verified."""
+        user = self.user_by_login(login)
+        with self._lock:
+            self.users[user.id] = replace(user, emails=tuple({**e, "verified": False} for e in user.emails))
+
     def revoke_app(self, login: str) -> None:
         """The person revoked the OAuth app: every token of theirs stops working."""
         user_id = self.user_by_login(login).id
@@ -169,7 +186,7 @@ class FakeGitHub:
     def misbehave(self, name: str, *, times: int | None = 1, **options: Any) -> None:
         if name not in MISBEHAVIOURS:
             raise ValueError(f"unknown misbehaviour {name!r}; one of {sorted(MISBEHAVIOURS)}")
-        if name in {"http_error", "slow"} and options.get("endpoint") not in ENDPOINTS:
+        if name in {"http_error", "slow", "canned"} and options.get("endpoint") not in ENDPOINTS:
             raise ValueError(f"{name} needs endpoint= one of {sorted(ENDPOINTS)}")
         self.misbehaviours.arm(name, times=times, **options)
 
@@ -239,7 +256,8 @@ def _app(github: FakeGitHub) -> Flask:
         failure = github.take("http_error", endpoint)
         if failure is not None:
             return "<html><body>Unicorn! GitHub is having trouble.</body></html>", int(failure.get("status", 502))
-        return None
+        canned = github.take("canned", endpoint)
+        return canned_answer(canned["kind"], 0) if canned is not None else None
 
     @app.get("/login/oauth/authorize")
     def authorize() -> Any:
@@ -319,7 +337,7 @@ def _endpoint(path: str) -> str | None:
         "/login/oauth/access_token": "token",
         "/api/user": "user",
         "/api/user/emails": "emails",
-    }.get(path)
+    }.get(path) or ("revoke" if path.startswith("/api/applications/") else None)
 
 
 def _back(args: dict[str, str], params: dict[str, str]) -> Any:

@@ -8,17 +8,17 @@ from typing import Any
 
 import hub_oidc
 import pytest
+from hub.testing.conformance import ProviderConformance
 from hub_entra.emulator import EntraEmulator
 from hub_entra.emulator.conformance import KIT_MISBEHAVIOURS, EmulatorAdapter
 from hub_entra.emulator.directory import CONTOSO_TENANT_ID
-
-from hub.testing.conformance import ProviderConformance
 
 
 class EmulatorAsOidcAdapter(EmulatorAdapter):
     plugin = hub_oidc
     plugin_name = "oidc"
     misbehaviours = {**KIT_MISBEHAVIOURS, "server_error": ("http_error", {"endpoint": "token", "status": 502})}
+    fetches_profile = False  # the oidc type reads the ID token; this table turns userinfo off
 
     def provider_table(self, redirect_uri: str) -> dict[str, Any]:
         self.emulator.add_redirect_uri(redirect_uri)

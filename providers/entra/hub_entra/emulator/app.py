@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus, urlencode, urlsplit
 
 from flask import Flask, Response, jsonify, redirect, render_template_string, request
+from hub.testing.misbehaviour import canned_answer
 
 from hub_entra.emulator.assertions import CLIENT_ASSERTION_TYPE
 from hub_entra.emulator.directory import Client, Tenant
@@ -70,7 +71,10 @@ def create_app(emulator: EntraEmulator) -> Flask:
     def misbehave_with_http_errors() -> Response | None:
         endpoint = _endpoint_name(request.path)
         failure = emulator.take("http_error", endpoint) if endpoint else None
-        return _http_error(endpoint or "", failure) if failure is not None else None
+        if failure is not None:
+            return _http_error(endpoint or "", failure)
+        canned = emulator.take("canned", endpoint) if endpoint else None
+        return canned_answer(canned["kind"], 0) if canned is not None else None
 
     @app.get("/<segment>/v2.0/.well-known/openid-configuration")
     def discovery(segment: str) -> Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import ssl
 import threading
 import time
 import uuid
@@ -58,6 +59,7 @@ MISBEHAVIOURS = frozenset(
         "graph_wrong_id",  # Graph /me answers with another id
         "authorize_error",  # authorize redirects back with error= (error=, aadsts=)
         "slow",  # endpoint= waits seconds= before answering
+        "canned",  # endpoint=: kind= html|invalid_json|empty (hub.testing.misbehaviour.canned_answer)
     }
 )
 ENDPOINTS = frozenset({"discovery", "keys", "authorize", "token", "graph", "logout"})
@@ -171,6 +173,9 @@ class EntraEmulator:
         self.public_host = public_host
         self._port = port
         self._server: LoopbackServer | None = None
+        self.scheme = "http"
+        self.browser_verify: bool | str = True
+        """What the person's browser trusts: a CA bundle once the emulator serves HTTPS."""
         self.signing_keys: list[CertifiedKey] = [CertifiedKey.generate()]
         """Published keys; the last one signs."""
         self._auto_sign_in: str | None = None
@@ -205,6 +210,16 @@ class EntraEmulator:
             self._server.stop()
         self._server = None
 
+    def serve_tls(self, context: ssl.SSLContext, browser_bundle: str) -> None:
+        """Answer HTTPS with `context`'s certificate from now on, on a new port (the conformance
+        kit's TLS check); the browser trusts `browser_bundle`."""
+        from hub_entra.emulator.app import create_app
+
+        self.stop()
+        self._server = LoopbackServer(create_app(self), name="entra-emulator", quiet=not self.verbose, ssl_context=context)
+        self._port, self.scheme, self.browser_verify = self._server.port, "https", str(browser_bundle)
+        self._server.start()
+
     def __enter__(self) -> EntraEmulator:
         return self.start()
 
@@ -218,7 +233,7 @@ class EntraEmulator:
     @property
     def base_url(self) -> str:
         """The authority host: configure it as the provider's `authority_host`."""
-        return f"http://{self.public_host}:{self._port}"
+        return f"{self.scheme}://{self.public_host}:{self._port}"
 
     @property
     def graph_url(self) -> str:
@@ -275,7 +290,7 @@ class EntraEmulator:
         if name not in MISBEHAVIOURS:
             raise ValueError(f"unknown misbehaviour {name!r}; one of {sorted(MISBEHAVIOURS)}")
         endpoint = options.get("endpoint")
-        if name in {"http_error", "slow"} and endpoint not in ENDPOINTS:
+        if name in {"http_error", "slow", "canned"} and endpoint not in ENDPOINTS:
             raise ValueError(f"{name} needs endpoint= one of {sorted(ENDPOINTS)}")
         self.misbehaviours.arm(name, times=times, **options)
 
@@ -329,6 +344,17 @@ class EntraEmulator:
             self.clients[client.client_id] = client
 
     # --- lookups --------------------------------------------------------------------------
+
+    def change_user(self, upn: str, /, **changes: Any) -> None:
+        """Change a person in the directory, their `oid` kept: `email=` (the UPN: a rename),
+        `mail=` (the address the `email` claim shows)."""
+        found = self.find_user(upn)
+        if found is None:
+            raise ValueError(f"no such emulator user: {upn}")
+        tenant, user = found
+        with self._lock:
+            users = tuple(replace(u, **changes) if u is user else u for u in tenant.users)
+            self.tenants[tenant.id] = replace(tenant, users=users)
 
     def find_user(self, email: str) -> tuple[Tenant, User] | None:
         for tenant in self.tenants.values():
