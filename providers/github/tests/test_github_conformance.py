@@ -11,10 +11,9 @@ from typing import Any
 import hub_github
 import pytest
 import requests
-from hub_github.fake import FakeGitHub
-
 from hub.testing.app import query_of
 from hub.testing.conformance import ConformanceAdapter, ProviderConformance
+from hub_github.fake import FakeGitHub
 
 MISBEHAVIOURS = {
     "server_error": ("http_error", {"endpoint": "token", "status": 502}),
