@@ -35,7 +35,34 @@ from tests.issuer_kit import IssuerKit
 from tests.live import serve
 
 BASE_URL = "http://localhost:5001"
-PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
+
+
+def _worker_database_url() -> str | None:
+    """HUB_TEST_DATABASE_URL, or under pytest-xdist a database of this worker's own beside it on
+    the same server (`<name>_gw0`, `<name>_gw1`, created when missing), so that workers never
+    truncate each other's tables. The environment variable is set to it, so tests that hand the
+    database to a `hub` subprocess use the worker's too."""
+    url = os.environ.get("HUB_TEST_DATABASE_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker or not url.startswith("postgresql"):
+        return url
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    if base.database.endswith(f"_{worker}"):
+        return url  # already this worker's (a hub subprocess re-reading the environment)
+    name = f"{base.database}_{worker}"
+    server = base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(server, autocommit=True) as connection:
+        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    own = base.set(database=name).render_as_string(hide_password=False)
+    os.environ["HUB_TEST_DATABASE_URL"] = own
+    return own
+
+
+PG_URL = _worker_database_url()
 
 
 @pytest.fixture(scope="session")
