@@ -21,6 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hub_entra.emulator import EntraEmulator
 from hub_github.fake import FakeGitHub
+from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy import text
 
 from hub.app import create_app
@@ -63,6 +64,31 @@ def _worker_database_url() -> str | None:
 
 
 PG_URL = _worker_database_url()
+
+
+class _SharedBytecode(BytecodeCache):
+    """Compiled templates kept in memory for the test process. Every test builds an app of its
+    own, and each app's Jinja environment compiled the same templates again (about a tenth of a
+    second per test that renders a page); Jinja checks each template's source against the
+    bucket's checksum, so an edited template is compiled afresh."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_templates_shared() -> Iterator[None]:
+    """Every app of the run shares compiled templates (_SharedBytecode)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Flask, "jinja_options", {**Flask.jinja_options, "bytecode_cache": _SharedBytecode()})
+        yield
 
 
 @pytest.fixture(scope="session")
