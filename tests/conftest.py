@@ -21,6 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hub_entra.emulator import EntraEmulator
 from hub_github.fake import FakeGitHub
+from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy import text
 
 from hub.app import create_app
@@ -35,7 +36,59 @@ from tests.issuer_kit import IssuerKit
 from tests.live import serve
 
 BASE_URL = "http://localhost:5001"
-PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
+
+
+def _worker_database_url() -> str | None:
+    """HUB_TEST_DATABASE_URL, or under pytest-xdist a database of this worker's own beside it on
+    the same server (`<name>_gw0`, `<name>_gw1`, created when missing), so that workers never
+    truncate each other's tables. The environment variable is set to it, so tests that hand the
+    database to a `hub` subprocess use the worker's too."""
+    url = os.environ.get("HUB_TEST_DATABASE_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker or not url.startswith("postgresql"):
+        return url
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    if base.database.endswith(f"_{worker}"):
+        return url  # already this worker's (a hub subprocess re-reading the environment)
+    name = f"{base.database}_{worker}"
+    server = base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(server, autocommit=True) as connection:
+        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    own = base.set(database=name).render_as_string(hide_password=False)
+    os.environ["HUB_TEST_DATABASE_URL"] = own
+    return own
+
+
+PG_URL = _worker_database_url()
+
+
+class _SharedBytecode(BytecodeCache):
+    """Compiled templates kept in memory for the test process. Every test builds an app of its
+    own, and each app's Jinja environment compiled the same templates again (about a tenth of a
+    second per test that renders a page); Jinja checks each template's source against the
+    bucket's checksum, so an edited template is compiled afresh."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_templates_shared() -> Iterator[None]:
+    """Every app of the run shares compiled templates (_SharedBytecode)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Flask, "jinja_options", {**Flask.jinja_options, "bytecode_cache": _SharedBytecode()})
+        yield
 
 
 @pytest.fixture(scope="session")

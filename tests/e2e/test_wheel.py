@@ -13,7 +13,7 @@ from tests.e2e.conftest import run
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]  # one build for the module under xdist
 
 RENDER_LOGIN = """
 from hub.app import create_app

@@ -9,8 +9,10 @@ import itertools
 import os
 import uuid
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
+import limits.storage.memory
 import pytest
 import redis
 from flask import Flask
@@ -41,7 +43,14 @@ ARGUMENTS = {"provider": "fake", "provider_id": "fake", "filename": "hub.css"}
 
 @pytest.fixture(autouse=True)
 def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ratelimit.RateLimits, "window_clock", staticmethod(lambda: 1_000_000_020.0))
+    """Hold the windows still: the hub's (one audit event per burst) and the in-memory limiter's.
+    Its sliding windows are wall-clock minutes, so a route walked across a minute boundary had
+    one request of its refused stretch let through (the previous minute's count weighed just
+    under the allowance), and the test failed when it ran long. Redis windows start at a key's
+    first hit, and every route has an address, so a key, of its own."""
+    clock = staticmethod(lambda: 1_000_000_020.0)
+    monkeypatch.setattr(ratelimit.RateLimits, "window_clock", clock)
+    monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=clock.__func__))
 
 
 REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL")
