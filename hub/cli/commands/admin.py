@@ -8,7 +8,7 @@ import click
 from sqlalchemy import select
 
 from hub.actions import users
-from hub.cli.commands import OPERATOR, runtime
+from hub.cli.context import OPERATOR, runtime
 from hub.core.models import User
 from hub.core.people import find_user, user_email_verified
 from hub.runtime import Runtime, revoke_upstream

@@ -8,7 +8,7 @@ import click
 from sqlalchemy import select
 
 from hub.actions import api_keys
-from hub.cli.commands import OPERATOR, runtime
+from hub.cli.context import OPERATOR, runtime
 from hub.core import apikeys
 from hub.core.models import ApiKey, utcnow
 from hub.core.parsing import MAX_ID

@@ -12,7 +12,7 @@ import click
 
 from hub.actions import applications as actions
 from hub.actions.applications import Registration
-from hub.cli.commands import OPERATOR, runtime
+from hub.cli.context import OPERATOR, runtime
 from hub.issuer import applications
 
 

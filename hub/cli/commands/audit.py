@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from hub.cli.commands import ProgressBar, runtime
+from hub.cli.context import ProgressBar, runtime
 from hub.core import audit
 from hub.core.models import utcnow
 from hub.core.parsing import MAX_ID

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from hub.actions import keyring as keyring_actions
-from hub.cli.commands import ProgressBar, runtime
+from hub.cli.context import ProgressBar, runtime
 from hub.core.keyring import KeyRing
 from hub.core.secrets import save_dev_token_keys
 

@@ -7,7 +7,7 @@ import json
 import click
 
 from hub.actions import scim_tokens
-from hub.cli.commands import OPERATOR, runtime
+from hub.cli.context import OPERATOR, runtime
 from hub.console import provisioning
 from hub.console.provisioning import scim_url
 from hub.core.parsing import MAX_ID

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hub.cli.commands import runtime
+from hub.cli.context import runtime
 from hub.core.db import write_transaction
 from hub.issuer import signing
 
