@@ -11,7 +11,24 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hub.core.models.base import Base, utcnow
 
 
-class AuditEvent(Base):
+class _EventFields:
+    """What an audit event says, the same in the chain (audit_events) and in its outbox
+    (audit_pending): one definition, so the two tables cannot drift apart."""
+
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    type: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    actor_user_id: Mapped[int | None]
+    subject_user_id: Mapped[int | None]
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    mac: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEvent(_EventFields, Base):
     """One append-only audit record, chained to its predecessor by a keyed MAC (hub.core.audit)."""
 
     __tablename__ = "audit_events"
@@ -26,20 +43,9 @@ class AuditEvent(Base):
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
     )
-    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
-    type: Mapped[str] = mapped_column(String(64))
-    outcome: Mapped[str] = mapped_column(String(16))
-    actor_user_id: Mapped[int | None]
-    subject_user_id: Mapped[int | None]
-    provider_id: Mapped[str | None] = mapped_column(String(64))
-    ip: Mapped[str | None] = mapped_column(String(64))
-    user_agent: Mapped[str | None] = mapped_column(String(512))
-    request_id: Mapped[str | None] = mapped_column(String(64))
-    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    mac: Mapped[str] = mapped_column(String(64))
 
 
-class AuditPending(Base):
+class AuditPending(_EventFields, Base):
     """An audit event written on the request path, not yet linked into the chain (the outbox).
 
     `hub.core.audit.outbox` inserts it in the caller's transaction without any lock; the
@@ -51,17 +57,6 @@ class AuditPending(Base):
     __tablename__ = "audit_pending"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
-    type: Mapped[str] = mapped_column(String(64))
-    outcome: Mapped[str] = mapped_column(String(16))
-    actor_user_id: Mapped[int | None]
-    subject_user_id: Mapped[int | None]
-    provider_id: Mapped[str | None] = mapped_column(String(64))
-    ip: Mapped[str | None] = mapped_column(String(64))
-    user_agent: Mapped[str | None] = mapped_column(String(512))
-    request_id: Mapped[str | None] = mapped_column(String(64))
-    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    mac: Mapped[str] = mapped_column(String(64))
 
 
 class AuditRetentionGate(Base):
