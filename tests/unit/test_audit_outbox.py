@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -25,7 +26,7 @@ from hub.core.audit import (
     verify,
 )
 from hub.core.db import Database, write_transaction
-from hub.core.models import AuditEvent, AuditPending
+from hub.core.models import AuditEvent, AuditPending, utcnow
 
 KEY = b"k" * 48
 
@@ -169,8 +170,11 @@ def test_backlog_counts_the_outbox(db: Database) -> None:
     log = OutboxAuditLog(KEY)
     record(db, log, 1)
     record(db, log, 2)
+    with write_transaction(db) as session:  # the oldest event has waited half a minute
+        oldest = session.scalar(select(func.min(AuditPending.id)))
+        session.execute(update(AuditPending).where(AuditPending.id == oldest).values(occurred_at=utcnow() - timedelta(seconds=30)))
     waiting = backlog(db)
-    assert waiting.pending == 2 and waiting.lag_seconds >= 0.0
+    assert waiting.pending == 2 and 30.0 <= waiting.lag_seconds < 90.0
 
 
 def _runtime(db: Database, tmp_path: Path) -> Any:
