@@ -309,3 +309,20 @@ def test_odd_characters_in_other_parameters_are_never_a_500(issuer, name, value)
              "state": "s1", "code_challenge": "x" * 43, "code_challenge_method": "S256", name: value}
     response = issuer.browser.get("/oauth2/authorize", query_string=query)
     assert response.status_code in (302, 400), response.get_data(as_text=True)[:300]
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("max_age", "\u00b2"),  # a digit to str.isdigit, not to int()
+    ("max_age", "9" * 5000),  # past int()'s digit limit
+    ("hub_login_after", "1.\u00e9"),  # a login mark with a non-ASCII MAC
+    ("hub_login_after", "\u00b2.x"),
+])
+def test_numbers_that_are_not_ascii_digits_are_never_a_500(issuer, name, value):
+    """`max_age` and the login mark are read before the request is validated, for a signed-in
+    person: a value `str.isdigit` accepts but `int()` or `compare_digest` refuses must not be a 500."""
+    issuer.sign_in()
+    wiki = issuer.register("Wiki", first_party=True)
+    query = {"client_id": wiki.client_id, "response_type": "code", "scope": "openid", "redirect_uri": REDIRECT,
+             "state": "s1", "code_challenge": "x" * 43, "code_challenge_method": "S256", name: value}
+    response = issuer.browser.get("/oauth2/authorize", query_string=query)
+    assert response.status_code in (302, 400), response.get_data(as_text=True)[:300]

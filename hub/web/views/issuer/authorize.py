@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -44,6 +45,7 @@ from hub.web.views.issuer.transaction import in_transaction
 LOGIN_MARK = "hub_login_after"
 """A signed timestamp added to the authorization request while the person signs in again for
 `prompt=login` or `max_age`: a sign-in after it satisfies them, so the flow cannot loop."""
+_SECONDS = re.compile(r"[0-9]{1,10}")
 LOGIN_MARK_LIFETIME = 600
 MAX_RESUME_LENGTH = 2000
 """The resumed authorization request travels as the sign-in's `next` path (hub.upstream.signin keeps 2048)."""
@@ -90,7 +92,7 @@ def _authorize(decision: str | None) -> Any:
         _refuse_unquotable_parameters()
         grant = server.get_consent_grant(end_user=subject)
         max_age = request.values.get("max_age")
-        if max_age is not None and not max_age.isdigit():
+        if max_age is not None and _seconds(max_age) is None:
             raise InvalidRequestError("max_age must be a number of seconds.", redirect_uri=grant.redirect_uri)
         _refuse_unsupported_parameters(grant.redirect_uri)
         _check_prompt(grant.redirect_uri, signed_in=subject is not None)
@@ -216,8 +218,8 @@ def _fresh_enough(current: sessions.CurrentSession, prompts: set[str]) -> bool:
     after = _login_mark_time(request.values.get(LOGIN_MARK))
     if after is not None and auth_time >= after:
         return True  # signed in again for this very request
-    max_age = request.values.get("max_age", "")
-    if max_age.isdigit() and time.time() - auth_time > int(max_age):
+    max_age = _seconds(request.values.get("max_age"))
+    if max_age is not None and time.time() - auth_time > max_age:
         return False
     return not prompts & {"login", "select_account"}
 
@@ -227,13 +229,23 @@ def _login_mark(issued_at: int) -> str:
     return f"{issued_at}.{base64.urlsafe_b64encode(mac.digest()[:16]).rstrip(b'=').decode()}"
 
 
+def _seconds(value: str | None) -> int | None:
+    """A request's count of seconds (`max_age`, a login mark's time): ASCII digits only, at most
+    ten of them, else None. `str.isdigit` also takes "²" and unbounded digit runs, which `int()`
+    then refuses or chokes on: a 500 for anyone who types them."""
+    if value is None or not _SECONDS.fullmatch(value):
+        return None
+    return int(value)
+
+
 def _login_mark_time(value: str | None) -> int | None:
-    issued, _, _mac = (value or "").partition(".")
-    if not issued.isdigit() or not hmac.compare_digest(_login_mark(int(issued)), value or ""):
+    issued_text, _, _mac = (value or "").partition(".")
+    issued = _seconds(issued_text)
+    if issued is None or not value.isascii() or not hmac.compare_digest(_login_mark(issued), value):
         return None
-    if time.time() - int(issued) > LOGIN_MARK_LIFETIME:
+    if time.time() - issued > LOGIN_MARK_LIFETIME:
         return None
-    return int(issued)
+    return issued
 
 
 def _resume_path(prompts: set[str]) -> str:
