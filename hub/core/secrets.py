@@ -129,8 +129,10 @@ def _ring_entries(ring_text: str) -> list[tuple[str, bytes | None, str]]:
     """(key id, key bytes or None when undecodable, key text) of each ring entry; the vault
     reports a malformed ring itself, this only judges the keys."""
     entries = []
-    for entry in (part.strip() for part in ring_text.split(",") if part.strip()):
-        kid, _, text = entry.partition(":")
+    for number, entry in enumerate((part.strip() for part in ring_text.split(",") if part.strip()), 1):
+        kid, separator, text = entry.partition(":")
+        if not separator:  # a bare key, no "kid:": never name it by its own text
+            kid, text = f"entry {number}", entry
         try:
             key: bytes | None = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
         except (binascii.Error, ValueError):

@@ -219,3 +219,11 @@ def test_the_refresh_grace_window_is_short_by_default_and_may_be_switched_off(tm
     assert load_settings(environ={"HUB_INSTANCE_PATH": str(tmp_path)}).refresh_reuse_grace_seconds == 10
     strict = load_settings(environ={"HUB_INSTANCE_PATH": str(tmp_path), "HUB_REFRESH_REUSE_GRACE_SECONDS": "0"})
     assert strict.refresh_reuse_grace_seconds == 0
+
+
+def test_a_token_key_without_an_id_is_never_printed_by_the_production_check(tmp_path):
+    """A ring entry written without `kid:` is all key: the refusal names its position, not its text."""
+    bare = "q8Zr3v" + "A" * 20  # too short, so it is refused and named
+    text = _refusal({**_production_environ(tmp_path), "HUB_TOKEN_KEYS": bare})
+    assert "token_keys (key 'entry 1')" in text
+    assert bare not in text and bare[:6] not in text
