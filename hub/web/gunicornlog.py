@@ -18,6 +18,22 @@ from hub.core.errors import ConfigError
 from hub.web import logs
 
 
+class _QueryStringsDropped(logging.Filter):
+    """gunicorn logs a failed request's URI ("Error handling request %s"), query string and all:
+    a callback's `?code=...&state=...`. Keep the path only, as the hub's own access log does."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_path_only(arg) for arg in record.args)
+        return True
+
+
+def _path_only(value: object) -> object:
+    if isinstance(value, str) and value.startswith("/") and "?" in value:
+        return value.partition("?")[0] + "?[query dropped]"
+    return value
+
+
 class HubGunicornLogger(Logger):  # type: ignore[misc]
     """gunicorn's Logger whose error (and, if enabled, access) log propagates to the hub's
     root handler instead of writing through handlers of its own."""
@@ -35,3 +51,4 @@ class HubGunicornLogger(Logger):  # type: ignore[misc]
                 if not isinstance(handler, logging.NullHandler):
                     log.removeHandler(handler)
             log.propagate = True
+        self.error_log.addFilter(_QueryStringsDropped())

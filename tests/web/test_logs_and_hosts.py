@@ -198,6 +198,20 @@ def test_log_shape_json_lines_with_address_request_id_and_gunicorns_own_lines(cl
     assert booting["message"] == "Booting worker with pid: 4242" and booting["level"] == "INFO"
 
 
+def test_gunicorns_failed_request_lines_carry_no_query_string(json_log):
+    """gunicorn logs "Error handling request %s" with the URI: a callback's code and state."""
+    from gunicorn.config import Config
+
+    from hub.web.gunicornlog import HubGunicornLogger
+
+    config = Config()
+    config.set("logger_class", "hub.web.gunicornlog.HubGunicornLogger")
+    HubGunicornLogger(config).error("Error handling request %s", "/callback?code=SECRET-CODE&state=SECRET-STATE")
+    (line,) = [e for e in _entries(json_log) if e["logger"] == "gunicorn.error"]
+    assert line["message"] == "Error handling request /callback?[query dropped]"
+    assert "SECRET" not in json_log.getvalue()
+
+
 def test_an_upstream_failure_is_a_warning_naming_the_provider_and_the_reason(client, idp, json_log):
     from tests.conftest import start_signin
 
