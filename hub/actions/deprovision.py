@@ -63,15 +63,22 @@ def cut_off_user(session: Session, user_id: int, reason: str) -> CutOff:
     return CutOff(ended, revoked, deleted)
 
 
+def revoke_families_through(session: Session, account: LinkedAccount, reason: str) -> int:
+    """Revoke the application refresh families the account admitted (the user's families signed
+    in through its provider, offline ones too). Call it before its sessions end: their
+    session-bound families would cascade away uncounted."""
+    return issuer_tokens.revoke_families(
+        session,
+        (TokenFamily.user_id == account.user_id) & (TokenFamily.provider_id == account.provider_id),
+        reason,
+    )
+
+
 def cut_off_account(session: Session, account: LinkedAccount, reason: str) -> CutOff:
     """Inside the caller's transaction: what the account admitted. Its sessions; the families
     issued through it (the user's families signed in through its provider, offline ones too);
     its stored tokens. The account must sign in again (needs_reauth)."""
-    revoked = issuer_tokens.revoke_families(
-        session,
-        (TokenFamily.user_id == account.user_id) & (TokenFamily.provider_id == account.provider_id),
-        reason,
-    )  # before the sessions end: their session-bound families would cascade away uncounted
+    revoked = revoke_families_through(session, account, reason)
     ended = len(sessions.end_sessions(session, linked_account_id=account.id, reason=reason))
     deleted = _delete_token_sets(session, [account.id])
     account.needs_reauth = True

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.actions import deprovision
 from hub.actions.audited import ActionRefused, Actor, record, refusals_audited
 from hub.core import accounts, sessions
 from hub.core.audit import AuditLog
@@ -36,7 +37,8 @@ def account_of(session: Session, user_id: int, account_id: int) -> LinkedAccount
 def unlink(
     db: Database, audit: AuditLog, revoke_upstream: RevokeUpstream, actor: Actor, user_id: int, account_id: int
 ) -> int:
-    """Remove the account, its tokens and the sessions through it; returns how many sessions ended.
+    """Remove the account, its tokens, the sessions through it and the application refresh
+    families it admitted (offline ones too); returns how many sessions ended.
 
     The last account is refused before the provider is asked anything, and counted again
     under the user's lock in the transaction that deletes (two unlinks at once)."""
@@ -47,10 +49,14 @@ def unlink(
             accounts.check_unlinkable(session, account)
         revocation = revoke_upstream(account_id, trace.provider_id)
         with write_transaction(db) as session:
-            ended = accounts.unlink(session, account_of(session, user_id, account_id))
+            account = account_of(session, user_id, account_id)
+            accounts.check_unlinkable(session, account)
+            revoked = deprovision.revoke_families_through(session, account, "unlink")
+            ended = accounts.unlink(session, account)
             record(
                 audit, session, "unlink", actor, subject_user_id=user_id, provider_id=trace.provider_id,
                 linked_account_id=account_id, provider_revocation=revocation, sessions_ended=ended,
+                application_grants_revoked=revoked,
             )
     return ended
 

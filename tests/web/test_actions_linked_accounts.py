@@ -59,3 +59,28 @@ def test_revoke_tokens_refuses_an_account_without_tokens(rt):
     user_id, (account,) = make_user(rt, "bo")
     with pytest.raises(ActionRefused, match="no stored tokens"):
         linked_accounts.revoke_tokens(rt.db, rt.audit, Upstream(), Actor(None, "console"), user_id, account)
+
+
+def test_unlink_revokes_the_application_families_the_account_admitted(rt):
+    """An offline family signed in through the unlinked account's provider must not outlive it;
+    a family admitted through the user's other account stays."""
+    from hub.core.db import write_transaction
+    from hub.core.models import TokenFamily, utcnow
+    from hub.issuer import applications, tokens
+
+    user_id, (first, second) = make_user(rt, "bo", providers=("fake", "fake2"))
+    with write_transaction(rt.db) as session:
+        created = applications.create(session, "Wiki", ["https://wiki.example.test/cb"])
+        application_id = created.application.id
+        through = {
+            provider: tokens.start_family(
+                session, application_id=application_id, user_id=user_id, grant_id=None, sid=None, origin_sid=None,
+                code_hash=None, scope="openid offline_access", auth_time=utcnow(), provider_id=provider,
+            ).id
+            for provider in ("fake", "fake2")
+        }
+    linked_accounts.unlink(rt.db, rt.audit, Upstream(), Actor(user_id, "account"), user_id, second)
+    with rt.db.session() as session:
+        assert session.get(TokenFamily, through["fake2"]).revoked_at is not None
+        assert session.get(TokenFamily, through["fake"]).revoked_at is None
+    assert last_event(rt, "unlink").details["application_grants_revoked"] == 1
