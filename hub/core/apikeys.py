@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.core.errors import HubError
+from hub.core.errors import HubError, NotFound
 from hub.core.models import ApiKey, utcnow
 
 PREFIX_BYTES = 6
@@ -120,6 +120,6 @@ def describe_scope(key: ApiKey) -> str:
 def revoke(session: Session, key_id: int) -> ApiKey:
     row = session.get(ApiKey, key_id)
     if row is None:
-        raise HubError(f"There is no API key {key_id}; `hub api-keys list` shows them.", code="not_found", status=404)
+        raise NotFound(f"There is no API key {key_id}; `hub api-keys list` shows them.")
     row.revoked_at = row.revoked_at or utcnow()
     return row

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, delete, func, insert, select, text
 
 from hub.core.audit.append import ADVISORY_LOCK_ID, lock_connection
 from hub.core.audit.chain import GENESIS_MAC, PENDING_ALTERED_TYPE, chain_mac, link
+from hub.core.audit.outbox import FIELDS as _FIELDS
 from hub.core.db import Database, write_transaction
 from hub.core.models import AuditEvent, AuditPending, utcnow
 
@@ -43,7 +44,6 @@ _PENDING = AuditPending.__table__
 _HEAD = select(_EVENTS.c.seq, _EVENTS.c.mac).order_by(_EVENTS.c.seq.desc()).limit(1)
 _INSERT = insert(_EVENTS)
 _TRY_LOCK = text(f"SELECT pg_try_advisory_xact_lock({ADVISORY_LOCK_ID})")
-_FIELDS = tuple(column.key for column in _PENDING.columns if column.key not in ("id", "mac"))
 _COLUMNS = ", ".join(_FIELDS)
 _COPY = text(  # the column names are the model's, not input
     f"INSERT INTO audit_events (seq, mac, {_COLUMNS}) "  # noqa: S608

@@ -18,7 +18,8 @@ from hub.core.models import AuditEvent, AuditPending
 
 _PENDING = AuditPending.__table__
 _INSERT = insert(_PENDING)
-_FIELDS = tuple(column.key for column in _PENDING.columns if column.key not in ("id", "mac"))
+FIELDS = tuple(column.key for column in _PENDING.columns if column.key not in ("id", "mac"))
+"""What a pending event says (everything but its id and MAC): its MAC covers these, in this order."""
 
 
 class OutboxAuditLog(AuditLog):
@@ -28,6 +29,6 @@ class OutboxAuditLog(AuditLog):
         return "OutboxAuditLog()"
 
     def _write(self, connection: Connection, event: AuditEvent) -> None:
-        values = {column: getattr(event, column) for column in _FIELDS}
+        values = {column: getattr(event, column) for column in FIELDS}
         values["mac"] = pending_mac(self._key, event)
         connection.execute(_INSERT, values)
