@@ -86,7 +86,9 @@ def record_refusal(
     provider_id: str | None = None,
     **details: Any,
 ) -> None:
-    """The failure event, in a transaction of its own (the action's rolled back)."""
+    """The failure event, in a transaction of its own (the action's rolled back). The error is
+    marked `audited`, so the web layer's refusal handler does not audit it a second time."""
+    error.audited = True
     audit.record_failure(
         db,
         event,

@@ -15,6 +15,8 @@ class HubError(Exception):
     status: int = 500
     title: str = "Something went wrong"
     hint: str = "Try again. If it keeps happening, tell your administrator."
+    audited: bool = False
+    """Set by the code that wrote this failure's audit event, so no handler writes another."""
 
     def __init__(
         self,

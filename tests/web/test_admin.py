@@ -245,7 +245,7 @@ def test_unlink_removes_the_account_and_its_tokens(app, people, monkeypatch):
         assert session.scalar(select(TokenSet).where(TokenSet.linked_account_id == account)) is None
     assert revoked == [("fake2", True)]
     event = assert_audited(app, "unlink", "fake2", event_type="unlink")
-    assert event.details == {"linked_account_id": account, "provider_revocation": "revoked at the provider", "sessions_ended": 0, "via": "console"}
+    assert event.details == {"linked_account_id": account, "provider_revocation": "revoked at the provider", "sessions_ended": 0, "application_grants_revoked": 0, "via": "console"}
 
 
 def test_unlink_refuses_the_last_account_audits_and_changes_nothing(app, people):

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from functools import partial
 
-from flask import Blueprint, g, redirect, request
+from flask import Blueprint, redirect, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from hub.actions import linked_accounts
 from hub.actions.audited import Actor
 from hub.console.applications import connected_applications
-from hub.core.errors import HubError
 from hub.core.models import LinkedAccount
 from hub.core.people import verified_by_any
 from hub.upstream.revocation import revoke_at_provider
@@ -63,9 +62,5 @@ def unlink(account_id: int) -> Response:
     assert current is not None
     rt = runtime()
     actor = Actor(current.user.id, "account", audit_context())
-    try:
-        linked_accounts.unlink(rt.db, rt.audit, partial(revoke_at_provider, rt.db, rt.vault, rt.providers), actor, current.user.id, account_id)
-    except HubError:
-        g.failure_audited = True  # hub.actions wrote the failure event
-        raise
+    linked_accounts.unlink(rt.db, rt.audit, partial(revoke_at_provider, rt.db, rt.vault, rt.providers), actor, current.user.id, account_id)
     return redirect("/account", code=303)

@@ -269,20 +269,16 @@ def act(user_id: int, action: str) -> WerkzeugResponse:
     actor = Actor(current.user.id, "console", audit_context())
     form_account = request.form.get("account")
     account_id = _account_arg(form_account) if action in ACCOUNT_ACTIONS and form_account else None
-    try:
-        if request.form.get("confirm") != "yes":
-            raise not_confirmed(rt.db, rt.audit, chosen.event, actor, subject_user_id=user_id, linked_account_id=account_id)
-        if action == "disable_user":  # the deprovisioning path: it also revokes provider tokens
-            users.disable(rt.db, rt.audit, revoke_upstream(rt), actor, user_id)
-        elif action not in ACCOUNT_ACTIONS:
-            chosen.run(rt.db, rt.audit, actor, user_id)
-        elif account_id is None:
-            raise _refused(rt, chosen.event, actor, user_id, "Choose which linked account this action is for.")
-        else:
-            chosen.run(rt.db, rt.audit, revoke_upstream(rt), actor, user_id, account_id)
-    except HubError:
-        g.failure_audited = True  # hub.actions wrote the failure event
-        raise
+    if request.form.get("confirm") != "yes":
+        raise not_confirmed(rt.db, rt.audit, chosen.event, actor, subject_user_id=user_id, linked_account_id=account_id)
+    if action == "disable_user":  # the deprovisioning path: it also revokes provider tokens
+        users.disable(rt.db, rt.audit, revoke_upstream(rt), actor, user_id)
+    elif action not in ACCOUNT_ACTIONS:
+        chosen.run(rt.db, rt.audit, actor, user_id)
+    elif account_id is None:
+        raise _refused(rt, chosen.event, actor, user_id, "Choose which linked account this action is for.")
+    else:
+        chosen.run(rt.db, rt.audit, revoke_upstream(rt), actor, user_id, account_id)
     _overview_cache().clear()
     return redirect(f"/admin/users/{user_id}?{urlencode({'done': action})}", code=303)
 

@@ -12,7 +12,6 @@ from werkzeug.wrappers import Response
 from hub.actions import scim_tokens
 from hub.actions.audited import Actor, not_confirmed
 from hub.console import provisioning
-from hub.core.errors import HubError
 from hub.core.parsing import parse_id
 from hub.web.request import audit_context, current_session, db_session, render, runtime
 from hub.web.views.admin import guard
@@ -46,11 +45,7 @@ def create() -> tuple[str, int]:
     rt = runtime()
     provider_id = request.form.get("provider_id", "")[:64]
     name = request.form.get("name", "").strip() or f"{provider_id} provisioning"
-    try:
-        created = scim_tokens.create(rt.db, rt.audit, _actor(), provider_id, set(rt.registry.providers), name)
-    except HubError:
-        g.failure_audited = True  # hub.actions.scim_tokens wrote the failure event
-        raise
+    created = scim_tokens.create(rt.db, rt.audit, _actor(), provider_id, set(rt.registry.providers), name)
     g.no_store = True
     return _page(created=(provisioning.scim_url(rt.settings.base_url, provider_id), created.plaintext))
 
@@ -60,11 +55,7 @@ def revoke(token_id: str) -> Response:
     rt = runtime()
     actor = _actor()
     number = parse_id(token_id, "SCIM token id")
-    try:
-        if request.form.get("confirm") != "yes":
-            raise not_confirmed(rt.db, rt.audit, "scim.token_revoke", actor, scim_token_id=number)
-        scim_tokens.revoke(rt.db, rt.audit, actor, number)
-    except HubError:
-        g.failure_audited = True
-        raise
+    if request.form.get("confirm") != "yes":
+        raise not_confirmed(rt.db, rt.audit, "scim.token_revoke", actor, scim_token_id=number)
+    scim_tokens.revoke(rt.db, rt.audit, actor, number)
     return redirect("/admin/scim?done=revoke", code=303)

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from hub.actions import applications as actions
 from hub.actions.audited import Actor, not_confirmed
 from hub.console import applications as console
-from hub.core.errors import HubError, NotFound
+from hub.core.errors import NotFound
 from hub.core.models import User
 from hub.issuer import applications
 from hub.issuer import consent as grants
@@ -44,11 +44,6 @@ def _actor() -> Actor:
     current = current_session()
     assert current is not None
     return Actor(current.user.id, "console", audit_context())
-
-
-def _audited(error: HubError) -> HubError:
-    g.failure_audited = True  # hub.actions.applications wrote the failure event
-    return error
 
 
 def lines(text: str) -> list[str]:
@@ -81,10 +76,7 @@ def remove_own_access(client_id: str) -> Response:
     current = current_session()
     assert current is not None
     rt = runtime()
-    try:
-        actions.remove_access(rt.db, rt.audit, Actor(current.user.id, "account", audit_context()), current.user.id, client_id)
-    except HubError as error:
-        raise _audited(error) from None
+    actions.remove_access(rt.db, rt.audit, Actor(current.user.id, "account", audit_context()), current.user.id, client_id)
     return redirect("/account?done=remove_access", code=303)
 
 
@@ -119,11 +111,8 @@ def create() -> tuple[str, int]:
     rt = runtime()
     try:
         created = actions.register(rt.db, rt.audit, _actor(), form)
-    except ApplicationError as error:
-        g.failure_audited = True
+    except ApplicationError as error:  # audited by the action; the form is shown again
         return render("admin/application_new.html", status=400, form=form, error=error, nav="applications")
-    except HubError as error:
-        raise _audited(error) from None
     g.no_store = True
     return render(
         "admin/application_secret.html",
@@ -170,12 +159,9 @@ def act(client_id: str, action: str) -> Response | tuple[str, int]:
         raise NotFound(f"There is no application action {action[:40]!r}.")
     rt = runtime()
     actor = _actor()
-    try:
-        if request.form.get("confirm") != "yes":
-            raise not_confirmed(rt.db, rt.audit, f"application.{action}", actor, client_id=client_id[:64])
-        changed = run(rt.db, rt.audit, actor, client_id)
-    except HubError as error:
-        raise _audited(error) from None
+    if request.form.get("confirm") != "yes":
+        raise not_confirmed(rt.db, rt.audit, f"application.{action}", actor, client_id=client_id[:64])
+    changed = run(rt.db, rt.audit, actor, client_id)
     if isinstance(changed, NewSecret):  # rotate_secret: the new secret, shown once
         g.no_store = True
         return render(
@@ -207,10 +193,7 @@ def confirm_remove(user_id: int, client_id: str) -> tuple[str, int]:
 def remove_access(user_id: int, client_id: str) -> Response:
     rt = runtime()
     actor = _actor()
-    try:
-        if request.form.get("confirm") != "yes":
-            raise not_confirmed(rt.db, rt.audit, "grant.remove", actor, subject_user_id=user_id, client_id=client_id[:64])
-        actions.remove_access(rt.db, rt.audit, actor, user_id, client_id)
-    except HubError as error:
-        raise _audited(error) from None
+    if request.form.get("confirm") != "yes":
+        raise not_confirmed(rt.db, rt.audit, "grant.remove", actor, subject_user_id=user_id, client_id=client_id[:64])
+    actions.remove_access(rt.db, rt.audit, actor, user_id, client_id)
     return redirect(f"/admin/users/{user_id}?done=remove_access", code=303)

@@ -48,7 +48,7 @@ def respond(status: int, code: str, title: str, message: str, hint: str, provide
 
 
 def handle_hub_error(error: HubError) -> Response | tuple[str, int]:
-    if request.method not in {"GET", "HEAD"} and not g.get("failure_audited"):
+    if request.method not in {"GET", "HEAD"} and not (g.get("failure_audited") or error.audited):
         audit_refusal(error.code)
     return respond(error.status, error.code, error.title, error.message, error.hint, error.provider_code)
 
