@@ -97,30 +97,38 @@ class UpstreamChecks:
             select(*_STATE).where(LinkedAccount.user_id == user_id, LinkedAccount.provider_id == provider_id)
             .order_by(LinkedAccount.id).limit(1)
         ).first()
-        return row is not None and self._is_due(row)
+        return row is not None and self.is_due(row)
 
-    def due(self, session: Session, account_id: int) -> bool:
-        """Whether the account's next use must ask its provider (a plain read, no lock)."""
-        row = session.execute(select(*_STATE).where(LinkedAccount.id == account_id)).first()
-        return row is not None and self._is_due(row)
+    def state(self, session: Session, account_id: int) -> Any:
+        """The account's check state (the columns `is_due` and `stored_refusal` read), or None
+        when it is gone: a plain read, no lock."""
+        return session.execute(select(*_STATE).where(LinkedAccount.id == account_id)).first()
 
-    # ---- the decision ------------------------------------------------------------------------
-
-    def _is_due(self, row: Any) -> bool:
+    def is_due(self, row: Any) -> bool:
+        """Whether the account's next use must ask its provider (`row`: its check state)."""
         checked = _latest(row.upstream_checked_at, row.last_sign_in_at, row.linked_at)
         return checked + self.policy.interval <= utcnow()
 
-    def _decide(self, session: Session, row: Any, context: RequestContext | None) -> str | None:
-        if self._is_due(row):
-            row = self._check(session, row.id, context)
-            if row is None:
-                return "the linked account no longer exists"
+    def stored_refusal(self, row: Any) -> str | None:
+        """Why the account may not be used on its last check's outcome, without asking anyone.
+        A use that is not due still needs it: a check that found the provider failing past the
+        grace period refuses every use until a check confirms the account again, not only the
+        use that ran it."""
         outcome, confirmed = _state(row)
         if outcome == "refused":
             return "the provider refused this account; the person must sign in again"
         if outcome == "transient" and confirmed + self.policy.interval + self.policy.grace <= utcnow():
             return "the provider could not confirm this account for longer than the grace period"
         return None
+
+    # ---- the decision ------------------------------------------------------------------------
+
+    def _decide(self, session: Session, row: Any, context: RequestContext | None) -> str | None:
+        if self.is_due(row):
+            row = self._check(session, row.id, context)
+            if row is None:
+                return "the linked account no longer exists"
+        return self.stored_refusal(row)
 
     def _check(self, session: Session, account_id: int, context: RequestContext | None) -> Any:
         """Lock the account; if nobody checked it while we waited, ask the provider."""
@@ -131,7 +139,7 @@ class UpstreamChecks:
         if account is None:
             return None
         row = session.execute(select(*_STATE).where(LinkedAccount.id == account_id)).one()
-        if not self._is_due(row):
+        if not self.is_due(row):
             return row  # another caller checked it while we waited for the lock
         outcome, error = self._ask(session, account, context)
         now = utcnow()

@@ -22,10 +22,15 @@ from hub.web.request import audit_context
 
 def refused_session_account(rt: Runtime, account_id: int) -> bool:
     """A hub session used after its account's check interval asks the provider first; one read
-    when nothing is due. A refusal for good has ended the session."""
+    when nothing is due, and then the last check's outcome still counts (a provider failing
+    past the grace period is refused on every use until it confirms the account). A refusal
+    for good has ended the session."""
     with rt.db.session() as session:
-        if not rt.checks.due(session, account_id):
-            return False
+        state = rt.checks.state(session, account_id)
+    if state is None:
+        return False
+    if not rt.checks.is_due(state):
+        return rt.checks.stored_refusal(state) is not None
     with write_transaction(rt.db) as session:
         return rt.checks.refusal_for_account(session, account_id, audit_context()) is not None
 
