@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from hub.core import metrics
@@ -30,6 +30,7 @@ from hub.core.errors import HubError, RefreshRejected
 from hub.core.identity import Identity
 from hub.core.keyring import TokenUnreadable
 from hub.core.models import LinkedAccount, TokenSet, utcnow
+from hub.core.sessions import ACCOUNT_CHECK_COLUMNS
 from hub.upstream.provider import ProviderType
 from hub.upstream.vault import TokenVault
 
@@ -39,9 +40,17 @@ OUTCOMES = ("confirmed", "refused", "transient", "unsupported")
 OnRefused = Callable[[Session, LinkedAccount, "str | None"], object]
 """(the transaction, the refused account, the provider's error code): cut off what it admitted."""
 
-_STATE = (
-    LinkedAccount.id, LinkedAccount.upstream_checked_at, LinkedAccount.upstream_confirmed_at,
-    LinkedAccount.upstream_outcome, LinkedAccount.last_sign_in_at, LinkedAccount.linked_at,
+# Built once (hot: a refresh grant reads one on every use): the check state by account, and
+# of the account that admitted a token family; the account locked for its check.
+_BY_ACCOUNT = select(*ACCOUNT_CHECK_COLUMNS).where(LinkedAccount.id == bindparam("account_id"))
+_BY_FAMILY = (
+    select(*ACCOUNT_CHECK_COLUMNS)
+    .where(LinkedAccount.user_id == bindparam("user_id"), LinkedAccount.provider_id == bindparam("provider_id"))
+    .order_by(LinkedAccount.id).limit(1)
+)
+_LOCK_ACCOUNT = (
+    select(LinkedAccount).where(LinkedAccount.id == bindparam("account_id"))
+    .with_for_update(key_share=True).execution_options(populate_existing=True)
 )
 
 
@@ -78,31 +87,20 @@ class UpstreamChecks:
         the family may be used, else why not. One indexed read when no check is due."""
         if provider_id is None:
             return None
-        row = session.execute(
-            select(*_STATE).where(LinkedAccount.user_id == user_id, LinkedAccount.provider_id == provider_id)
-            .order_by(LinkedAccount.id).limit(1)
-        ).first()
+        row = session.execute(_BY_FAMILY, {"user_id": user_id, "provider_id": provider_id}).first()
         return None if row is None else self._decide(session, row, context)
 
     def refusal_for_account(
         self, session: Session, account_id: int, context: RequestContext | None = None
     ) -> str | None:
         """For a hub session's use (in a write transaction the caller opens when `due` says so)."""
-        row = session.execute(select(*_STATE).where(LinkedAccount.id == account_id)).first()
+        row = session.execute(_BY_ACCOUNT, {"account_id": account_id}).first()
         return None if row is None else self._decide(session, row, context)
 
     def due_for_family(self, session: Session, user_id: int, provider_id: str) -> bool:
         """Whether the account that admitted a family must ask its provider (a plain read, no lock)."""
-        row = session.execute(
-            select(*_STATE).where(LinkedAccount.user_id == user_id, LinkedAccount.provider_id == provider_id)
-            .order_by(LinkedAccount.id).limit(1)
-        ).first()
+        row = session.execute(_BY_FAMILY, {"user_id": user_id, "provider_id": provider_id}).first()
         return row is not None and self.is_due(row)
-
-    def state(self, session: Session, account_id: int) -> Any:
-        """The account's check state (the columns `is_due` and `stored_refusal` read), or None
-        when it is gone: a plain read, no lock."""
-        return session.execute(select(*_STATE).where(LinkedAccount.id == account_id)).first()
 
     def is_due(self, row: Any) -> bool:
         """Whether the account's next use must ask its provider (`row`: its check state)."""
@@ -132,13 +130,10 @@ class UpstreamChecks:
 
     def _check(self, session: Session, account_id: int, context: RequestContext | None) -> Any:
         """Lock the account; if nobody checked it while we waited, ask the provider."""
-        account = session.scalars(
-            select(LinkedAccount).where(LinkedAccount.id == account_id)
-            .with_for_update(key_share=True).execution_options(populate_existing=True)
-        ).one_or_none()
+        account = session.scalars(_LOCK_ACCOUNT, {"account_id": account_id}).one_or_none()
         if account is None:
             return None
-        row = session.execute(select(*_STATE).where(LinkedAccount.id == account_id)).one()
+        row = session.execute(_BY_ACCOUNT, {"account_id": account_id}).one()
         if not self.is_due(row):
             return row  # another caller checked it while we waited for the lock
         outcome, error = self._ask(session, account, context)
@@ -157,7 +152,7 @@ class UpstreamChecks:
         if outcome == "refused":
             self.on_refused(session, account, error)
         session.flush()
-        return session.execute(select(*_STATE).where(LinkedAccount.id == account_id)).one()
+        return session.execute(_BY_ACCOUNT, {"account_id": account_id}).one()
 
     def _ask(self, session: Session, account: LinkedAccount, context: RequestContext | None) -> tuple[str, str | None]:
         provider = self.providers.get(account.provider_id)
