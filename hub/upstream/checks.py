@@ -6,7 +6,11 @@ grant), the hub asks the provider first: it refreshes the stored upstream token 
 vault or, for a provider without refresh tokens, calls its optional `check_account`. The
 check runs in the caller's write transaction under the account's row lock (on SQLite, the
 database write lock), so across processes one caller asks and everyone who waited reads its
-outcome: at most one upstream call per account per interval.
+outcome: at most one upstream call per account per interval. The price: the provider's round
+trip (bounded by the HTTP timeout and one retry) runs inside that transaction, so on SQLite
+every writer waits for it, once per account per interval; the vault's own refresh
+(TokenVault.refresh) has the same shape and shares the lock, which is what keeps the two from
+spending one rotating upstream refresh token twice.
 
 Outcomes: confirmed (roles updated), refused for good (the caller's `on_refused` cuts off what
 the account admitted, hub.actions.deprovision), transient (timeout, 5xx: trusted for
