@@ -11,13 +11,13 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Select, delete, insert, select, update
+from sqlalchemy import Select, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.core.digest import digest
-from hub.core.models import SsoSession, User, WebSession, clip, utcnow
+from hub.core.models import LinkedAccount, SsoSession, User, WebSession, clip, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +78,33 @@ def session_policy(settings: Settings) -> SessionPolicy:
     )
 
 
+class AccountCheckState(NamedTuple):
+    """A linked account's upstream check columns (what hub.upstream.checks decides on), read
+    with the session that signed in through it so a page view needs no second query."""
+
+    id: int
+    upstream_checked_at: Any
+    upstream_confirmed_at: Any
+    upstream_outcome: str | None
+    last_sign_in_at: Any
+    linked_at: Any
+
+
+ACCOUNT_CHECK_COLUMNS = (
+    LinkedAccount.id, LinkedAccount.upstream_checked_at, LinkedAccount.upstream_confirmed_at,
+    LinkedAccount.upstream_outcome, LinkedAccount.last_sign_in_at, LinkedAccount.linked_at,
+)
+"""The columns of AccountCheckState, in its order (hub.upstream.checks reads the same)."""
+
+
 @dataclass(frozen=True)
 class CurrentSession:
-    """The signed-in browser as views see it."""
+    """The signed-in browser as views see it; `account` is the check state of the linked
+    account it signed in through (None for a session without one)."""
 
     row: WebSession
     user: User
+    account: AccountCheckState | None = None
 
     @property
     def roles(self) -> frozenset[str]:
@@ -165,16 +186,22 @@ def lookup(session: Session, token: str | None, policy: SessionPolicy) -> Curren
     """The live session for a cookie value, or None when absent, expired, idle or disabled."""
     if not token or len(token) > 128:
         return None
-    found = session.execute(  # the session with its user: one query on every request
-        select(WebSession, User).join(User, User.id == WebSession.user_id).where(WebSession.id_hash == digest(token))
-    ).first()
+    found = session.execute(_LOOKUP, {"id_hash": digest(token)}).first()
     if found is None:
         return None
-    row, user = found
+    row, user, *state = found
     now = utcnow()
     if row.expires_at <= now or row.last_seen_at + policy.idle <= now or user.disabled_at:
         return None
-    return CurrentSession(row=row, user=user)
+    return CurrentSession(row=row, user=user, account=AccountCheckState(*state) if state[0] is not None else None)
+
+
+_LOOKUP = (  # the session, its user and its account's check state: one query on every request
+    select(WebSession, User, *ACCOUNT_CHECK_COLUMNS)
+    .join(User, User.id == WebSession.user_id)
+    .outerjoin(LinkedAccount, LinkedAccount.id == WebSession.linked_account_id)
+    .where(WebSession.id_hash == bindparam("id_hash"))
+)
 
 
 def end_sessions_of_absent_providers(session: Session, running: set[str]) -> dict[str, int]:

@@ -6,7 +6,11 @@ grant), the hub asks the provider first: it refreshes the stored upstream token 
 vault or, for a provider without refresh tokens, calls its optional `check_account`. The
 check runs in the caller's write transaction under the account's row lock (on SQLite, the
 database write lock), so across processes one caller asks and everyone who waited reads its
-outcome: at most one upstream call per account per interval.
+outcome: at most one upstream call per account per interval. The price: the provider's round
+trip (bounded by the HTTP timeout and one retry) runs inside that transaction, so on SQLite
+every writer waits for it, once per account per interval; the vault's own refresh
+(TokenVault.refresh) has the same shape and shares the lock, which is what keeps the two from
+spending one rotating upstream refresh token twice.
 
 Outcomes: confirmed (roles updated), refused for good (the caller's `on_refused` cuts off what
 the account admitted, hub.actions.deprovision), transient (timeout, 5xx: trusted for
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from hub.core import metrics
@@ -30,6 +34,7 @@ from hub.core.errors import HubError, RefreshRejected
 from hub.core.identity import Identity
 from hub.core.keyring import TokenUnreadable
 from hub.core.models import LinkedAccount, TokenSet, utcnow
+from hub.core.sessions import ACCOUNT_CHECK_COLUMNS
 from hub.upstream.provider import ProviderType
 from hub.upstream.vault import TokenVault
 
@@ -39,9 +44,17 @@ OUTCOMES = ("confirmed", "refused", "transient", "unsupported")
 OnRefused = Callable[[Session, LinkedAccount, "str | None"], object]
 """(the transaction, the refused account, the provider's error code): cut off what it admitted."""
 
-_STATE = (
-    LinkedAccount.id, LinkedAccount.upstream_checked_at, LinkedAccount.upstream_confirmed_at,
-    LinkedAccount.upstream_outcome, LinkedAccount.last_sign_in_at, LinkedAccount.linked_at,
+# Built once (hot: a refresh grant reads one on every use): the check state by account, and
+# of the account that admitted a token family; the account locked for its check.
+_BY_ACCOUNT = select(*ACCOUNT_CHECK_COLUMNS).where(LinkedAccount.id == bindparam("account_id"))
+_BY_FAMILY = (
+    select(*ACCOUNT_CHECK_COLUMNS)
+    .where(LinkedAccount.user_id == bindparam("user_id"), LinkedAccount.provider_id == bindparam("provider_id"))
+    .order_by(LinkedAccount.id).limit(1)
+)
+_LOCK_ACCOUNT = (
+    select(LinkedAccount).where(LinkedAccount.id == bindparam("account_id"))
+    .with_for_update(key_share=True).execution_options(populate_existing=True)
 )
 
 
@@ -78,43 +91,31 @@ class UpstreamChecks:
         the family may be used, else why not. One indexed read when no check is due."""
         if provider_id is None:
             return None
-        row = session.execute(
-            select(*_STATE).where(LinkedAccount.user_id == user_id, LinkedAccount.provider_id == provider_id)
-            .order_by(LinkedAccount.id).limit(1)
-        ).first()
+        row = session.execute(_BY_FAMILY, {"user_id": user_id, "provider_id": provider_id}).first()
         return None if row is None else self._decide(session, row, context)
 
     def refusal_for_account(
         self, session: Session, account_id: int, context: RequestContext | None = None
     ) -> str | None:
         """For a hub session's use (in a write transaction the caller opens when `due` says so)."""
-        row = session.execute(select(*_STATE).where(LinkedAccount.id == account_id)).first()
+        row = session.execute(_BY_ACCOUNT, {"account_id": account_id}).first()
         return None if row is None else self._decide(session, row, context)
 
     def due_for_family(self, session: Session, user_id: int, provider_id: str) -> bool:
         """Whether the account that admitted a family must ask its provider (a plain read, no lock)."""
-        row = session.execute(
-            select(*_STATE).where(LinkedAccount.user_id == user_id, LinkedAccount.provider_id == provider_id)
-            .order_by(LinkedAccount.id).limit(1)
-        ).first()
-        return row is not None and self._is_due(row)
+        row = session.execute(_BY_FAMILY, {"user_id": user_id, "provider_id": provider_id}).first()
+        return row is not None and self.is_due(row)
 
-    def due(self, session: Session, account_id: int) -> bool:
-        """Whether the account's next use must ask its provider (a plain read, no lock)."""
-        row = session.execute(select(*_STATE).where(LinkedAccount.id == account_id)).first()
-        return row is not None and self._is_due(row)
-
-    # ---- the decision ------------------------------------------------------------------------
-
-    def _is_due(self, row: Any) -> bool:
+    def is_due(self, row: Any) -> bool:
+        """Whether the account's next use must ask its provider (`row`: its check state)."""
         checked = _latest(row.upstream_checked_at, row.last_sign_in_at, row.linked_at)
         return checked + self.policy.interval <= utcnow()
 
-    def _decide(self, session: Session, row: Any, context: RequestContext | None) -> str | None:
-        if self._is_due(row):
-            row = self._check(session, row.id, context)
-            if row is None:
-                return "the linked account no longer exists"
+    def stored_refusal(self, row: Any) -> str | None:
+        """Why the account may not be used on its last check's outcome, without asking anyone.
+        A use that is not due still needs it: a check that found the provider failing past the
+        grace period refuses every use until a check confirms the account again, not only the
+        use that ran it."""
         outcome, confirmed = _state(row)
         if outcome == "refused":
             return "the provider refused this account; the person must sign in again"
@@ -122,16 +123,22 @@ class UpstreamChecks:
             return "the provider could not confirm this account for longer than the grace period"
         return None
 
+    # ---- the decision ------------------------------------------------------------------------
+
+    def _decide(self, session: Session, row: Any, context: RequestContext | None) -> str | None:
+        if self.is_due(row):
+            row = self._check(session, row.id, context)
+            if row is None:
+                return "the linked account no longer exists"
+        return self.stored_refusal(row)
+
     def _check(self, session: Session, account_id: int, context: RequestContext | None) -> Any:
         """Lock the account; if nobody checked it while we waited, ask the provider."""
-        account = session.scalars(
-            select(LinkedAccount).where(LinkedAccount.id == account_id)
-            .with_for_update(key_share=True).execution_options(populate_existing=True)
-        ).one_or_none()
+        account = session.scalars(_LOCK_ACCOUNT, {"account_id": account_id}).one_or_none()
         if account is None:
             return None
-        row = session.execute(select(*_STATE).where(LinkedAccount.id == account_id)).one()
-        if not self._is_due(row):
+        row = session.execute(_BY_ACCOUNT, {"account_id": account_id}).one()
+        if not self.is_due(row):
             return row  # another caller checked it while we waited for the lock
         outcome, error = self._ask(session, account, context)
         now = utcnow()
@@ -149,7 +156,7 @@ class UpstreamChecks:
         if outcome == "refused":
             self.on_refused(session, account, error)
         session.flush()
-        return session.execute(select(*_STATE).where(LinkedAccount.id == account_id)).one()
+        return session.execute(_BY_ACCOUNT, {"account_id": account_id}).one()
 
     def _ask(self, session: Session, account: LinkedAccount, context: RequestContext | None) -> tuple[str, str | None]:
         provider = self.providers.get(account.provider_id)

@@ -251,8 +251,7 @@ def _current_session() -> sessions.CurrentSession | None:
     rt = runtime()
     with rt.db.session() as session:
         current = sessions.lookup(session, token, sessions.session_policy(rt.settings))
-    account_id = current.row.linked_account_id if current is not None else None
-    if account_id is not None and upstream_checks.refused_session_account(rt, account_id):
+    if current is not None and upstream_checks.refused_session_account(rt, current.account):
         return None
     if current is not None and sessions.needs_touch(current):
         with write_transaction(rt.db) as session:

@@ -11,23 +11,27 @@ indexed read.
 from __future__ import annotations
 
 from flask import request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from hub.core.db import write_transaction
 from hub.core.models import RefreshToken, TokenFamily
+from hub.core.sessions import AccountCheckState
 from hub.issuer.tokens import token_hash
 from hub.runtime import Runtime
 from hub.web.request import audit_context
 
 
-def refused_session_account(rt: Runtime, account_id: int) -> bool:
-    """A hub session used after its account's check interval asks the provider first; one read
-    when nothing is due. A refusal for good has ended the session."""
-    with rt.db.session() as session:
-        if not rt.checks.due(session, account_id):
-            return False
+def refused_session_account(rt: Runtime, account: AccountCheckState | None) -> bool:
+    """A hub session used after its account's check interval asks the provider first. When
+    nothing is due it decides on the check state the session's lookup read (no query), and the
+    last check's outcome still counts (a provider failing past the grace period is refused on
+    every use until it confirms the account). A refusal for good has ended the session."""
+    if account is None:
+        return False
+    if not rt.checks.is_due(account):
+        return rt.checks.stored_refusal(account) is not None
     with write_transaction(rt.db) as session:
-        return rt.checks.refusal_for_account(session, account_id, audit_context()) is not None
+        return rt.checks.refusal_for_account(session, account.id, audit_context()) is not None
 
 
 def confirm_before_refresh(rt: Runtime) -> None:
@@ -41,14 +45,17 @@ def confirm_before_refresh(rt: Runtime) -> None:
     if not token or len(token) > 256:
         return
     with rt.db.session() as session:
-        owner = session.execute(
-            select(TokenFamily.user_id, TokenFamily.provider_id)
-            .join(RefreshToken, RefreshToken.family_id == TokenFamily.id)
-            .where(RefreshToken.token_hash == token_hash(token), TokenFamily.revoked_at.is_(None))
-        ).first()
+        owner = session.execute(_FAMILY_OWNER, {"token_hash": token_hash(token)}).first()
         if owner is None or owner.provider_id is None:
             return
         if not rt.checks.due_for_family(session, owner.user_id, owner.provider_id):
             return
     with write_transaction(rt.db) as session:
         rt.checks.refusal_for_family(session, owner.user_id, owner.provider_id, audit_context())
+
+
+_FAMILY_OWNER = (  # built once: who a live refresh token's family belongs to, and through which provider
+    select(TokenFamily.user_id, TokenFamily.provider_id)
+    .join(RefreshToken, RefreshToken.family_id == TokenFamily.id)
+    .where(RefreshToken.token_hash == bindparam("token_hash"), TokenFamily.revoked_at.is_(None))
+)

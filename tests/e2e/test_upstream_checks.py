@@ -102,11 +102,26 @@ def test_a_transient_outage_is_tolerated_for_the_grace_period_then_refused(issue
     age(issuer, 900)  # last confirmed 1201 s ago: past the grace period, and due again
     refused = refresh(issuer, wiki, kept.json())
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    again = refresh(issuer, wiki, kept.json())  # checked just now, so not due: still refused
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     with issuer.rt.db.session() as session:
         assert session.scalars(select(LinkedAccount.needs_reauth)).one() is False  # not cut off: an outage
     idp.token_status = 200
     age(issuer, 301)
     assert refresh(issuer, wiki, kept.json()).status_code == 200  # the provider is back
+
+
+def test_a_hub_session_past_the_grace_period_is_refused_on_every_use_not_only_the_checking_one(issuer, idp):
+    signed_in(issuer)
+    idp.token_status = 503
+    age(issuer, 301 + 900)  # due, and last confirmed past the grace period
+    assert issuer.get("/account").status_code == 302  # the check: transient, past grace
+    calls = idp.token_calls
+    assert issuer.get("/account").status_code == 302  # not due any more, still past grace
+    assert idp.token_calls == calls  # refused on the stored outcome, nobody asked
+    idp.token_status = 200
+    age(issuer, 301)
+    assert issuer.get("/account").status_code == 200  # the provider is back: confirmed, not cut off
 
 
 def test_a_hub_session_used_after_the_interval_is_checked_and_ended_on_refusal(issuer, idp):

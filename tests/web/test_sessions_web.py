@@ -220,3 +220,26 @@ def test_purge_deletes_expired_and_idle_sessions_only(client, idp, app):
         assert len(sessions.end_sessions(session, expired_under=sessions.session_policy(rt.settings), reason="expired")) == 2
     assert sessions_count(app) == 1
     assert client.get("/account").status_code == 200  # alice's live session stays
+
+
+def test_lookup_reads_the_linked_accounts_check_state_and_a_page_view_not_due_asks_no_database(client, idp, app):
+    """The session's one joined read carries its account's upstream check state, so a page view
+    whose check is not due decides on it without a second database session (hub.web.upstream_checks)."""
+    from types import SimpleNamespace
+
+    from hub.core import sessions
+    from hub.core.models import LinkedAccount
+    from hub.web import upstream_checks
+
+    rt = app.extensions["hub"]
+    cookie = session_cookie(sign_in(client, idp, "alice"))
+    with rt.db.session() as session:
+        current = sessions.lookup(session, cookie, sessions.session_policy(rt.settings))
+        account = session.scalars(select(LinkedAccount)).one()
+    assert current.account is not None
+    assert (current.account.id, current.account.last_sign_in_at, current.account.upstream_outcome) == (
+        account.id, account.last_sign_in_at, None
+    )
+    no_database = SimpleNamespace(checks=rt.checks)  # any query would fail: it has no db
+    assert upstream_checks.refused_session_account(no_database, current.account) is False
+    assert upstream_checks.refused_session_account(no_database, None) is False
