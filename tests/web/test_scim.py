@@ -256,3 +256,27 @@ def test_unknown_resources_are_404_and_unknown_members_400(client, scim):
         assert response.status_code == 404 and response.get_json()["status"] == "404", method
     response = call(client, scim, "POST", "/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G", "members": [{"value": "nobody"}]})
     assert response.status_code == 400 and response.get_json()["scimType"] == "invalidValue"
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("Bearer abc", "abc"), ("bearer  abc ", "abc"), ("BEARER abc", "abc"), ("Bearer ", None), ("Bearer", None),
+    ("Basic abc", None), (None, None),
+])
+def test_one_reading_of_the_bearer_header(app, header, expected):
+    from hub.web.request import bearer_token
+
+    with app.test_request_context(headers={"Authorization": header} if header else {}):
+        assert bearer_token() == expected
+
+
+def test_a_padded_token_shares_its_own_rate_limit(hub_config, plugins, scim):
+    from hub.core.config import load_settings
+    from hub.web.app import create_app
+
+    app = create_app(settings=load_settings(environ={}, overrides={**hub_config, "ratelimit_scim": "2 per minute"}), plugins=plugins)
+    try:
+        client = app.test_client()
+        assert [call(client, scim, "GET", "/Users").status_code for _ in range(2)] == [200, 200]
+        assert call(client, scim, "GET", "/Users", token=" " + scim["token"]).status_code == 429
+    finally:
+        app.extensions["hub"].close()

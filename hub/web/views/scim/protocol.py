@@ -25,7 +25,7 @@ from hub.core.errors import ConfigError, HubError
 from hub.core.scim_errors import ScimError
 from hub.runtime import revoke_upstream
 from hub.web import ratelimit
-from hub.web.request import audit_context, runtime
+from hub.web.request import audit_context, bearer_token, runtime
 
 CONTENT_TYPE = "application/scim+json"
 MAX_BODY = 256 * 1024
@@ -35,8 +35,7 @@ MAX_BODY = 256 * 1024
 
 def _token_key() -> str:
     """Each token its own bucket (by its public prefix); a request without one by address."""
-    header = request.headers.get("Authorization", "")
-    prefix = scim_tokens.prefix_of(header[7:] if header[:7].lower() == "bearer " else None)
+    prefix = scim_tokens.prefix_of(bearer_token())
     return f"scim-token:{prefix[:32]}" if prefix else f"scim-addr:{ratelimit.client_address()}"
 
 
@@ -95,8 +94,7 @@ def authenticated(view: Callable[..., Response]) -> Callable[..., Response]:
     @wraps(view)
     def checked(provider_id: str, *args: Any, **kwargs: Any) -> Response:
         rt = runtime()
-        header = request.headers.get("Authorization", "")
-        presented = header[7:].strip() if header[:7].lower() == "bearer " else None
+        presented = bearer_token()
         provider = rt.registry.get(provider_id)
         with rt.db.session() as session:
             token = scim_tokens.authenticate(session, provider_id[:64], presented)
