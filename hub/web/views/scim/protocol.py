@@ -1,4 +1,4 @@
-"""The SCIM endpoint's protocol: its blueprint, bearer-token check, bodies and RFC 7644 errors.
+"""The SCIM endpoint's protocol: its blueprint, bearer-token check, bodies, query integers, PATCH errors and RFC 7644 errors.
 
 Thin Flask glue: scim2-models parses and validates bodies and renders resources, the semantics
 live in hub.actions.provisioning. Every error is RFC 7644 §3.12 JSON; a bad token is 401, a
@@ -81,6 +81,31 @@ def parsed(model: Any, data: dict[str, Any], context: Any) -> Any:
         raise ScimError(f"The body is not a valid SCIM resource ({where}: {first.get('msg', 'invalid')}).") from None
     except (ValueError, TypeError) as error:
         raise ScimError(f"The body is not a valid SCIM resource: {str(error)[:200]}") from None
+
+
+def int_arg(name: str, default: int | None) -> int | None:
+    """A query parameter as an integer (startIndex, count); 400 invalidValue when it is not one."""
+    text = request.args.get(name)
+    if text is None:
+        return default
+    try:
+        return int(text[:12])
+    except ValueError:
+        raise ScimError(f"{name} must be an integer.", scim_type="invalidValue") from None
+
+
+def patch_applied(patch: Any) -> Callable[[Any], None]:
+    """Applies a parsed PatchOp to a resource in place; a bad operation is a 400 with the
+    error's scimType (invalidValue when it names none), for /Users and /Groups alike."""
+
+    def apply(resource: Any) -> None:
+        try:
+            patch.patch(resource)
+        except Exception as error:  # scim2-models raises its own exceptions and pydantic's on a bad operation
+            scim_type = getattr(error, "scim_type", None) or "invalidValue"
+            raise ScimError(f"The PATCH cannot be applied: {str(error)[:200]}", scim_type=str(scim_type)) from None
+
+    return apply
 
 
 def directory(provider_id: str) -> Directory:
