@@ -280,3 +280,33 @@ def test_a_padded_token_shares_its_own_rate_limit(hub_config, plugins, scim):
         assert call(client, scim, "GET", "/Users", token=" " + scim["token"]).status_code == 429
     finally:
         app.extensions["hub"].close()
+
+
+def test_two_concurrent_member_patches_both_land(app, client, scim, monkeypatch):
+    import threading
+
+    from scim2_models import PatchOp
+
+    first = create(client, scim)["id"]
+    second = create(client, scim, oid="6f2a7c1e-0b7d-4c9a-9f5e-1d2c3b4a5f61", user_name="alex@contoso.com")["id"]
+    path = f"/Groups/{call(client, scim, 'POST', '/Groups', {'schemas': ['urn:ietf:params:scim:schemas:core:2.0:Group'], 'displayName': 'G'}).get_json()['id']}"
+    answers = []
+    real_patch = PatchOp.patch
+
+    def other_request():
+        answers.append(call(app.test_client(), scim, "PATCH", path, entra_patch({"op": "Add", "path": "members", "value": [{"value": second}]})).status_code)
+
+    def interleaved(self, resource):
+        if threading.current_thread() is threading.main_thread() and not answers and not started:
+            started.append(threading.Thread(target=other_request))
+            started[0].start()
+            started[0].join(2)  # done already where the first request holds no lock; blocked on it otherwise
+        return real_patch(self, resource)
+
+    started: list = []
+    monkeypatch.setattr(PatchOp, "patch", interleaved)
+    response = call(client, scim, "PATCH", path, entra_patch({"op": "Add", "path": "members", "value": [{"value": first}]}))
+    started[0].join()
+    assert response.status_code == 200 and answers == [200]
+    members = {m["value"] for m in call(client, scim, "GET", path).get_json()["members"]}
+    assert members == {first, second}

@@ -88,11 +88,7 @@ def replace_group(provider_id: str, resource_id: str) -> Response:
 @authenticated
 def patch_group(provider_id: str, resource_id: str) -> Response:
     patch = parsed(PatchOp[Group], entra_removals(body()), Context.RESOURCE_PATCH_REQUEST)
-    found = directory(provider_id)
-    with runtime().db.session() as session:
-        group = groups.as_scim(groups.provisioned_group(session, found, resource_id))
-    patch_applied(patch)(group)
-    patched = groups.replace_group(runtime().db, runtime().audit, found, resource_id, group, event="scim.group_patch")
+    patched = groups.patch_group(runtime().db, runtime().audit, directory(provider_id), resource_id, patch_applied(patch))
     return scim_response(groups.dumped(patched))
 
 
