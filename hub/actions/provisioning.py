@@ -4,7 +4,8 @@ A provisioned user is keyed by the provider's immutable id (`externalId`), never
 email: it is the hub user of the linked account (provider id, the subject the provider's sign-in
 produces for that id, ProviderType.subject_for_directory_id), created here if the person never
 signed in, so their first sign-in lands on it. Deprovisioning (`active` false, or DELETE) runs
-the one disable path (hub.actions.users.disable, via "scim"); re-provisioning enables only a
+the one disable path (hub.actions.users.disable, via "scim"; its in-transaction half
+users.disable_in where the disable must land with the resource's change); re-provisioning enables only a
 user that provisioning disabled. Each change is audited as `scim.*` with the token's name.
 """
 
@@ -140,6 +141,7 @@ def _created(db: Database, audit: AuditLog, directory: Directory, user: ScimUser
         account = session.scalar(select(LinkedAccount).where(
             LinkedAccount.provider_id == directory.provider_id, LinkedAccount.subject == subject
         ))
+        is_new = account is None
         if account is None:
             hub_user = HubUser()
             account = LinkedAccount(provider_id=directory.provider_id, subject=subject, issuer="", user=hub_user, roles=[])
@@ -159,6 +161,9 @@ def _created(db: Database, audit: AuditLog, directory: Directory, user: ScimUser
             linked_account_id=account.id, active=row.active,
         )
         due = _change_due(row, hub_user)
+        if is_new and due == "disable":  # nothing to cut off yet: disabled in the same commit, never enabled
+            users.disable_in(session, audit, directory.actor, hub_user, {})
+            due = None
     return row, due
 
 

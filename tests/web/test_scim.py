@@ -310,3 +310,27 @@ def test_two_concurrent_member_patches_both_land(app, client, scim, monkeypatch)
     assert response.status_code == 200 and answers == [200]
     members = {m["value"] for m in call(client, scim, "GET", path).get_json()["members"]}
     assert members == {first, second}
+
+
+def test_an_inactive_joiner_is_created_disabled_in_one_commit(client, scim, rt, monkeypatch):
+    def failing(*_args, **_kwargs):
+        raise RuntimeError("a second transaction was attempted")
+
+    monkeypatch.setattr(users, "disable", failing)
+    created = create(client, scim, active=False)
+    user, _ = hub_user(rt)
+    assert created["active"] is False and user.disabled_at is not None and user.disabled_by == "provisioning"
+    with rt.db.session() as session:
+        disabled = session.scalars(select(AuditEvent).where(AuditEvent.type == "admin.disable_user")).one()
+    assert disabled.details["via"] == "scim" and disabled.subject_user_id == user.id
+
+
+def test_an_inactive_push_of_an_existing_hub_user_goes_through_the_disable_path(client, scim, rt, monkeypatch):
+    created = create(client, scim)
+    assert call(client, scim, "DELETE", f"/Users/{created['id']}").status_code == 204
+    user, _ = hub_user(rt)
+    users.enable(rt.db, rt.audit, Actor(None, "cli"), user.id)
+    seen, real_disable = [], users.disable
+    monkeypatch.setattr(users, "disable", lambda *args: seen.append(args[-1]) or real_disable(*args))
+    create(client, scim, active=False)  # adopts the hub user, who may hold sessions and tokens to cut off
+    assert seen == [user.id] and hub_user(rt)[0].disabled_by == "provisioning"
