@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub.actions import users
+from hub.actions import deprovision, users
 from hub.actions.audited import Actor, record
 from hub.core.audit import AuditLog
 from hub.core.db import Database, write_transaction
@@ -209,13 +209,19 @@ def _changed(
 
 def delete_user(db: Database, audit: AuditLog, directory: Directory, resource_id: str) -> None:
     """A leaver removed from the app's assignment: disabled (the hub user and its audit trail stay),
-    no longer provisioned; its group memberships and their roles end."""
+    no longer provisioned; its group memberships and their roles end. One transaction: a failure
+    leaves the user provisioned and as enabled as before, so the directory's retry does it all."""
     with db.session() as session:
         row = provisioned_user(session, directory, resource_id)
-        due = "disable" if row.user.disabled_at is None else None
-    _follow_active(db, audit, directory, row.user_id, due)
+        enabled = row.user.disabled_at is None
+    revocation = (
+        deprovision.revoke_upstream_tokens(db, directory.revoke_upstream, deprovision.account_ids_of(db, row.user_id))
+        if enabled else {}
+    )  # the provider's network call, before the transaction (as users.disable)
     with write_transaction(db) as session:
         row = provisioned_user(session, directory, resource_id)
+        if row.user.disabled_at is None:
+            users.disable_in(session, audit, directory.actor, row.user, revocation)
         for group in session.scalars(select(ProvisionedGroup).where(ProvisionedGroup.provider_id == directory.provider_id)):
             if row.id in group.members:
                 group.members = [m for m in group.members if m != row.id]

@@ -334,3 +334,25 @@ def test_an_inactive_push_of_an_existing_hub_user_goes_through_the_disable_path(
     monkeypatch.setattr(users, "disable", lambda *args: seen.append(args[-1]) or real_disable(*args))
     create(client, scim, active=False)  # adopts the hub user, who may hold sessions and tokens to cut off
     assert seen == [user.id] and hub_user(rt)[0].disabled_by == "provisioning"
+
+
+def test_a_failed_delete_leaves_no_half_state_and_its_retry_succeeds(client, scim, rt, monkeypatch):
+    from hub.actions import provisioning
+
+    created = create(client, scim)
+    group = call(client, scim, "POST", "/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Hub Admins", "members": [{"value": created["id"]}]})
+    real_sync = provisioning.sync_roles
+
+    def failing(*_args, **_kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(provisioning, "sync_roles", failing)
+    with pytest.raises(RuntimeError):
+        provisioning.delete_user(rt.db, rt.audit, provisioning.Directory("contoso", str, "t", {"Hub Admins": "admin"}), created["id"])
+    assert hub_user(rt)[0].disabled_at is None  # not disabled while the directory still provisions them
+    assert call(client, scim, "GET", f"/Users/{created['id']}").status_code == 200
+    monkeypatch.setattr(provisioning, "sync_roles", real_sync)
+    assert call(client, scim, "DELETE", f"/Users/{created['id']}").status_code == 204
+    user, roles = hub_user(rt)
+    assert user.disabled_by == "provisioning" and roles == []
+    assert call(client, scim, "GET", f"/Groups/{group.get_json()['id']}").get_json().get("members") is None
