@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from scim2_models import Context, Group, GroupMember
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -74,16 +76,40 @@ def create_group(db: Database, audit: AuditLog, directory: Directory, group: Gro
         return as_scim(row)
 
 
-def replace_group(db: Database, audit: AuditLog, directory: Directory, resource_id: str, group: Group, event: str = "scim.group_replace") -> Group:
+def replace_group(db: Database, audit: AuditLog, directory: Directory, resource_id: str, group: Group) -> Group:
     with write_transaction(db) as session:
         row = provisioned_group(session, directory, resource_id)
-        row.version += 1
-        _store(session, directory, row, group)
-        record(
-            audit, session, event, directory.actor, provider_id=directory.provider_id,
-            scim_token_name=directory.token_name, scim_id=row.id, members=len(row.members),
+        return _stored_change(session, audit, directory, row, group, "scim.group_replace")
+
+
+def patch_group(
+    db: Database, audit: AuditLog, directory: Directory, resource_id: str, apply: Callable[[Group], None]
+) -> Group:
+    """A PATCH: `apply` changes the stored group (the SCIM view applies the operations with
+    scim2-models) inside the transaction that stores it, the row locked (FOR UPDATE on
+    PostgreSQL; SQLite's write transaction holds the database), so two concurrent member
+    changes both land instead of the later whole-list write dropping the other's."""
+    with write_transaction(db) as session:
+        row = session.scalar(
+            select(ProvisionedGroup)
+            .where(ProvisionedGroup.id == resource_id[:36], ProvisionedGroup.provider_id == directory.provider_id)
+            .with_for_update()
         )
-        return as_scim(row)
+        if row is None:
+            raise not_found("group", resource_id)
+        group = as_scim(row)
+        apply(group)
+        return _stored_change(session, audit, directory, row, group, "scim.group_patch")
+
+
+def _stored_change(session: Session, audit: AuditLog, directory: Directory, row: ProvisionedGroup, group: Group, event: str) -> Group:
+    row.version += 1
+    _store(session, directory, row, group)
+    record(
+        audit, session, event, directory.actor, provider_id=directory.provider_id,
+        scim_token_name=directory.token_name, scim_id=row.id, members=len(row.members),
+    )
+    return as_scim(row)
 
 
 def delete_group(db: Database, audit: AuditLog, directory: Directory, resource_id: str) -> None:

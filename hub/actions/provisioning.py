@@ -4,7 +4,8 @@ A provisioned user is keyed by the provider's immutable id (`externalId`), never
 email: it is the hub user of the linked account (provider id, the subject the provider's sign-in
 produces for that id, ProviderType.subject_for_directory_id), created here if the person never
 signed in, so their first sign-in lands on it. Deprovisioning (`active` false, or DELETE) runs
-the one disable path (hub.actions.users.disable, via "scim"); re-provisioning enables only a
+the one disable path (hub.actions.users.disable, via "scim"; its in-transaction half
+users.disable_in where the disable must land with the resource's change); re-provisioning enables only a
 user that provisioning disabled. Each change is audited as `scim.*` with the token's name.
 """
 
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub.actions import users
+from hub.actions import deprovision, users
 from hub.actions.audited import Actor, record
 from hub.core.audit import AuditLog
 from hub.core.db import Database, write_transaction
@@ -140,6 +141,7 @@ def _created(db: Database, audit: AuditLog, directory: Directory, user: ScimUser
         account = session.scalar(select(LinkedAccount).where(
             LinkedAccount.provider_id == directory.provider_id, LinkedAccount.subject == subject
         ))
+        is_new = account is None
         if account is None:
             hub_user = HubUser()
             account = LinkedAccount(provider_id=directory.provider_id, subject=subject, issuer="", user=hub_user, roles=[])
@@ -159,6 +161,9 @@ def _created(db: Database, audit: AuditLog, directory: Directory, user: ScimUser
             linked_account_id=account.id, active=row.active,
         )
         due = _change_due(row, hub_user)
+        if is_new and due == "disable":  # nothing to cut off yet: disabled in the same commit, never enabled
+            users.disable_in(session, audit, directory.actor, hub_user, {})
+            due = None
     return row, due
 
 
@@ -204,13 +209,19 @@ def _changed(
 
 def delete_user(db: Database, audit: AuditLog, directory: Directory, resource_id: str) -> None:
     """A leaver removed from the app's assignment: disabled (the hub user and its audit trail stay),
-    no longer provisioned; its group memberships and their roles end."""
+    no longer provisioned; its group memberships and their roles end. One transaction: a failure
+    leaves the user provisioned and as enabled as before, so the directory's retry does it all."""
     with db.session() as session:
         row = provisioned_user(session, directory, resource_id)
-        due = "disable" if row.user.disabled_at is None else None
-    _follow_active(db, audit, directory, row.user_id, due)
+        enabled = row.user.disabled_at is None
+    revocation = (
+        deprovision.revoke_upstream_tokens(db, directory.revoke_upstream, deprovision.account_ids_of(db, row.user_id))
+        if enabled else {}
+    )  # the provider's network call, before the transaction (as users.disable)
     with write_transaction(db) as session:
         row = provisioned_user(session, directory, resource_id)
+        if row.user.disabled_at is None:
+            users.disable_in(session, audit, directory.actor, row.user, revocation)
         for group in session.scalars(select(ProvisionedGroup).where(ProvisionedGroup.provider_id == directory.provider_id)):
             if row.id in group.members:
                 group.members = [m for m in group.members if m != row.id]

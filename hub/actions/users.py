@@ -55,13 +55,21 @@ def disable(
             user = user_of(session, user_id)
             if user.disabled_at is not None:
                 raise ActionRefused("This user is already disabled.")
-            user.disabled_at = utcnow()
-            user.disabled_by = "provisioning" if actor.via == "scim" else "admin"
-            cut = deprovision.cut_off_user(session, user_id, "user_disabled")
-            record(
-                audit, session, "admin.disable_user", actor, subject_user_id=user_id,
-                provider_revocation=revocation, **deprovision.counts(cut),
-            )
+            cut = disable_in(session, audit, actor, user, revocation)
+    return cut
+
+
+def disable_in(session: Session, audit: AuditLog, actor: Actor, user: User, revocation: dict[str, str]) -> CutOff:
+    """`disable` inside the caller's transaction, for a change that must land with the disable
+    or not at all (SCIM's create of an inactive person, its DELETE): the caller checked the
+    user is enabled and ran `deprovision.revoke_upstream_tokens` (`revocation`) before it."""
+    user.disabled_at = utcnow()
+    user.disabled_by = "provisioning" if actor.via == "scim" else "admin"
+    cut = deprovision.cut_off_user(session, user.id, "user_disabled")
+    record(
+        audit, session, "admin.disable_user", actor, subject_user_id=user.id,
+        provider_revocation=revocation, **deprovision.counts(cut),
+    )
     return cut
 
 

@@ -41,6 +41,15 @@ def current_session() -> CurrentSession | None:
     return g.get("current_session")
 
 
+def bearer_token() -> str | None:
+    """The request's `Authorization: Bearer` credential (scheme in any case, surrounding blanks
+    stripped), or None when there is none or it is empty: every bearer-token door reads it alike."""
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credential.strip() or None
+
+
 def audit_context() -> RequestContext:
     return RequestContext(
         ip=request.remote_addr,

@@ -256,3 +256,103 @@ def test_unknown_resources_are_404_and_unknown_members_400(client, scim):
         assert response.status_code == 404 and response.get_json()["status"] == "404", method
     response = call(client, scim, "POST", "/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G", "members": [{"value": "nobody"}]})
     assert response.status_code == 400 and response.get_json()["scimType"] == "invalidValue"
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("Bearer abc", "abc"), ("bearer  abc ", "abc"), ("BEARER abc", "abc"), ("Bearer ", None), ("Bearer", None),
+    ("Basic abc", None), (None, None),
+])
+def test_one_reading_of_the_bearer_header(app, header, expected):
+    from hub.web.request import bearer_token
+
+    with app.test_request_context(headers={"Authorization": header} if header else {}):
+        assert bearer_token() == expected
+
+
+def test_a_padded_token_shares_its_own_rate_limit(hub_config, plugins, scim):
+    from hub.core.config import load_settings
+    from hub.web.app import create_app
+
+    app = create_app(settings=load_settings(environ={}, overrides={**hub_config, "ratelimit_scim": "2 per minute"}), plugins=plugins)
+    try:
+        client = app.test_client()
+        assert [call(client, scim, "GET", "/Users").status_code for _ in range(2)] == [200, 200]
+        assert call(client, scim, "GET", "/Users", token=" " + scim["token"]).status_code == 429
+    finally:
+        app.extensions["hub"].close()
+
+
+def test_two_concurrent_member_patches_both_land(app, client, scim, monkeypatch):
+    import threading
+
+    from scim2_models import PatchOp
+
+    first = create(client, scim)["id"]
+    second = create(client, scim, oid="6f2a7c1e-0b7d-4c9a-9f5e-1d2c3b4a5f61", user_name="alex@contoso.com")["id"]
+    path = f"/Groups/{call(client, scim, 'POST', '/Groups', {'schemas': ['urn:ietf:params:scim:schemas:core:2.0:Group'], 'displayName': 'G'}).get_json()['id']}"
+    answers = []
+    real_patch = PatchOp.patch
+
+    def other_request():
+        answers.append(call(app.test_client(), scim, "PATCH", path, entra_patch({"op": "Add", "path": "members", "value": [{"value": second}]})).status_code)
+
+    def interleaved(self, resource):
+        if threading.current_thread() is threading.main_thread() and not answers and not started:
+            started.append(threading.Thread(target=other_request))
+            started[0].start()
+            started[0].join(2)  # done already where the first request holds no lock; blocked on it otherwise
+        return real_patch(self, resource)
+
+    started: list = []
+    monkeypatch.setattr(PatchOp, "patch", interleaved)
+    response = call(client, scim, "PATCH", path, entra_patch({"op": "Add", "path": "members", "value": [{"value": first}]}))
+    started[0].join()
+    assert response.status_code == 200 and answers == [200]
+    members = {m["value"] for m in call(client, scim, "GET", path).get_json()["members"]}
+    assert members == {first, second}
+
+
+def test_an_inactive_joiner_is_created_disabled_in_one_commit(client, scim, rt, monkeypatch):
+    def failing(*_args, **_kwargs):
+        raise RuntimeError("a second transaction was attempted")
+
+    monkeypatch.setattr(users, "disable", failing)
+    created = create(client, scim, active=False)
+    user, _ = hub_user(rt)
+    assert created["active"] is False and user.disabled_at is not None and user.disabled_by == "provisioning"
+    with rt.db.session() as session:
+        disabled = session.scalars(select(AuditEvent).where(AuditEvent.type == "admin.disable_user")).one()
+    assert disabled.details["via"] == "scim" and disabled.subject_user_id == user.id
+
+
+def test_an_inactive_push_of_an_existing_hub_user_goes_through_the_disable_path(client, scim, rt, monkeypatch):
+    created = create(client, scim)
+    assert call(client, scim, "DELETE", f"/Users/{created['id']}").status_code == 204
+    user, _ = hub_user(rt)
+    users.enable(rt.db, rt.audit, Actor(None, "cli"), user.id)
+    seen, real_disable = [], users.disable
+    monkeypatch.setattr(users, "disable", lambda *args: seen.append(args[-1]) or real_disable(*args))
+    create(client, scim, active=False)  # adopts the hub user, who may hold sessions and tokens to cut off
+    assert seen == [user.id] and hub_user(rt)[0].disabled_by == "provisioning"
+
+
+def test_a_failed_delete_leaves_no_half_state_and_its_retry_succeeds(client, scim, rt, monkeypatch):
+    from hub.actions import provisioning
+
+    created = create(client, scim)
+    group = call(client, scim, "POST", "/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Hub Admins", "members": [{"value": created["id"]}]})
+    real_sync = provisioning.sync_roles
+
+    def failing(*_args, **_kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(provisioning, "sync_roles", failing)
+    with pytest.raises(RuntimeError):
+        provisioning.delete_user(rt.db, rt.audit, provisioning.Directory("contoso", str, "t", {"Hub Admins": "admin"}), created["id"])
+    assert hub_user(rt)[0].disabled_at is None  # not disabled while the directory still provisions them
+    assert call(client, scim, "GET", f"/Users/{created['id']}").status_code == 200
+    monkeypatch.setattr(provisioning, "sync_roles", real_sync)
+    assert call(client, scim, "DELETE", f"/Users/{created['id']}").status_code == 204
+    user, roles = hub_user(rt)
+    assert user.disabled_by == "provisioning" and roles == []
+    assert call(client, scim, "GET", f"/Groups/{group.get_json()['id']}").get_json().get("members") is None

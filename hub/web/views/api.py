@@ -28,7 +28,7 @@ from hub.core.errors import HubError, NotFound
 from hub.core.models import ApiKey, LinkedAccount, utcnow
 from hub.core.parsing import json_object
 from hub.web import flood, ratelimit
-from hub.web.request import audit_context, runtime
+from hub.web.request import audit_context, bearer_token, runtime
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 ratelimit.limit("api")(bp)
@@ -66,8 +66,7 @@ def _counted(view: Callable[..., Response]) -> Callable[..., Response]:
 
 def _authenticated_key() -> ApiKey:
     """The request's API key, or ApiKeyInvalid (audited either way)."""
-    header = request.headers.get("Authorization", "")
-    presented = header[7:].strip() if header.lower().startswith("bearer ") else None
+    presented = bearer_token()
     rt = runtime()
     try:
         with write_transaction(rt.db) as session:

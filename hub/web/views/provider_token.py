@@ -30,7 +30,7 @@ from hub.core.models import Application, LinkedAccount
 from hub.issuer.access_tokens import validate_access_token
 from hub.web import flood, ratelimit
 from hub.web.issuer_server import issuer_server
-from hub.web.request import audit_context, runtime
+from hub.web.request import audit_context, bearer_token, runtime
 from hub.web.views.errors import respond
 
 bp = Blueprint("provider_token", __name__, url_prefix="/api/v1")
@@ -102,8 +102,7 @@ def provider_token() -> Response | tuple[Any, int]:
 
 def _bearer(rt: Any) -> tuple[Application, int, list[str]]:
     """The application and person of the request's hub access token, and its scopes."""
-    header = request.headers.get("Authorization", "")
-    presented = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    presented = bearer_token()
     if not presented or len(presented) > MAX_TOKEN_LENGTH:
         raise InvalidToken("No hub access token was sent as a Bearer token.")
     with rt.db.session() as session:

@@ -12,8 +12,16 @@ from hub.actions import provisioned_groups as groups
 from hub.console import provisioning as reads
 from hub.core.scim_errors import ScimError
 from hub.web.request import runtime
-from hub.web.views.scim.protocol import authenticated, body, bp, directory, parsed, scim_response
-from hub.web.views.scim.users import int_arg
+from hub.web.views.scim.protocol import (
+    authenticated,
+    body,
+    bp,
+    directory,
+    int_arg,
+    parsed,
+    patch_applied,
+    scim_response,
+)
 
 _MEMBER_ID = re.compile(r"[A-Za-z0-9-]{1,36}")
 
@@ -80,14 +88,7 @@ def replace_group(provider_id: str, resource_id: str) -> Response:
 @authenticated
 def patch_group(provider_id: str, resource_id: str) -> Response:
     patch = parsed(PatchOp[Group], entra_removals(body()), Context.RESOURCE_PATCH_REQUEST)
-    found = directory(provider_id)
-    with runtime().db.session() as session:
-        group = groups.as_scim(groups.provisioned_group(session, found, resource_id))
-    try:
-        patch.patch(group)
-    except Exception as error:  # scim2-models' own exceptions and pydantic's on a bad operation
-        raise ScimError(f"The PATCH cannot be applied: {str(error)[:200]}", scim_type=str(getattr(error, "scim_type", None) or "invalidValue")) from None
-    patched = groups.replace_group(runtime().db, runtime().audit, found, resource_id, group, event="scim.group_patch")
+    patched = groups.patch_group(runtime().db, runtime().audit, directory(provider_id), resource_id, patch_applied(patch))
     return scim_response(groups.dumped(patched))
 
 

@@ -1,4 +1,4 @@
-"""The SCIM endpoint's protocol: its blueprint, bearer-token check, bodies and RFC 7644 errors.
+"""The SCIM endpoint's protocol: its blueprint, bearer-token check, bodies, query integers, PATCH errors and RFC 7644 errors.
 
 Thin Flask glue: scim2-models parses and validates bodies and renders resources, the semantics
 live in hub.actions.provisioning. Every error is RFC 7644 §3.12 JSON; a bad token is 401, a
@@ -25,7 +25,7 @@ from hub.core.errors import ConfigError, HubError
 from hub.core.scim_errors import ScimError
 from hub.runtime import revoke_upstream
 from hub.web import ratelimit
-from hub.web.request import audit_context, runtime
+from hub.web.request import audit_context, bearer_token, runtime
 
 CONTENT_TYPE = "application/scim+json"
 MAX_BODY = 256 * 1024
@@ -35,8 +35,7 @@ MAX_BODY = 256 * 1024
 
 def _token_key() -> str:
     """Each token its own bucket (by its public prefix); a request without one by address."""
-    header = request.headers.get("Authorization", "")
-    prefix = scim_tokens.prefix_of(header[7:] if header[:7].lower() == "bearer " else None)
+    prefix = scim_tokens.prefix_of(bearer_token())
     return f"scim-token:{prefix[:32]}" if prefix else f"scim-addr:{ratelimit.client_address()}"
 
 
@@ -84,6 +83,31 @@ def parsed(model: Any, data: dict[str, Any], context: Any) -> Any:
         raise ScimError(f"The body is not a valid SCIM resource: {str(error)[:200]}") from None
 
 
+def int_arg(name: str, default: int | None) -> int | None:
+    """A query parameter as an integer (startIndex, count); 400 invalidValue when it is not one."""
+    text = request.args.get(name)
+    if text is None:
+        return default
+    try:
+        return int(text[:12])
+    except ValueError:
+        raise ScimError(f"{name} must be an integer.", scim_type="invalidValue") from None
+
+
+def patch_applied(patch: Any) -> Callable[[Any], None]:
+    """Applies a parsed PatchOp to a resource in place; a bad operation is a 400 with the
+    error's scimType (invalidValue when it names none), for /Users and /Groups alike."""
+
+    def apply(resource: Any) -> None:
+        try:
+            patch.patch(resource)
+        except Exception as error:  # scim2-models raises its own exceptions and pydantic's on a bad operation
+            scim_type = getattr(error, "scim_type", None) or "invalidValue"
+            raise ScimError(f"The PATCH cannot be applied: {str(error)[:200]}", scim_type=str(scim_type)) from None
+
+    return apply
+
+
 def directory(provider_id: str) -> Directory:
     """The authenticated directory of this request (the token was checked by `authenticated`)."""
     return g.scim_directory
@@ -95,8 +119,7 @@ def authenticated(view: Callable[..., Response]) -> Callable[..., Response]:
     @wraps(view)
     def checked(provider_id: str, *args: Any, **kwargs: Any) -> Response:
         rt = runtime()
-        header = request.headers.get("Authorization", "")
-        presented = header[7:].strip() if header[:7].lower() == "bearer " else None
+        presented = bearer_token()
         provider = rt.registry.get(provider_id)
         with rt.db.session() as session:
             token = scim_tokens.authenticate(session, provider_id[:64], presented)

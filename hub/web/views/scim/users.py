@@ -8,11 +8,20 @@ from flask import Response, request
 from scim2_models import Context, ListResponse, Meta, PatchOp
 
 from hub.actions import provisioning
-from hub.actions.provisioning import ScimError, ScimUser
+from hub.actions.provisioning import ScimUser
 from hub.console import provisioning as reads
 from hub.core.models import ProvisionedUser
 from hub.web.request import runtime
-from hub.web.views.scim.protocol import authenticated, body, bp, directory, parsed, scim_response
+from hub.web.views.scim.protocol import (
+    authenticated,
+    body,
+    bp,
+    directory,
+    int_arg,
+    parsed,
+    patch_applied,
+    scim_response,
+)
 
 
 def _location(provider_id: str, resource_id: str) -> str:
@@ -38,16 +47,6 @@ def rendered(row: ProvisionedUser, user: ScimUser | None = None) -> dict[str, An
     """The response body: `user` (the model the request produced) or the stored resource."""
     final = as_scim(row) if user is None else _with_meta(user, row)
     return final.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
-
-
-def int_arg(name: str, default: int | None) -> int | None:
-    text = request.args.get(name)
-    if text is None:
-        return default
-    try:
-        return int(text[:12])
-    except ValueError:
-        raise ScimError(f"{name} must be an integer.", scim_type="invalidValue") from None
 
 
 @bp.post("/Users")
@@ -96,13 +95,9 @@ def patch_user(provider_id: str, resource_id: str) -> Response:
         """The operations applied to the stored resource (scim2-models validates each value)."""
         user = ScimUser.model_validate({**row.resource, "id": row.id}, scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
         user.active = row.active
-        try:
-            patch.patch(user)
-            result.append(user)
-            return user
-        except Exception as error:  # scim2-models raises its own exceptions and pydantic's on a bad operation
-            scim_type = getattr(error, "scim_type", None) or "invalidValue"
-            raise ScimError(f"The PATCH cannot be applied: {str(error)[:200]}", scim_type=str(scim_type)) from None
+        patch_applied(patch)(user)
+        result.append(user)
+        return user
 
     row = provisioning.patch_user(runtime().db, runtime().audit, directory(provider_id), resource_id, patched)
     return scim_response(rendered(row, result[0]))
