@@ -98,7 +98,10 @@ def _apply(row: ProvisionedUser, user: ScimUser, hub_user: HubUser, account: Lin
     row.updated_at = utcnow()
     row.version += 1
     account.display_name = hub_user.display_name = _display(user)
-    account.email = hub_user.email = _primary_email(user)
+    email = _primary_email(user)
+    if email != account.email:  # the provider's sign-in verified the old address, not this one
+        account.email_verified = False
+    account.email = hub_user.email = email
 
 
 def _change_due(row: ProvisionedUser, hub_user: HubUser) -> str | None:

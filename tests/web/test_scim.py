@@ -356,3 +356,23 @@ def test_a_failed_delete_leaves_no_half_state_and_its_retry_succeeds(client, sci
     user, roles = hub_user(rt)
     assert user.disabled_by == "provisioning" and roles == []
     assert call(client, scim, "GET", f"/Groups/{group.get_json()['id']}").get_json().get("members") is None
+
+
+def test_an_address_the_directory_changes_is_no_longer_verified(client, scim, rt, idp):
+    """The provider's sign-in verified the address it sent; a different one pushed over SCIM is the
+    directory's word only, so it must not count as verified (the token API and ID tokens trust it)."""
+    from tests.conftest import callback_path, start_signin
+
+    idp.users["bob"].email_verified = True  # the provider vouches for bob@example.test
+    created = create(client, scim, oid="sub-bob", user_name="bob@contoso.com")
+    client.get(callback_path(idp.authorize(start_signin(client, provider="contoso"), "bob")))
+
+    def account():
+        with rt.db.session() as session:
+            return session.scalar(select(LinkedAccount).where(LinkedAccount.subject == "sub-bob"))
+
+    signed_in = account()
+    assert signed_in.email_verified is True
+    moved = call(client, scim, "PUT", f"/Users/{created['id']}", entra_user(oid="sub-bob", user_name="bob@elsewhere.example.com"))
+    assert moved.status_code == 200, moved.get_data(as_text=True)
+    assert account().email == "bob@elsewhere.example.com" and account().email_verified is False
