@@ -33,6 +33,14 @@ class Actor:
     user_id: int | None
     via: Via
     context: RequestContext | None = None
+    directory: str | None = None
+    """Over SCIM: the provider whose directory asks (each provider's directory speaks for itself)."""
+
+    @property
+    def disables_as(self) -> str:
+        """What `users.disabled_by` records: which directory disabled the user, or "admin" (the
+        console, the CLI, a re-check). A directory lifts only its own disable."""
+        return f"provisioning:{self.directory}" if self.via == "scim" and self.directory else "admin"
 
 
 class ActionRefused(HubError):

@@ -104,12 +104,12 @@ def _apply(row: ProvisionedUser, user: ScimUser, hub_user: HubUser, account: Lin
     account.email = hub_user.email = email
 
 
-def _change_due(row: ProvisionedUser, hub_user: HubUser) -> str | None:
-    """What `active` asks of the hub user: "disable", "enable" (only a user provisioning
-    disabled: an administrator's disable stays) or nothing."""
+def _change_due(directory: Directory, row: ProvisionedUser, hub_user: HubUser) -> str | None:
+    """What `active` asks of the hub user: "disable", "enable" (only a user this directory
+    disabled: an administrator's disable, or another directory's, stays) or nothing."""
     if not row.active and hub_user.disabled_at is None:
         return "disable"
-    if row.active and hub_user.disabled_at is not None and hub_user.disabled_by == "provisioning":
+    if row.active and hub_user.disabled_at is not None and hub_user.disabled_by == directory.actor.disables_as:
         return "enable"
     return None
 
@@ -163,7 +163,7 @@ def _created(db: Database, audit: AuditLog, directory: Directory, user: ScimUser
             provider_id=directory.provider_id, scim_token_name=directory.token_name, scim_id=row.id,
             linked_account_id=account.id, active=row.active,
         )
-        due = _change_due(row, hub_user)
+        due = _change_due(directory, row, hub_user)
         if is_new and due == "disable":  # nothing to cut off yet: disabled in the same commit, never enabled
             users.disable_in(session, audit, directory.actor, hub_user, {})
             due = None
@@ -205,7 +205,7 @@ def _changed(
             audit, session, event, directory.actor, subject_user_id=row.user_id, provider_id=directory.provider_id,
             scim_token_name=directory.token_name, scim_id=row.id, active=row.active,
         )
-        due = _change_due(row, hub_user)
+        due = _change_due(directory, row, hub_user)
     _follow_active(db, audit, directory, row.user_id, due)
     return row
 

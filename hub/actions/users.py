@@ -64,7 +64,7 @@ def disable_in(session: Session, audit: AuditLog, actor: Actor, user: User, revo
     or not at all (SCIM's create of an inactive person, its DELETE): the caller checked the
     user is enabled and ran `deprovision.revoke_upstream_tokens` (`revocation`) before it."""
     user.disabled_at = utcnow()
-    user.disabled_by = "provisioning" if actor.via == "scim" else "admin"
+    user.disabled_by = actor.disables_as
     cut = deprovision.cut_off_user(session, user.id, "user_disabled")
     record(
         audit, session, "admin.disable_user", actor, subject_user_id=user.id,

@@ -23,7 +23,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("disabled_by", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("disabled_by", sa.String(length=80), nullable=True))
     op.execute("UPDATE users SET disabled_by = 'admin' WHERE disabled_at IS NOT NULL")
     op.create_table(
         "scim_tokens",

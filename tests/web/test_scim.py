@@ -23,6 +23,7 @@ def hub_config(hub_config):
         "type": "fake", "name": "Contoso", "client_id": "hub", "client_secret": "fake-client-secret",
         "scim_group_roles": {"Hub Admins": "admin"},
     }
+    hub_config["providers"]["fabrikam"] = {**hub_config["providers"]["contoso"], "name": "Fabrikam"}
     return hub_config
 
 
@@ -99,7 +100,7 @@ def test_entra_patch_shapes_deprovision_then_reprovision(client, scim, rt):
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json()["active"] is False
     user, _ = hub_user(rt)
-    assert user.disabled_at is not None and user.disabled_by == "provisioning"
+    assert user.disabled_at is not None and user.disabled_by == "provisioning:contoso"
     response = call(client, scim, "PATCH", path, entra_patch({"op": "Replace", "value": {"active": True, "displayName": "Adele V."}}))
     assert response.status_code == 200 and response.get_json()["displayName"] == "Adele V."
     user, _ = hub_user(rt)
@@ -125,7 +126,7 @@ def test_delete_disables_and_a_new_push_lands_on_the_same_user(client, scim, rt)
     first, _ = hub_user(rt)
     assert call(client, scim, "DELETE", f"/Users/{created['id']}").status_code == 204
     assert call(client, scim, "GET", f"/Users/{created['id']}").status_code == 404
-    assert hub_user(rt)[0].disabled_by == "provisioning"
+    assert hub_user(rt)[0].disabled_by == "provisioning:contoso"
     create(client, scim)
     again, _ = hub_user(rt)
     assert again.id == first.id and again.disabled_at is None
@@ -319,7 +320,7 @@ def test_an_inactive_joiner_is_created_disabled_in_one_commit(client, scim, rt, 
     monkeypatch.setattr(users, "disable", failing)
     created = create(client, scim, active=False)
     user, _ = hub_user(rt)
-    assert created["active"] is False and user.disabled_at is not None and user.disabled_by == "provisioning"
+    assert created["active"] is False and user.disabled_at is not None and user.disabled_by == "provisioning:contoso"
     with rt.db.session() as session:
         disabled = session.scalars(select(AuditEvent).where(AuditEvent.type == "admin.disable_user")).one()
     assert disabled.details["via"] == "scim" and disabled.subject_user_id == user.id
@@ -333,7 +334,7 @@ def test_an_inactive_push_of_an_existing_hub_user_goes_through_the_disable_path(
     seen, real_disable = [], users.disable
     monkeypatch.setattr(users, "disable", lambda *args: seen.append(args[-1]) or real_disable(*args))
     create(client, scim, active=False)  # adopts the hub user, who may hold sessions and tokens to cut off
-    assert seen == [user.id] and hub_user(rt)[0].disabled_by == "provisioning"
+    assert seen == [user.id] and hub_user(rt)[0].disabled_by == "provisioning:contoso"
 
 
 def test_a_failed_delete_leaves_no_half_state_and_its_retry_succeeds(client, scim, rt, monkeypatch):
@@ -354,7 +355,7 @@ def test_a_failed_delete_leaves_no_half_state_and_its_retry_succeeds(client, sci
     monkeypatch.setattr(provisioning, "sync_roles", real_sync)
     assert call(client, scim, "DELETE", f"/Users/{created['id']}").status_code == 204
     user, roles = hub_user(rt)
-    assert user.disabled_by == "provisioning" and roles == []
+    assert user.disabled_by == "provisioning:contoso" and roles == []
     assert call(client, scim, "GET", f"/Groups/{group.get_json()['id']}").get_json().get("members") is None
 
 
@@ -376,3 +377,23 @@ def test_an_address_the_directory_changes_is_no_longer_verified(client, scim, rt
     moved = call(client, scim, "PUT", f"/Users/{created['id']}", entra_user(oid="sub-bob", user_name="bob@elsewhere.example.com"))
     assert moved.status_code == 200, moved.get_data(as_text=True)
     assert account().email == "bob@elsewhere.example.com" and account().email_verified is False
+
+
+def test_one_directory_never_lifts_another_directorys_disable(client, scim, rt, hub_cli):
+    """A person provisioned by two directories: the one that deprovisioned them is the only one
+    whose `active: true` re-enables them; the other's routine push leaves them disabled."""
+    from hub.core.db import write_transaction
+
+    created = create(client, scim)
+    user, _ = hub_user(rt)
+    with write_transaction(rt.db) as session:  # the same person, known to the second directory too
+        session.add(LinkedAccount(provider_id="fabrikam", subject=OID, issuer="", user_id=user.id, roles=[]))
+    other = json.loads(hub_cli("scim", "token", "fabrikam", "--json").output)
+    assert call(client, other, "POST", "/Users", entra_user()).status_code == 201
+    deprovisioned = call(client, scim, "PATCH", f"/Users/{created['id']}", entra_patch({"op": "Replace", "path": "active", "value": "False"}))
+    assert deprovisioned.status_code == 200 and hub_user(rt)[0].disabled_by == "provisioning:contoso"
+    listed = call(client, other, "GET", f'/Users?filter=externalId eq "{OID}"').get_json()["Resources"][0]
+    assert call(client, other, "PUT", f"/Users/{listed['id']}", entra_user()).status_code == 200
+    assert hub_user(rt)[0].disabled_at is not None  # fabrikam's routine push does not undo contoso's
+    assert call(client, scim, "PUT", f"/Users/{created['id']}", entra_user()).status_code == 200
+    assert hub_user(rt)[0].disabled_at is None

@@ -28,7 +28,7 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(default=False)
     """Granted with `hub admin grant`; an admin role from a provider also admits."""
     disabled_at: Mapped[datetime | None]
-    disabled_by: Mapped[str | None] = mapped_column(String(16))
+    disabled_by: Mapped[str | None] = mapped_column(String(80))
     """Who disabled the user: `provisioning` (a directory over SCIM, which may enable them again)
     or `admin` (stays until an administrator lifts it); None while enabled."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -136,7 +136,7 @@ def authenticated(view: Callable[..., Response]) -> Callable[..., Response]:
             raise ConfigError(f"providers.{provider_id}.scim_group_roles: expected a table of group name = hub role")
         g.scim_directory = Directory(
             provider_id=provider_id, subject_for=provider.subject_for_directory_id, token_name=name,
-            group_roles=roles, actor=Actor(None, "scim", audit_context()), revoke_upstream=revoke_upstream(rt),
+            group_roles=roles, actor=Actor(None, "scim", audit_context(), directory=provider_id), revoke_upstream=revoke_upstream(rt),
         )
         return view(provider_id, *args, **kwargs)
 
