@@ -73,6 +73,7 @@ def test_two_first_authorizations_at_once_both_succeed(db):
         deadline = time.monotonic() + 30
         while not someone_waits_for_a_lock(db) and time.monotonic() < deadline:
             time.sleep(0.01)
+        assert someone_waits_for_a_lock(db), "the second authorization never met the first's rows: no race was run"
     second_waits.set()
     one.join(30)
     two.join(30)
