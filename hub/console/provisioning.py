@@ -79,3 +79,21 @@ def tokens(session: Session) -> Sequence[ScimToken]:
 def scim_url(base_url: str, provider_id: str) -> str:
     """The SCIM base URL of a provider: what an admin pastes into Entra's "Tenant URL"."""
     return f"{base_url.rstrip('/')}/scim/v2/{provider_id}"
+
+
+def provisioned_as(session: Session, user_id: int) -> Sequence[ProvisionedUser]:
+    """The directories' resources that provision this user (one per provider that pushes them):
+    the console's "managed by provisioning" on the user's page."""
+    return session.scalars(
+        select(ProvisionedUser).where(ProvisionedUser.user_id == user_id).order_by(ProvisionedUser.provider_id)
+    ).all()
+
+
+def disabled_by_text(disabled_by: str | None, names: dict[str, str]) -> str | None:
+    """Who disabled a user, in words: users.disabled_by is "admin" or "provisioning:<provider>"."""
+    if not disabled_by:
+        return None
+    if disabled_by.startswith("provisioning:"):
+        provider_id = disabled_by.split(":", 1)[1]
+        return f"{names.get(provider_id, provider_id)}'s directory (SCIM provisioning)"
+    return "an administrator"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from hub.core.models import AuditEvent, ScimToken
+from hub.core.models import AuditEvent, LinkedAccount, ScimToken
 from tests.conftest import csrf_of
 
 
@@ -36,3 +38,38 @@ def test_a_token_for_an_unknown_provider_is_refused(admin, rt):
     assert admin.post("/admin/scim", data={"csrf_token": csrf, "provider_id": "nope"}).status_code == 409
     with rt.db.session() as session:
         assert session.scalars(select(ScimToken)).all() == []
+
+
+def test_the_user_page_says_whether_provisioning_manages_the_user(admin, client, rt, hub_cli):
+    created = json.loads(hub_cli("scim", "token", "fake", "--json").output)
+    headers = {"Authorization": f"Bearer {created['token']}", "Content-Type": "application/scim+json"}
+    base = urlsplit(created["url"]).path
+    body = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "externalId": "sub-carol",
+        "userName": "carol@contoso.example", "active": True, "displayName": "Carol",
+    }
+    resource = client.post(f"{base}/Users", headers=headers, data=json.dumps(body)).get_json()
+    with rt.db.session() as session:
+        carol = session.scalar(select(LinkedAccount.user_id).where(LinkedAccount.subject == "sub-carol"))
+    page = admin.get(f"/admin/users/{carol}").get_data(as_text=True)
+    assert "managed by" in page and "Fake IdP" in page and "carol@contoso.example" in page and "active there" in page
+    assert ">provisioned</span>" in page
+    own = admin.get("/admin/users/1").get_data(as_text=True)
+    assert "not managed: no directory provisions this user" in own and ">provisioned</span>" not in own
+    assert "provisions Carol" in admin.get(f"/admin/users/{carol}/confirm/disable_user").get_data(as_text=True)
+
+    patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}
+    assert client.patch(f"{base}/Users/{resource['id']}", headers=headers, data=json.dumps(patch)).status_code == 200
+    page = admin.get(f"/admin/users/{carol}").get_data(as_text=True)
+    assert "by Fake IdP&#39;s directory (SCIM provisioning)" in page and "inactive there" in page
+    confirm = admin.get(f"/admin/users/{carol}/confirm/enable_user").get_data(as_text=True)
+    assert "still lists them as inactive" in confirm
+
+
+def test_an_administrators_disable_is_named_as_such(admin, client, rt, idp):
+    from tests.conftest import sign_in
+
+    sign_in(client, idp, "bob")
+    answer = admin.post("/admin/users/2/disable_user", data={"csrf_token": csrf_of(admin, "/account"), "confirm": "yes"})
+    assert answer.status_code == 303
+    assert "by an administrator" in admin.get("/admin/users/2").get_data(as_text=True)

@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hub.actions import linked_accounts, users
 from hub.actions.audited import ActionRefused, Actor, not_confirmed, record_refusal
-from hub.console import cursors, listing, listing_csv
+from hub.console import cursors, listing, listing_csv, provisioning
 from hub.console.applications import connected_applications
 from hub.console.auditlog import ChainWatch, audit_page, event_types, recent_for_user
 from hub.console.overview import OverviewCache, chart_svg
@@ -227,6 +227,8 @@ def user_detail(user_id: int) -> tuple[str, int]:
         web_sessions=web_sessions,
         events=recent_for_user(session, user_id),
         connected=connected_applications(session, user_id),
+        provisioned=provisioning.provisioned_as(session, user_id),
+        disabled_by=provisioning.disabled_by_text(user.disabled_by, _provider_names()),
         names=_provider_names(),
         states=TOKEN_STATES,
         actions=ACTIONS,
@@ -253,6 +255,7 @@ def confirm(user_id: int, action: str) -> tuple[str, int]:
         action=action,
         label=ACTIONS[action],
         account=account,
+        provisioned=provisioning.provisioned_as(db_session(), user_id),
         names=_provider_names(),
         nav="accounts",
     )
