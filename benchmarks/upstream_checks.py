@@ -4,6 +4,7 @@ gunicorn workers), and the time from disabling a person at the provider to the f
 
     uv run python benchmarks/upstream_checks.py          # PostgreSQL database hub_bench_checks (WIPED)
     uv run python benchmarks/upstream_checks.py --refreshes 300 --due 100 --interval 5
+    uv run python benchmarks/upstream_checks.py --nodes 2 --workers 1 --json   # as the PostgreSQL pass runs it, small
 
 The hub runs under gunicorn (`--workers` processes) on PostgreSQL with an `entra` provider pointed
 at the Entra emulator (in this process, not counted). A person signs in through the emulator, so
@@ -13,8 +14,10 @@ the hub holds their upstream tokens; the application is registered with `hub app
    in the database): every refresh grant pays only the one indexed read that finds nothing due.
 2. **Due on every grant.** Before each grant the account's last confirmation is moved an hour back,
    so every grant refreshes the upstream token at the emulator (one round trip, counted).
-3. **Single flight.** 100 refresh grants at once for the same person (100 families, two worker
-   processes when `--workers 2`) with the check due: the emulator counts the upstream refreshes.
+3. **Single flight.** 100 refresh grants at once for the same person (100 families) with the
+   check due, spread over `--nodes` hubs (separate gunicorn trees on one database, alternating
+   grant by grant; and over `--workers` processes within each): the emulator counts the
+   upstream refreshes.
 4. **Time to cut off.** With `--interval` seconds (HUB_UPSTREAM_CHECK_SECONDS), the person is
    disabled at the emulator right after a check; the application refreshes every 0.25 s until
    the hub answers invalid_grant; the elapsed time is printed (bounded by the interval plus one
@@ -108,17 +111,31 @@ def chains(client: Client, count: int, concurrency: int, server_pid: int, before
     return summary(latencies, wall, after[0] - before[0], after[1] - before[1])
 
 
-def single_flight(client: Client, clock: Clock, emulator, width: int = 100) -> dict[str, int]:
+def single_flight(client: Client, clock: Clock, emulator, nodes: list[str], width: int = 100) -> dict:
+    """`width` grants at once, the i-th sent to nodes[i % len(nodes)]."""
     with ThreadPoolExecutor(8) as pool:
         codes = list(pool.map(lambda _: client.code("openid offline_access"), range(width)))
         tokens = [token["refresh_token"] for _, token in pool.map(client.redeem, codes)]
     clock.due()
     calls = emulator.requests["token"]
+
+    def grant(numbered: tuple[int, str]) -> tuple[str, int]:
+        node = nodes[numbered[0] % len(nodes)]
+        answer = requests.post(
+            f"{node}/oauth2/token", data={"grant_type": "refresh_token", "refresh_token": numbered[1]},
+            auth=client.auth, timeout=60,
+        )
+        return node, answer.status_code
+
+    started = time.monotonic()
     with ThreadPoolExecutor(width) as pool:
-        answers = list(pool.map(lambda token: requests.post(
-            f"{client.base_url}/oauth2/token", data={"grant_type": "refresh_token", "refresh_token": token},
-            auth=client.auth, timeout=60).status_code, tokens))
-    return {"grants": width, "ok": answers.count(200), "upstream_calls": emulator.requests["token"] - calls}
+        answers = list(pool.map(grant, enumerate(tokens)))
+    elapsed = time.monotonic() - started
+    ok_per_node = {node: sum(1 for n, status in answers if n == node and status == 200) for node in nodes}
+    return {
+        "grants": width, "ok": sum(ok_per_node.values()), "ok_per_node": list(ok_per_node.values()),
+        "upstream_calls": emulator.requests["token"] - calls, "seconds": round(elapsed, 2),
+    }
 
 
 def time_to_cut_off(client: Client, clock: Clock, emulator, limit: float) -> float:
@@ -149,6 +166,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--interval", type=int, default=5, help="HUB_UPSTREAM_CHECK_SECONDS for the cut-off phase")
+    parser.add_argument("--nodes", type=int, default=1, help="hubs (gunicorn trees) on one database for the single flight")
+    parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line, last")
     args = parser.parse_args()
 
     from hub_entra.emulator import EntraEmulator
@@ -169,6 +188,9 @@ def main() -> None:
             hub_command(env, "apps", "create", "Benchmark", "--first-party", "--redirect-uri", REDIRECT_URI, "--json")
         )
         process = gunicorn(env, port, args.workers, args.threads, workdir)
+        others = [(other, gunicorn(env, other, args.workers, args.threads, workdir, log=f"gunicorn-{other}.log"))
+                  for other in (free_port() for _ in range(args.nodes - 1))]
+        nodes = [base_url] + [f"http://127.0.0.1:{other}" for other, _ in others]
         clock = Clock(database_url)
         try:
             client = Client(base_url, registered["client_id"], registered["client_secret"], sign_in(base_url))
@@ -180,11 +202,12 @@ def main() -> None:
             calls = emulator.requests["token"]
             due = chains(client, args.due, 1, process.pid, before_each=clock.due)
             due["upstream_calls"] = emulator.requests["token"] - calls
-            flight = single_flight(client, clock, emulator)
+            flight = single_flight(client, clock, emulator, nodes)
             cut_off = time_to_cut_off(client, clock, emulator, limit=args.interval * 4 + 10)
         finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=20)
+            for server in [process] + [server for _, server in others]:
+                server.send_signal(signal.SIGTERM)
+                server.wait(timeout=20)
             clock.engine.dispose()
 
     print(f"gunicorn {args.workers} worker(s) x {args.threads} threads; PostgreSQL; emulator in this process\n")
@@ -194,9 +217,12 @@ def main() -> None:
             f"{name:<26} {result['grants']:>6} {result['upstream_calls']:>8} {result['cpu_ms_per_grant']:>12.2f} "
             f"{result['per_core_second']:>10.1f} {result['median_ms']:>9.1f} {result['p95_ms']:>7.1f}"
         )
-    print(f"\nsingle flight: {flight['grants']} concurrent grants for one person, check due -> "
-          f"{flight['upstream_calls']} upstream call(s), {flight['ok']} answered 200")
+    print(f"\nsingle flight: {flight['grants']} concurrent grants for one person across {args.nodes} hub(s), check due -> "
+          f"{flight['upstream_calls']} upstream call(s), {flight['ok']} answered 200 ({' + '.join(map(str, flight['ok_per_node']))} by hub)")
     print(f"time to cut off with upstream_check_seconds={args.interval}: {cut_off:.2f} s from disabling to the first refused refresh")
+    if args.json:
+        figures = {"not_due": not_due, "due": due, "single_flight": flight, "cut_off_seconds": cut_off, "nodes": args.nodes}
+        print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -101,3 +101,22 @@ def test_two_nodes_take_a_burst_of_first_authorizations_and_concurrent_refresh_r
     assert result["steps"]["refresh_retry"]["statuses"] == {"200": 18}  # 2 + 3 + 4 copies, twice
     assert result["steps"]["reuse"]["statuses"] == {"400": 12}  # the rotated-out token and the newest, per family
     assert result["findings"] == {}
+
+
+@ON_POSTGRESQL
+def test_a_hundred_refreshes_across_two_hubs_cause_one_upstream_check():
+    """Issue 19's single flight across processes: one person's check is due and a hundred refresh
+    grants for them arrive at once, alternating between two hubs (separate gunicorn trees) on one
+    database: the provider sees exactly one refresh and every grant is answered 200, by both hubs."""
+    with own_database("hub_bench_checks_smoke") as url:
+        out = bench(
+            "upstream_checks.py", "--refreshes", "8", "--due", "2", "--interval", "8", "--nodes", "2",
+            "--workers", "1", "--json", "--database-url", url, timeout=400,
+        )
+    result = json.loads(out.strip().splitlines()[-1])
+    flight = result["single_flight"]
+    assert flight["seconds"] < 8, "the burst outlasted the check interval: a second check would be due"
+    assert (flight["grants"], flight["ok"], flight["upstream_calls"]) == (100, 100, 1)
+    assert flight["ok_per_node"] == [50, 50]
+    assert result["due"]["upstream_calls"] == 2 and result["not_due"]["upstream_calls"] == 0
+    assert 0 < result["cut_off_seconds"] < 8 * 4 + 10
