@@ -76,16 +76,17 @@ class Stack:
 
 
 @contextmanager
-def running_stack(emulator: EntraEmulator, live_hub: Callable[..., tuple[str, Any]]) -> Iterator[Stack]:
+def running_stack(emulator: EntraEmulator, live_hub: Callable[..., tuple[str, Any]], **settings: Any) -> Iterator[Stack]:
     """The hub (the `live_hub` fixture) with its `entra` provider pointed at the `emulator`
-    fixture; applications added with `Stack.add_app` stop when the block ends."""
+    fixture, and further `settings`; applications added with `Stack.add_app` stop when the
+    block ends."""
 
     def providers(base_url: str) -> dict[str, Any]:
         redirect_uri = f"{base_url}/auth/entra/callback"
         emulator.add_redirect_uri(redirect_uri)
         return {"entra": {"type": "entra", "name": "Microsoft", **emulator.provider_settings(CONTOSO_TENANT_ID), "redirect_uri": redirect_uri}}
 
-    base_url, hub = live_hub(providers, ("entra",))
+    base_url, hub = live_hub(providers, ("entra",), **settings)
     with ExitStack() as stack:
         yield Stack(emulator, base_url, hub, {}, stack)
 

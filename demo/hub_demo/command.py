@@ -7,7 +7,8 @@ two providers, to show providers of one type side by side; the demo database is 
 own in the instance folder. The two example applications (hub_demo.example_app) are registered
 with the hub at every start, as first-party applications with back-channel logout: sign in to
 one, open the other and you are in without signing in again; sign out at the hub and both end
-their sessions.
+their sessions. The emulator's provisioning service is connected to the hub's SCIM endpoint for
+Contoso with a token made at every start, so a leaver can be pushed as well as pulled.
 """
 
 from __future__ import annotations
@@ -104,6 +105,26 @@ def register_example_app(rt: Any, name: str, base_url: str) -> tuple[str, str]:
     return application.client_id, created.client_secret
 
 
+SCIM_TOKEN_NAME = "Entra emulator provisioning"  # noqa: S105 - the token's name, not a secret
+
+
+def connect_provisioning(rt: Any, emulator: EntraEmulator, base_url: str) -> None:
+    """Create a SCIM token for Contoso's provider (`entra`) through the action `hub scim token
+    entra --json` calls, and paste it with the endpoint's URL into the emulator's provisioning
+    service, as an admin pastes them into Entra. The last run's token is revoked first (the
+    emulator forgot it). The token goes to the emulator only: never to the console or a log."""
+    from hub.actions import scim_tokens
+    from hub.cli.commands import OPERATOR
+    from hub.console.provisioning import scim_url, tokens
+
+    with rt.db.session() as session:
+        stale = [t.id for t in tokens(session) if t.provider_id == "entra" and t.name == SCIM_TOKEN_NAME and t.revoked_at is None]
+    for token_id in stale:
+        scim_tokens.revoke(rt.db, rt.audit, OPERATOR, token_id)
+    created = scim_tokens.create(rt.db, rt.audit, OPERATOR, "entra", set(rt.registry.providers), SCIM_TOKEN_NAME)
+    emulator.connect_scim(scim_url(base_url, "entra"), created.plaintext, CONTOSO_TENANT_ID)
+
+
 @click.command("demo")
 @click.option("--port", default=5001, show_default=True, type=int, help="The hub's port (0: any free port).")
 @click.option(
@@ -154,6 +175,7 @@ def demo_command(port: int, emulator_port: int, example_port: int, second_exampl
         )
         app = create_app(settings=settings, plugins=load_plugins(settings.plugins), migrate_database=True)
         server.app = app
+        connect_provisioning(app.extensions["hub"], emulator, base_url)
         for example in examples:
             client_id, client_secret = register_example_app(app.extensions["hub"], example.name, example.base_url)
             example.server.app = create_example_app(
@@ -196,7 +218,10 @@ def _banner(base_url: str, emulator: EntraEmulator, examples: list[ExampleApp]) 
     click.echo(f"  {first.name} at {first.base_url}/  (sign in here first)")
     click.echo(f"  {second.name} at {second.base_url}/  (then here: single sign-on, no second sign-in)")
     click.echo("  Sign out at the hub or in either app: both apps end their sessions.")
-    click.echo(f"  Disable a person at {emulator.base_url}/_emulator/people: within about 30 s both apps sign them out.")
+    click.echo(f"  Leavers, at {emulator.base_url}/_emulator/people (Contoso's people):")
+    click.echo("    Disable: the hub's re-check of the account finds it; within about 30 s both apps sign them out.")
+    click.echo('    "Deprovision (SCIM)": pushed to the hub (SCIM) at once; both apps sign them out now, not 30 s later.')
+    click.echo('    "Provision (SCIM)" lets them back in.')
     click.echo("Demo people (pick one on the emulator's sign-in page):")
     for tenant in emulator.tenants.values():
         for user in tenant.users:

@@ -49,3 +49,31 @@ def test_a_person_disabled_at_the_emulator_is_a_leaver_in_the_console(demo_banne
     row.get_by_role("link").click()
     expect(admin.get_by_role("heading", name=re.compile("Bob Brown"))).to_be_visible()
     expect(admin.locator("td.upstream-check")).to_contain_text("refused by the provider")
+
+
+def test_a_person_deprovisioned_over_scim_at_the_emulator_is_signed_out_at_once(demo_banner, browser):
+    """The push: the people page's "Deprovision (SCIM)" (the demo connected the emulator's
+    provisioning service to the hub's SCIM endpoint) ends Bob's hub session with no waiting."""
+    hub, emulator = demo_banner["hub"], demo_banner["emulator"]
+    bob = browser.new_context().new_page()
+    sign_in(bob, hub, "Bob Brown")
+    admin = browser.new_context().new_page()
+    sign_in(admin, hub, "Alice Adams")
+
+    directory = browser.new_context().new_page()
+    directory.goto(f"{emulator}/_emulator/people")
+    directory.get_by_role("row", name=re.compile("Bob Brown")).get_by_role("button", name="Deprovision (SCIM)", exact=True).click()
+    row = directory.get_by_role("row", name=re.compile("Bob Brown"))
+    expect(row).to_contain_text("deprovision: HTTP 201")
+    expect(row).to_contain_text("disabled")
+
+    bob.goto(f"{hub}/account")  # no rewinding the check interval: the push ended the session
+    bob.wait_for_url(re.compile(r"/login"))
+    admin.goto(f"{hub}/admin/leavers")
+    expect(admin.get_by_role("row", name=re.compile("disabled by provisioning"))).to_have_count(1)
+
+    directory.get_by_role("row", name=re.compile("Bob Brown")).get_by_role("button", name="Provision (SCIM)", exact=True).click()
+    expect(directory.get_by_role("row", name=re.compile("Bob Brown"))).to_contain_text("provision: HTTP 200")
+    sign_in(bob, hub, "Bob Brown")  # back in
+    bob.goto(f"{hub}/account")
+    expect(bob).to_have_url(re.compile(r"/account"))

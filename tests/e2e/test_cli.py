@@ -173,17 +173,23 @@ def test_serve_production_runs_gunicorn_workers_on_postgresql(env, tmp_path):
 
 
 def test_demo_prints_the_address_the_example_applications_and_the_people_with_their_roles(env, tmp_path):
-    process = subprocess.Popen(
-        [
-            sys.executable, "-c", "from hub.cli.main import main; main()", "demo",
-            "--port", "0", "--emulator-port", "0", "--example-port", "0", "--second-example-port", "0",
-        ],
-        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "HUB_INSTANCE_PATH": env["HUB_INSTANCE_PATH"]},
-        cwd=str(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    """... and connects the emulator's provisioning service to the hub's SCIM endpoint: the people
+    page's "Deprovision (SCIM)" reaches the hub with the token the demo made, never printed."""
+    import requests
+
+    log_path = tmp_path / "demo-stderr.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-c", "from hub.cli.main import main; main()", "demo",
+                "--port", "0", "--emulator-port", "0", "--example-port", "0", "--second-example-port", "0",
+            ],
+            env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "HUB_INSTANCE_PATH": env["HUB_INSTANCE_PATH"]},
+            cwd=str(tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
     import threading
 
     lines: list[str] = []
@@ -197,8 +203,13 @@ def test_demo_prints_the_address_the_example_applications_and_the_people_with_th
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
+    pressed = None
     try:
-        last_person.wait(timeout=60)  # a missing line fails below instead of hanging here
+        if last_person.wait(timeout=60):  # a missing line fails below instead of hanging here
+            emulator_url = re.search(r"Entra ID emulator at (http://127\.0\.0\.1:\d+)", "".join(lines)).group(1)
+            pressed = requests.post(
+                f"{emulator_url}/_emulator/scim-user", data={"email": "bob@contoso.example", "push": "deprovision"}, timeout=30
+            )
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -210,6 +221,12 @@ def test_demo_prints_the_address_the_example_applications_and_the_people_with_th
     assert "Bob Brown" in text and "Carol Chen" in text
     assert re.search(r"Example app A at http://127\.0\.0\.1:\d+/", text)
     assert re.search(r"Example app B at http://127\.0\.0\.1:\d+/ .*single sign-on", text)
+    assert '"Deprovision (SCIM)"' in text
+    assert pressed is not None and pressed.status_code == 200
+    assert "deprovision: HTTP 201" in pressed.text and "Provision (SCIM)</button>" in pressed.text  # the hub took the push
+    logged = log_path.read_text()
+    assert "POST /scim/v2/entra/Users 201" in logged
+    assert not re.search(r"scim_[0-9a-f]+_", text + logged)  # the token: on the console nor in the logs
 
 
 def test_serve_answers_on_the_given_host_and_port(env, tmp_path):

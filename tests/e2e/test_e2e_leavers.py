@@ -1,7 +1,9 @@
 """A leaver, end to end over sockets (issue 19): a person signed in to an application through the
 hub and the Entra emulator is disabled in the directory; the application's next refresh after
 `upstream_check_seconds` is refused, its back-channel receiver ends its session, the hub session
-is over, userinfo refuses the last access token, and a new sign-in is refused by the provider."""
+is over, userinfo refuses the last access token, and a new sign-in is refused by the provider.
+Pushed instead (the emulator's provisioning service, a SCIM client as Entra's), the same happens
+at once, without waiting for the interval."""
 
 from __future__ import annotations
 
@@ -13,11 +15,12 @@ from datetime import timedelta
 
 import pytest
 import requests
+from hub_demo.command import SCIM_TOKEN_NAME, connect_provisioning
 from hub_entra.emulator.directory import CONTOSO_TENANT_ID
 from sqlalchemy import select
 
 from hub.core.db import write_transaction
-from hub.core.models import AuditEvent, LinkedAccount
+from hub.core.models import AuditEvent, LinkedAccount, ScimToken, User
 from tests.downstream import Stack, eventually, running_stack
 from tests.e2e.test_e2e_applications import ALICE, sign_in_to
 
@@ -110,3 +113,92 @@ def test_the_demo_disable_button_signs_the_person_out_of_both_applications(emula
         page = browser.get(f"{wiki.base_url}/", timeout=20)
         assert "You are not signed in" in page.text
         assert eventually(lambda: notes.sessions() == 0)  # the other application, by back-channel logout
+
+
+def connect_scim(stack: Stack) -> None:
+    """What `hub demo` does at start: a SCIM token for the `entra` provider (the action `hub scim
+    token entra` calls) pasted into the emulator's provisioning service."""
+    connect_provisioning(stack.rt, stack.emulator, stack.hub_url)
+
+
+def press(stack: Stack, button: str, email: str = ALICE) -> requests.Response:
+    """A SCIM button of the emulator's people page, as the browser posts its form."""
+    push = {"Deprovision (SCIM)": "deprovision", "Provision (SCIM)": "provision"}[button]
+    page = requests.get(f"{stack.emulator.base_url}/_emulator/people", timeout=10)
+    assert f'value="{push}">{button}</button>' in page.text
+    return requests.post(f"{stack.emulator.base_url}/_emulator/scim-user", data={"email": email, "push": push}, timeout=30)
+
+
+def scim_events(stack: Stack) -> list[AuditEvent]:
+    with stack.rt.db.session() as session:
+        return list(session.scalars(select(AuditEvent).where(AuditEvent.type.like("scim.user_%")).order_by(AuditEvent.seq)))
+
+
+def alice_at_the_hub(stack: Stack) -> User:
+    with stack.rt.db.session() as session:
+        account = session.scalars(select(LinkedAccount).where(LinkedAccount.provider_id == "entra")).one()
+        return session.get(User, account.user_id)
+
+
+def test_the_demo_deprovision_scim_button_signs_the_person_out_at_once(emulator, live_hub):
+    # An interval no test waits for: only the push can have ended the session.
+    with running_stack(emulator, live_hub, upstream_check_seconds=86400) as stack:
+        emulator.auto_sign_in = ALICE
+        wiki = stack.add_app("Wiki")
+        connect_scim(stack)
+        browser = requests.Session()
+        assert "Signed in as" in sign_in_to(stack, "Wiki", browser).text
+        [local] = list(wiki.store._sessions.values())
+
+        pressed = press(stack, "Deprovision (SCIM)")
+        assert pressed.status_code == 200 and "deprovision: HTTP 201" in pressed.text, pressed.text
+
+        refreshed = requests.post(
+            f"{stack.hub_url}/oauth2/token",
+            data={"grant_type": "refresh_token", "refresh_token": local.refresh_token},
+            auth=(wiki.client_id, wiki.client_secret), timeout=20,
+        )
+        assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+        assert browser.get(f"{stack.hub_url}/account", timeout=10, allow_redirects=False).status_code == 302
+        assert eventually(lambda: wiki.sessions() == 0)  # the back-channel logout reached the application
+        [created] = scim_events(stack)
+        assert created.type == "scim.user_create" and created.details["scim_token_name"] == SCIM_TOKEN_NAME
+        assert created.details["via"] == "scim"
+        with stack.rt.db.session() as session:
+            disabled = session.scalars(select(AuditEvent).where(AuditEvent.type == "admin.disable_user")).one()
+        assert disabled.details["via"] == "scim" and alice_at_the_hub(stack).disabled_by == "provisioning:entra"
+        with stack.rt.db.session() as session:
+            upstream_checks = session.scalars(select(AuditEvent).where(AuditEvent.type == "upstream.account_ended")).all()
+        assert upstream_checks == []  # the pull check never ran: the push did it all
+
+
+def test_the_demo_provision_scim_button_lets_a_deprovisioned_person_back_in(emulator, live_hub):
+    with running_stack(emulator, live_hub, upstream_check_seconds=86400) as stack:
+        emulator.auto_sign_in = ALICE
+        stack.add_app("Wiki")
+        connect_scim(stack)
+        browser = requests.Session()
+        assert "Signed in as" in sign_in_to(stack, "Wiki", browser).text
+        assert "provision: HTTP 201" in press(stack, "Provision (SCIM)").text  # the first push: created
+        assert "deprovision: HTTP 200" in press(stack, "Deprovision (SCIM)").text  # Entra's PATCH "False"
+        assert alice_at_the_hub(stack).disabled_at is not None
+        assert "AADSTS50057" in sign_in_to(stack, "Wiki", requests.Session()).text
+
+        pressed = press(stack, "Provision (SCIM)")  # Entra's PATCH "True"
+        assert "provision: HTTP 200 (active)" in pressed.text and emulator.disabled_oids == set()
+        assert alice_at_the_hub(stack).disabled_at is None
+        assert [event.type for event in scim_events(stack)] == ["scim.user_create", "scim.user_patch", "scim.user_patch"]
+        assert all(event.details["scim_token_name"] == SCIM_TOKEN_NAME for event in scim_events(stack))
+        assert "Signed in as" in sign_in_to(stack, "Wiki", requests.Session()).text
+
+
+def test_each_demo_start_makes_a_new_scim_token_and_revokes_the_last(emulator, live_hub):
+    with running_stack(emulator, live_hub) as stack:
+        connect_scim(stack)
+        connect_scim(stack)  # the demo started again: the emulator forgot the first token
+        with stack.rt.db.session() as session:
+            made = session.scalars(select(ScimToken).order_by(ScimToken.id)).all()
+        assert [(t.provider_id, t.name, t.revoked_at is None) for t in made] == [
+            ("entra", SCIM_TOKEN_NAME, False), ("entra", SCIM_TOKEN_NAME, True),
+        ]
+        assert "provision: HTTP 201" in press(stack, "Provision (SCIM)", "bob@contoso.example").text

@@ -142,11 +142,35 @@ def create_app(emulator: EntraEmulator) -> Flask:
             return redirect("/_emulator/people", code=303)  # type: ignore[return-value]
         return jsonify({"ok": True})
 
+    @app.post("/_emulator/scim-user")
+    def control_scim_user() -> Response:
+        """The people page's SCIM buttons: form `email` and `push` = provision | deprovision.
+        The application's answer (or its absence) is shown on the page, never raised."""
+        email, push = request.form.get("email", ""), request.form.get("push", "")
+        if push not in ("provision", "deprovision"):
+            return jsonify({"error": "push must be provision or deprovision"}), 400  # type: ignore[return-value]
+        outcome = emulator.provision(email) if push == "provision" else emulator.deprovision(email)
+        if outcome is None:
+            return jsonify({"error": "SCIM is not connected for this person's tenant"}), 404  # type: ignore[return-value]
+        return redirect("/_emulator/people", code=303)  # type: ignore[return-value]
+
     @app.get("/_emulator/people")
     def people_page() -> str:
-        """The directory's admin page for the demo: disable or enable a person."""
-        people = [(tenant.name, user, user.oid in emulator.disabled_oids) for tenant in emulator.tenants.values() for user in tenant.users]
-        return render_template_string(PEOPLE_PAGE, people=people)
+        """The directory's admin page for the demo: disable or enable a person, and when SCIM is
+        connected, provision or deprovision them at the application."""
+        scim = emulator.provisioning
+        people = [
+            (
+                tenant.name,
+                user,
+                user.oid in emulator.disabled_oids,
+                scim is not None and tenant.id == scim.tenant_id,
+                scim.outcome(user.oid) if scim is not None else None,
+            )
+            for tenant in emulator.tenants.values()
+            for user in tenant.users
+        ]
+        return render_template_string(PEOPLE_PAGE, people=people, scim=scim)
 
     @app.post("/_emulator/reset")
     def control_reset() -> Response:
@@ -679,15 +703,23 @@ def _discovery_document(emulator: EntraEmulator, segment: str, issuer: str) -> d
 
 PEOPLE_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Entra emulator: people</title>
-<style>body{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto}td,th{padding:.3rem .6rem;text-align:left;border-bottom:1px solid #ddd}</style></head>
+<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto}td,th{padding:.3rem .6rem;text-align:left;border-bottom:1px solid #ddd}form{display:inline}</style></head>
 <body><h1>People in the directory</h1>
 <p>Disabling a person is what an administrator does in Entra ID when someone leaves: from then on
 their sign-in and every refresh of their tokens answer <code>AADSTS50057</code>.</p>
-<table><tr><th>Tenant</th><th>Name</th><th>Email</th><th>State</th><th></th></tr>
-{% for tenant, user, disabled in people %}<tr><td>{{ tenant }}</td><td>{{ user.display_name }}</td><td>{{ user.email }}</td>
+{% if scim %}<p>Provisioning (SCIM 2.0) pushes this tenant's people to {{ scim.url }}.
+<strong>Deprovision (SCIM)</strong> disables the person here and pushes <code>active</code> "False"
+at once, as Entra's provisioning service does: the application ends their sessions in the request.
+<strong>Provision (SCIM)</strong> enables them again and pushes <code>active</code> "True".</p>{% endif %}
+<table><tr><th>Tenant</th><th>Name</th><th>Email</th><th>State</th><th></th>{% if scim %}<th>Last SCIM push</th>{% endif %}</tr>
+{% for tenant, user, disabled, provisioned, outcome in people %}<tr><td>{{ tenant }}</td><td>{{ user.display_name }}</td><td>{{ user.email }}</td>
 <td>{{ "disabled" if disabled else "enabled" }}</td>
 <td><form method="post" action="/_emulator/disable-user"><input type="hidden" name="email" value="{{ user.email }}">
 <input type="hidden" name="disabled" value="{{ 'false' if disabled else 'true' }}">
-<button type="submit">{{ "Enable" if disabled else "Disable" }}</button></form></td></tr>{% endfor %}
+<button type="submit">{{ "Enable" if disabled else "Disable" }}</button></form>
+{% if provisioned %}<form method="post" action="/_emulator/scim-user"><input type="hidden" name="email" value="{{ user.email }}">
+<button type="submit" name="push" value="deprovision">Deprovision (SCIM)</button>
+<button type="submit" name="push" value="provision">Provision (SCIM)</button></form>{% endif %}</td>
+{% if scim %}<td>{% if outcome %}<span class="{{ 'scim-ok' if outcome.ok else 'scim-failed' }}">{{ outcome }}</span>{% elif provisioned %}not pushed yet{% else %}not in the provisioned tenant{% endif %}</td>{% endif %}</tr>{% endfor %}
 </table></body></html>
 """

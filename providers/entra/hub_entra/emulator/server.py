@@ -33,6 +33,7 @@ from hub_entra.emulator.directory import (
     demo_tenants,
 )
 from hub_entra.emulator.keys import CertifiedKey
+from hub_entra.emulator.provisioning import Outcome, ProvisioningService
 
 CODE_LIFETIME = 600
 ACCESS_TOKEN_LIFETIME = 3599
@@ -190,6 +191,8 @@ class EntraEmulator:
         self._assertion_ids: set[str] = set()
         self.disabled_oids: set[str] = set()
         """People disabled in the directory (`set_disabled`): sign-in and refresh answer AADSTS50057."""
+        self.provisioning: ProvisioningService | None = None
+        """The SCIM client pushing one tenant's people to an application (`connect_scim`)."""
         self.requests: Counter[str] = Counter()
         """How often each endpoint (discovery, keys, authorize, token, graph, logout) was
         called; tests use it to prove, for example, that no Graph call followed a rejection."""
@@ -333,6 +336,40 @@ class EntraEmulator:
         with self._lock:
             (self.disabled_oids.add if disabled else self.disabled_oids.discard)(found[1].oid)
         return True
+
+    def connect_scim(self, url: str, token: str, tenant_id: str | None = None) -> ProvisioningService:
+        """Point the provisioning service of `tenant_id` (default: the first tenant) at a SCIM
+        endpoint, as an admin does with an enterprise application's "Tenant URL" and "Secret
+        Token". Nothing is sent until a person is provisioned or deprovisioned."""
+        tenant_id = tenant_id or next(iter(self.tenants))
+        if tenant_id not in self.tenants:
+            raise ValueError(f"no such emulator tenant: {tenant_id}")
+        self.provisioning = ProvisioningService(url, token, tenant_id)
+        return self.provisioning
+
+    def provision(self, email: str) -> Outcome | None:
+        """Enable the person in the directory and push them as active over SCIM. None when SCIM
+        is not connected or the person is not in the provisioned tenant."""
+        user = self._provisioned_user(email)
+        if user is None or self.provisioning is None:
+            return None
+        self.set_disabled(email, False)
+        return self.provisioning.provision(user)
+
+    def deprovision(self, email: str) -> Outcome | None:
+        """A leaver, as Entra handles one: the account is disabled in the directory (sign-in and
+        refresh answer AADSTS50057) and the provisioning service pushes `active` "False"."""
+        user = self._provisioned_user(email)
+        if user is None or self.provisioning is None:
+            return None
+        self.set_disabled(email, True)
+        return self.provisioning.deprovision(user)
+
+    def _provisioned_user(self, email: str) -> User | None:
+        found = self.find_user(email)
+        if found is None or self.provisioning is None or found[0].id != self.provisioning.tenant_id:
+            return None
+        return found[1]
 
     def add_redirect_uri(self, uri: str, client_id: str | None = None) -> None:
         with self._lock:
