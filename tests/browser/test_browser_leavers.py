@@ -70,7 +70,13 @@ def test_a_person_deprovisioned_over_scim_at_the_emulator_is_signed_out_at_once(
     bob.goto(f"{hub}/account")  # no rewinding the check interval: the push ended the session
     bob.wait_for_url(re.compile(r"/login"))
     admin.goto(f"{hub}/admin/leavers")
-    expect(admin.get_by_role("row", name=re.compile("disabled by provisioning"))).to_have_count(1)
+    leaver = admin.get_by_role("row", name=re.compile("disabled by provisioning"))
+    expect(leaver).to_have_count(1)
+    leaver.get_by_role("link").first.click()  # the user's page says a directory manages Bob, and who disabled him
+    expect(admin.get_by_role("heading", name=re.compile("Bob Brown"))).to_contain_text("provisioned")
+    expect(admin.locator("dd.provisioning")).to_contain_text("managed by")
+    expect(admin.locator("dd.provisioning")).to_contain_text("inactive there")
+    expect(admin.get_by_text(re.compile("by .*directory \\(SCIM provisioning\\)"))).to_be_visible()
 
     directory.get_by_role("row", name=re.compile("Bob Brown")).get_by_role("button", name="Provision (SCIM)", exact=True).click()
     expect(directory.get_by_role("row", name=re.compile("Bob Brown"))).to_contain_text("provision: HTTP 200")
