@@ -165,11 +165,11 @@ def through_emulator(
 
 def hub_side(iterations: int) -> tuple[dict[str, float], str]:
     import responses
-    from hub_entra import testing as entra_testing
 
     from hub.app import create_app
     from hub.core.config import load_settings
     from hub.plugin.manager import load_plugins
+    from hub_entra import testing as entra_testing
 
     with tempfile.TemporaryDirectory() as workdir, responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         fake = entra_testing.FakeEntra(mock, entra_testing.Clock(time.time()))
@@ -230,11 +230,11 @@ def in_process_cpu(database_url: str, iterations: int) -> dict[str, float]:
     browser. The fake provider's token signing is kept off the clock. Less noisy than the
     gunicorn run on a busy machine, so it is the A/B measure for one change at a time."""
     import responses
-    from hub_entra import testing as entra_testing
 
     from hub.app import create_app
     from hub.core.config import load_settings
     from hub.plugin.manager import load_plugins
+    from hub_entra import testing as entra_testing
 
     with tempfile.TemporaryDirectory() as workdir, responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         fake = entra_testing.FakeEntra(mock, entra_testing.Clock(time.time()))

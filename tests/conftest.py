@@ -19,8 +19,6 @@ import pytest
 import responses
 from flask import Flask
 from flask.testing import FlaskClient
-from hub_entra.emulator import EntraEmulator
-from hub_github.fake import FakeGitHub
 from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy import text
 
@@ -31,6 +29,8 @@ from hub.core.migrate import upgrade
 from hub.core.models import Base
 from hub.plugin.manager import Plugins, load_plugins
 from hub.runtime import open_database
+from hub_entra.emulator import EntraEmulator
+from hub_github.fake import FakeGitHub
 from tests import fakeidp
 from tests.issuer_kit import IssuerKit
 from tests.live import serve

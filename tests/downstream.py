@@ -11,13 +11,12 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub_demo.example_app import SessionStore, create_example_app
-from hub_entra.emulator import EntraEmulator
-from hub_entra.emulator.directory import CONTOSO_TENANT_ID
-
 from hub.core.db import write_transaction
 from hub.issuer import applications
 from hub.serving import LoopbackServer
+from hub_demo.example_app import SessionStore, create_example_app
+from hub_entra.emulator import EntraEmulator
+from hub_entra.emulator.directory import CONTOSO_TENANT_ID
 
 
 @dataclass

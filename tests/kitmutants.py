@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hub.testing.authserver import FakeAuthorizationServer
-from hub.testing.conformance import FakeServerAdapter, ProviderConformance, build_provider
 
 from hub.plugin.testing.unchecked import RUN
 from hub.plugin.testing.watch import watching
+from hub.testing.authserver import FakeAuthorizationServer
+from hub.testing.conformance import FakeServerAdapter, ProviderConformance, build_provider
 from tests.kitplugin import gitlab_profile
 
 SOURCE = Path(__file__).with_name("kitsample.py").read_text()

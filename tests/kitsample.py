@@ -14,11 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from hub.oidc.settings import base_url_setting, check_known_keys, scopes_setting, text_setting
-
 from hub import hookimpl
 from hub.errors import AccessDenied, ProviderUnavailable, TokenRejected
 from hub.oidc import OAuth2Provider, read_json, subject_from
+from hub.oidc.settings import base_url_setting, check_known_keys, scopes_setting, text_setting
 from hub.provider import CORE_SETTINGS, Identity, Profile, ProviderType, Tokens
 
 hub_api_version = 1

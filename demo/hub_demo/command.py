@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
+
+from hub.serving import LoopbackServer
+from hub_demo.example_app import create_example_app
 from hub_entra.emulator.directory import (
     CONTOSO_TENANT_ID,
     DEMO_REDIRECT_URIS,
@@ -24,9 +27,6 @@ from hub_entra.emulator.directory import (
     demo_clients,
 )
 from hub_entra.emulator.server import EntraEmulator
-
-from hub.serving import LoopbackServer
-from hub_demo.example_app import create_example_app
 
 
 def demo_providers(emulator: EntraEmulator, base_url: str) -> dict[str, dict[str, Any]]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hub_entra.emulator import EntraEmulator
-from hub_entra.emulator.directory import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from hub.core.models import LinkedAccount
+from hub_entra.emulator import EntraEmulator
+from hub_entra.emulator.directory import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
 from tests.live import chromium_or_skip
 
 pytestmark = pytest.mark.browser

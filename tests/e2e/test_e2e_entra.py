@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 import requests
-from hub_entra.emulator import EntraEmulator
-from hub_entra.emulator.directory import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID, Client
-from hub_entra.emulator.keys import CertifiedKey
 from sqlalchemy import func, select, update
 
 from hub.app import create_app
 from hub.core.config import load_settings
 from hub.core.models import AuditEvent, LinkedAccount, TokenSet, User, WebSession, utcnow
 from hub.plugin.manager import load_plugins
+from hub_entra.emulator import EntraEmulator
+from hub_entra.emulator.directory import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID, Client
+from hub_entra.emulator.keys import CertifiedKey
 from tests.live import serve
 
 ALICE, BOB, CAROL = "alice@contoso.example", "bob@contoso.example", "carol@fabrikam.example"

@@ -15,12 +15,12 @@ from datetime import timedelta
 
 import pytest
 import requests
-from hub_demo.command import SCIM_TOKEN_NAME, connect_provisioning
-from hub_entra.emulator.directory import CONTOSO_TENANT_ID
 from sqlalchemy import select
 
 from hub.core.db import write_transaction
 from hub.core.models import AuditEvent, LinkedAccount, ScimToken, User
+from hub_demo.command import SCIM_TOKEN_NAME, connect_provisioning
+from hub_entra.emulator.directory import CONTOSO_TENANT_ID
 from tests.downstream import Stack, eventually, running_stack
 from tests.e2e.test_e2e_applications import ALICE, sign_in_to
 

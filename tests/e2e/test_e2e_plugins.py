@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 import requests
-from hub_entra.emulator.directory import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
 from sqlalchemy import select, update
 
 from hub.core.models import LinkedAccount, TokenSet, User, WebSession, utcnow
+from hub_entra.emulator.directory import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
 
 ALICE, CAROL = "alice@contoso.example", "carol@fabrikam.example"
 

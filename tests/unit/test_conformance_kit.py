@@ -13,18 +13,18 @@ import types
 from collections.abc import Iterator
 from typing import Any
 
-import hub_oidc
 import pytest
 import requests
-from hub.testing.app import callback_path, hub_app, start_sign_in
-from hub.testing.authserver import FakeAuthorizationServer
-from hub.testing.conformance import FakeServerAdapter, ProviderConformance, build_provider
 from sqlalchemy import select
 
+import hub_oidc
 from hub.core.models import AuditEvent
 from hub.errors import ConfigError, TokenRejected
 from hub.oidc import subject_from
 from hub.provider import Identity, Profile
+from hub.testing.app import callback_path, hub_app, start_sign_in
+from hub.testing.authserver import FakeAuthorizationServer
+from hub.testing.conformance import FakeServerAdapter, ProviderConformance, build_provider
 from tests import kitplugin
 from tests.kitplugin import KitProvider, gitlab_profile
 

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 import responses
 from flask.testing import FlaskClient
-from hub_demo.example_app import BACKCHANNEL_LOGOUT_EVENT, LocalSession, SessionStore, create_example_app
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
+
+from hub_demo.example_app import BACKCHANNEL_LOGOUT_EVENT, LocalSession, SessionStore, create_example_app
 
 ISSUER = "http://127.0.0.1:5001"
 CLIENT_ID = "example-client"

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import responses
+
 from hub_entra import EntraProvider
 from hub_entra.emulator import EntraEmulator
 from hub_entra.testing import REDIRECT_URI, Clock, FakeEntra, entra_settings, make_context

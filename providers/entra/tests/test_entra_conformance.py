@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import hub_entra
 import pytest
+
+import hub_entra
+from hub.testing.conformance import ProviderConformance
 from hub_entra.emulator import EntraEmulator
 from hub_entra.emulator.conformance import EmulatorAdapter
 from hub_entra.emulator.directory import CONTOSO_TENANT_ID
-
-from hub.testing.conformance import ProviderConformance
 
 
 class EntraAdapter(EmulatorAdapter):

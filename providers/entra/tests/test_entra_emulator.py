@@ -8,6 +8,18 @@ from typing import Any
 
 import pytest
 import requests
+
+from hub.errors import (
+    AccessDenied,
+    ProviderDenied,
+    ProviderMisconfigured,
+    ProviderUnavailable,
+    RefreshRejected,
+    TokenRejected,
+)
+from hub.http import ProviderSession
+from hub.oidc.keys import DEFAULT_TRUSTED_REFETCHES
+from hub.provider import AuthorizationRequest, Callback, ProviderContext
 from hub_entra import EntraProvider
 from hub_entra.emulator import (
     CONTOSO_TENANT_ID,
@@ -26,18 +38,6 @@ from hub_entra.testing import (
     query_of,
     sign_in,
 )
-
-from hub.errors import (
-    AccessDenied,
-    ProviderDenied,
-    ProviderMisconfigured,
-    ProviderUnavailable,
-    RefreshRejected,
-    TokenRejected,
-)
-from hub.http import ProviderSession
-from hub.oidc.keys import DEFAULT_TRUSTED_REFETCHES
-from hub.provider import AuthorizationRequest, Callback, ProviderContext
 
 ALICE = "alice@contoso.example"
 BOB = "bob@contoso.example"

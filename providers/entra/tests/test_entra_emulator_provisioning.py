@@ -9,6 +9,7 @@ import json
 import pytest
 import requests
 import responses
+
 from hub_entra.emulator import CONTOSO_TENANT_ID, EntraEmulator
 from hub_entra.emulator.provisioning import ProvisioningService
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hub_entra.emulator import EntraEmulator
-from hub_entra.testing import HOST, OTHER_TENANT, TENANT, FakeEntra, emulator_provider, sign_in
 
 from hub.errors import SignInError, TokenRejected
 from hub.oidc import check_callback_issuer
+from hub_entra.emulator import EntraEmulator
+from hub_entra.testing import HOST, OTHER_TENANT, TENANT, FakeEntra, emulator_provider, sign_in
 
 
 def test_the_sid_is_returned_as_entra_sends_it(make_provider: Any) -> None:

@@ -7,6 +7,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+
+from hub.errors import (
+    AccessDenied,
+    ProviderDenied,
+    ProviderMisconfigured,
+    ProviderUnavailable,
+    RefreshRejected,
+    SignInError,
+    TokenRejected,
+)
+from hub.provider import AuthorizationRequest, Identity
 from hub_entra.testing import (
     _KEY_POOL,
     ACCESS_TOKEN,
@@ -24,17 +35,6 @@ from hub_entra.testing import (
     FakeEntra,
     callback,
 )
-
-from hub.errors import (
-    AccessDenied,
-    ProviderDenied,
-    ProviderMisconfigured,
-    ProviderUnavailable,
-    RefreshRejected,
-    SignInError,
-    TokenRejected,
-)
-from hub.provider import AuthorizationRequest, Identity
 
 SUBJECT = f"{TENANT}:{OID}"
 

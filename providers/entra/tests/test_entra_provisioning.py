@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hub_entra.testing import OID, FakeEntra, callback
 
 from hub.errors import ConfigError
+from hub_entra.testing import OID, FakeEntra, callback
 
 
 def test_the_directory_id_gives_the_subject_sign_in_produces(entra: FakeEntra, make_provider: Any) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import hub_entra
 import pytest
-from hub_entra import EntraProvider
-from hub_entra.testing import _KEY_POOL, CLIENT_ID, SECRET, TENANT, entra_settings, make_context
 
+import hub_entra
 from hub import HUB_API_VERSION
 from hub.errors import ConfigError
+from hub_entra import EntraProvider
+from hub_entra.testing import _KEY_POOL, CLIENT_ID, SECRET, TENANT, entra_settings, make_context
 
 
 def build(**overrides: Any) -> EntraProvider:

@@ -29,10 +29,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, redirect, request
-from hub.testing.grants import FOREVER, CodeGrant, GrantRefused, Grants
-from hub.testing.misbehaviour import Misbehaviours, canned_answer
 
 from hub.serving import LoopbackServer
+from hub.testing.grants import FOREVER, CodeGrant, GrantRefused, Grants
+from hub.testing.misbehaviour import Misbehaviours, canned_answer
 
 CLIENT_ID = "Ov23liFakeHubClient01"
 CLIENT_SECRET = "fake-github-client-secret-0123456789abcdef"

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import hub_github
 import pytest
 import requests
+
+import hub_github
 from hub.testing.app import query_of
 from hub.testing.conformance import ConformanceAdapter, ProviderConformance
 from hub_github.fake import FakeGitHub

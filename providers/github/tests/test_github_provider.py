@@ -12,8 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from hub_github import GitHubProvider, hub_api_version, hub_provider_types
-from hub_github.fake import CLIENT_SECRET, FakeGitHub
 
 from hub.errors import (
     ConfigError,
@@ -25,6 +23,8 @@ from hub.errors import (
 )
 from hub.http import ProviderSession
 from hub.provider import AuthorizationRequest, Callback, Identity, ProviderContext
+from hub_github import GitHubProvider, hub_api_version, hub_provider_types
+from hub_github.fake import CLIENT_SECRET, FakeGitHub
 
 REDIRECT_URI = "http://127.0.0.1:5001/auth/github/callback"
 

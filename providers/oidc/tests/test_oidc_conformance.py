@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import hub_oidc
 import pytest
+
+import hub_oidc
 from hub.testing.conformance import ProviderConformance
 from hub_entra.emulator import EntraEmulator
 from hub_entra.emulator.conformance import KIT_MISBEHAVIOURS, EmulatorAdapter

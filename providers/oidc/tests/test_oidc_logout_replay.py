@@ -8,15 +8,15 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import hub_oidc
 import pytest
 import responses
 from flask import Flask
-from hub.testing.app import callback_path, hub_app, query_of, start_sign_in
-from hub_oidc.testing import FakeOpenIdProvider, oidc_settings
 from sqlalchemy import func, select
 
+import hub_oidc
 from hub.core.models import AuditEvent, SeenLogoutToken, WebSession
+from hub.testing.app import callback_path, hub_app, query_of, start_sign_in
+from hub_oidc.testing import FakeOpenIdProvider, oidc_settings
 
 
 @pytest.fixture

@@ -8,17 +8,17 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import hub_oidc
 import pytest
 import responses
 from flask import Flask
 from flask.testing import FlaskClient
-from hub.testing.app import callback_path, hub_app, query_of, start_sign_in
-from hub_oidc.testing import ISSUER, FakeOpenIdProvider, oidc_settings
 from sqlalchemy import func, select
 
+import hub_oidc
 from hub.core.models import AuditEvent, WebSession
 from hub.oidc import b64url
+from hub.testing.app import callback_path, hub_app, query_of, start_sign_in
+from hub_oidc.testing import ISSUER, FakeOpenIdProvider, oidc_settings
 
 
 @pytest.fixture

@@ -10,6 +10,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+
+from hub.errors import (
+    ConfigError,
+    ProviderDenied,
+    ProviderMisconfigured,
+    ProviderUnavailable,
+    RefreshRejected,
+    TokenRejected,
+)
+from hub.oidc import BACKCHANNEL_LOGOUT_EVENT, check_callback_issuer
+from hub.provider import AuthorizationRequest, Callback, Identity, LogoutRequest, SignInResult
 from hub_oidc import OidcProvider, hub_api_version, hub_provider_types
 from hub_oidc.testing import (
     CODE,
@@ -22,17 +33,6 @@ from hub_oidc.testing import (
     callback,
     make_provider,
 )
-
-from hub.errors import (
-    ConfigError,
-    ProviderDenied,
-    ProviderMisconfigured,
-    ProviderUnavailable,
-    RefreshRejected,
-    TokenRejected,
-)
-from hub.oidc import BACKCHANNEL_LOGOUT_EVENT, check_callback_issuer
-from hub.provider import AuthorizationRequest, Callback, Identity, LogoutRequest, SignInResult
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus, urlencode, urlsplit
 
 from flask import Flask, Response, jsonify, redirect, render_template_string, request
-from hub.testing.misbehaviour import canned_answer
 
+from hub.testing.misbehaviour import canned_answer
 from hub_entra.emulator.assertions import CLIENT_ASSERTION_TYPE
 from hub_entra.emulator.directory import Client, Tenant
 from hub_entra.emulator.pages import (

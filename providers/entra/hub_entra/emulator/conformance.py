@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import requests
+
 from hub.testing.app import query_of
 from hub.testing.conformance import ConformanceAdapter
-
 from hub_entra.emulator.server import EntraEmulator
 
 KIT_MISBEHAVIOURS: dict[str, tuple[str, dict[str, Any]]] = {

@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hub.testing.misbehaviour import Misbehaviours
 from joserfc import jwt
 
 from hub.serving import LoopbackServer
+from hub.testing.misbehaviour import Misbehaviours
 from hub_entra.emulator.directory import (
     CONSUMERS_TENANT_ID,
     Client,
