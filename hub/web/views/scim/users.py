@@ -100,7 +100,7 @@ def patch_user(provider_id: str, resource_id: str) -> Response:
         return user
 
     row = provisioning.patch_user(runtime().db, runtime().audit, directory(provider_id), resource_id, patched)
-    return scim_response(rendered(row, result[0]))
+    return scim_response(rendered(row, result[-1]))
 
 
 @bp.delete("/Users/<resource_id>")
