@@ -172,11 +172,9 @@ def create_user(db: Database, audit: AuditLog, directory: Directory, user: ScimU
 def _created(
     db: Database, audit: AuditLog, directory: Directory, user: ScimUser, subject: str, revocation: dict[str, str] | None
 ) -> ProvisionedUser:
+    # An externalId already provisioned fails the insert on its unique constraint (the caller's
+    # 409): no read ahead of every create to find it.
     with write_transaction(db) as session:
-        if session.scalar(select(ProvisionedUser.id).where(
-            ProvisionedUser.provider_id == directory.provider_id, ProvisionedUser.external_id == user.external_id
-        )) is not None:
-            raise ScimError("A user with this externalId is already provisioned.", status=409, scim_type="uniqueness")
         account = session.scalar(select(LinkedAccount).options(joinedload(LinkedAccount.user)).where(
             LinkedAccount.provider_id == directory.provider_id, LinkedAccount.subject == subject
         ))

@@ -471,3 +471,14 @@ def test_the_provider_revokes_stored_tokens_before_the_deprovisioning_transactio
         assert session.get(ProvisionedUser, created["id"]).active is False
     assert disabled.details["provider_revocation"] == {str(account_id): "revoked"} and disabled.details["deleted_upstream_token_count"] == 1
     assert disabled.details["via"] == "scim" and hub_user(rt)[0].disabled_by == "provisioning:contoso"
+
+
+def test_a_user_reads_the_same_from_its_write_its_get_and_the_listing(client, scim):
+    """Write answers render the stored resource without validating it again; the listing renders
+    through the models: both must give the same document."""
+    created = create(client, scim)
+    patched = call(client, scim, "PATCH", f"/Users/{created['id']}", entra_patch({"op": "Replace", "value": {"displayName": "Adele V."}})).get_json()
+    got = call(client, scim, "GET", f"/Users/{created['id']}").get_json()
+    listed = call(client, scim, "GET", f'/Users?filter=externalId eq "{OID}"').get_json()["Resources"][0]
+    assert patched == got == listed and got["meta"]["version"] == 'W/"2"' and got["displayName"] == "Adele V."
+    assert {k: v for k, v in created.items() if k not in {"meta", "displayName"}} == {k: v for k, v in got.items() if k not in {"meta", "displayName"}}

@@ -125,8 +125,8 @@ def authenticated(view: Callable[..., Response]) -> Callable[..., Response]:
         rt = runtime()
         presented = bearer_token()
         provider = rt.registry.get(provider_id)
-        with rt.db.session() as session:
-            token = scim_tokens.authenticate(session, provider_id[:64], presented)
+        with rt.db.connection() as connection:
+            token = scim_tokens.authenticate(connection, provider_id[:64], presented)
         if provider is None:
             raise ScimError(f"Provider {provider_id[:64]!r} is not running on this hub.", status=404, scim_type=None)
         if scim_tokens.use_worth_noting(token):
