@@ -24,6 +24,10 @@ from hub.web.views.scim.protocol import (
 )
 
 
+UserPatch = PatchOp[ScimUser]
+"""Parametrised once: pydantic's generic lookup costs on every request otherwise."""
+
+
 def _location(provider_id: str, resource_id: str) -> str:
     return f"{runtime().settings.base_url.rstrip('/')}/scim/v2/{provider_id}/Users/{resource_id}"
 
@@ -94,7 +98,7 @@ def replace_user(provider_id: str, resource_id: str) -> Response:
 @authenticated
 def patch_user(provider_id: str, resource_id: str) -> Response:
     """Entra's shapes too: capitalised ops, `"active": "False"`, a replace without path."""
-    patch = parsed(PatchOp[ScimUser], body(), Context.RESOURCE_PATCH_REQUEST)
+    patch = parsed(UserPatch, body(), Context.RESOURCE_PATCH_REQUEST)
 
     def patched(row: ProvisionedUser) -> ScimUser:
         """The operations applied to the stored resource (scim2-models validates each value)."""
