@@ -157,6 +157,28 @@ def _revoking_first(db: Database, directory: Directory, change: Callable[[dict[s
     return change(revocation)
 
 
+_ACCOUNT_COLUMNS = (
+    LinkedAccount.user_id, LinkedAccount.provider_id, LinkedAccount.subject, LinkedAccount.display_name,
+    LinkedAccount.email, LinkedAccount.email_verified,
+)
+_USER_COLUMNS = (HubUser.display_name, HubUser.email, HubUser.disabled_at, HubUser.disabled_by)
+_ACCOUNT = (
+    select(LinkedAccount)
+    .where(LinkedAccount.provider_id == bindparam("provider_id"), LinkedAccount.subject == bindparam("subject"))
+    .options(load_only(*_ACCOUNT_COLUMNS), joinedload(LinkedAccount.user).load_only(*_USER_COLUMNS))
+)
+"""A create's look for the person's linked account (a sign-in before provisioning), built once."""
+_LOADED = (
+    select(ProvisionedUser, LinkedAccount, HubUser)
+    .join(HubUser, HubUser.id == ProvisionedUser.user_id)
+    .join(LinkedAccount, (LinkedAccount.user_id == ProvisionedUser.user_id) & (LinkedAccount.provider_id == ProvisionedUser.provider_id))
+    .where(ProvisionedUser.id == bindparam("resource_id"), ProvisionedUser.provider_id == bindparam("provider_id"))
+    .options(load_only(*_ACCOUNT_COLUMNS), load_only(*_USER_COLUMNS))
+)
+"""Every PUT and PATCH reads this, built once (its cache key too), with only the columns a change
+writes or reads: each column selected costs the driver and the ORM per request."""
+
+
 def create_user(db: Database, audit: AuditLog, directory: Directory, user: ScimUser) -> ProvisionedUser:
     """A joiner: the hub user of (provider, subject), created unless the person signed in before.
     An inactive joiner is disabled in the same transaction."""
@@ -175,9 +197,7 @@ def _created(
     # An externalId already provisioned fails the insert on its unique constraint (the caller's
     # 409): no read ahead of every create to find it.
     with write_transaction(db) as session:
-        account = session.scalar(select(LinkedAccount).options(joinedload(LinkedAccount.user)).where(
-            LinkedAccount.provider_id == directory.provider_id, LinkedAccount.subject == subject
-        ))
+        account = session.scalar(_ACCOUNT, {"provider_id": directory.provider_id, "subject": subject})
         if account is None:  # new: nothing to cut off, so an inactive joiner is never enabled
             account = LinkedAccount(provider_id=directory.provider_id, subject=subject, issuer="", user=HubUser(), roles=[])
             session.add(account)
@@ -236,21 +256,6 @@ def _changed_once(
         )
         _follow_active(session, audit, directory, row, hub_user, revocation)
     return row
-
-
-_LOADED = (
-    select(ProvisionedUser, LinkedAccount, HubUser)
-    .join(HubUser, HubUser.id == ProvisionedUser.user_id)
-    .join(LinkedAccount, (LinkedAccount.user_id == ProvisionedUser.user_id) & (LinkedAccount.provider_id == ProvisionedUser.provider_id))
-    .where(ProvisionedUser.id == bindparam("resource_id"), ProvisionedUser.provider_id == bindparam("provider_id"))
-    .options(
-        load_only(LinkedAccount.user_id, LinkedAccount.provider_id, LinkedAccount.subject, LinkedAccount.display_name,
-                  LinkedAccount.email, LinkedAccount.email_verified),
-        load_only(HubUser.display_name, HubUser.email, HubUser.disabled_at, HubUser.disabled_by),
-    )
-)
-"""Every PUT and PATCH reads this, built once (its cache key too), with only the columns a change
-writes or reads: each column selected costs the driver and the ORM per request."""
 
 
 def _loaded(session: Session, directory: Directory, resource_id: str) -> tuple[ProvisionedUser, LinkedAccount, HubUser]:
