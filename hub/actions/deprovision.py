@@ -128,6 +128,17 @@ def end_account_in(
     return cut
 
 
+def holds_upstream_tokens(session: Session, user_id: int) -> bool:
+    """Whether any linked account of the user has stored tokens (one indexed read): only then has
+    a disable a provider to ask before its transaction (`revoke_upstream_tokens`)."""
+    return session.scalar(
+        select(TokenSet.linked_account_id)
+        .join(LinkedAccount, LinkedAccount.id == TokenSet.linked_account_id)
+        .where(LinkedAccount.user_id == user_id)
+        .limit(1)
+    ) is not None
+
+
 def account_ids_of(db: Database, user_id: int) -> list[int]:
     with db.session() as session:
         return list(session.scalars(select(LinkedAccount.id).where(LinkedAccount.user_id == user_id)))

@@ -4,9 +4,11 @@ A provisioned user is keyed by the provider's immutable id (`externalId`), never
 email: it is the hub user of the linked account (provider id, the subject the provider's sign-in
 produces for that id, ProviderType.subject_for_directory_id), created here if the person never
 signed in, so their first sign-in lands on it. Deprovisioning (`active` false, or DELETE) runs
-the one disable path (hub.actions.users.disable, via "scim"; its in-transaction half
-users.disable_in where the disable must land with the resource's change); re-provisioning enables only a
-user that provisioning disabled. Each change is audited as `scim.*` with the token's name.
+the one disable path via "scim": its in-transaction half users.disable_in, in the transaction
+that stores the resource's change, so `active` and the hub user never disagree; the provider's
+token revocation runs before that transaction (_RevokeFirst). Re-provisioning enables
+(users.enable_in, the same way) only a user that provisioning disabled. Each change is audited
+as `scim.*` with the token's name.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scim2_models import Context, EnterpriseUser, User
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, load_only
 
 from hub.actions import deprovision, users
 from hub.actions.audited import Actor, record
@@ -114,48 +116,97 @@ def _change_due(directory: Directory, row: ProvisionedUser, hub_user: HubUser) -
     return None
 
 
-def _follow_active(db: Database, audit: AuditLog, directory: Directory, user_id: int, due: str | None) -> None:
-    """Run the one disable path (hub.actions.users), after the resource's own transaction."""
+class _RevokeFirst(Exception):
+    """A disable is due and the user holds stored upstream tokens the provider has not been asked
+    to revoke: the transaction rolls back, the provider is asked (network, no transaction open),
+    and the change runs again with its answer."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__(user_id)
+        self.user_id = user_id
+
+
+def _follow_active(
+    session: Session, audit: AuditLog, directory: Directory, row: ProvisionedUser, hub_user: HubUser,
+    revocation: dict[str, str] | None,
+) -> None:
+    """Run the one disable path (hub.actions.users) inside the resource's own transaction, so the
+    resource's `active` and the hub user's state commit together or not at all.
+
+    `revocation` is the provider's answer asked before this transaction, or None when it was not
+    asked: then a disable of a user holding stored tokens raises _RevokeFirst (the caller asks and
+    runs again); a user holding none has nothing to revoke ({}). Tokens stored between the ask and
+    this transaction (a sign-in in that moment) are deleted without being revoked at the provider;
+    the event's provider_revocation lists what the provider was asked to revoke."""
+    due = _change_due(directory, row, hub_user)
     if due == "disable":
-        users.disable(db, audit, directory.revoke_upstream, directory.actor, user_id)
+        if revocation is None and directory.revoke_upstream is not None and deprovision.holds_upstream_tokens(session, hub_user.id):
+            raise _RevokeFirst(hub_user.id)
+        users.disable_in(session, audit, directory.actor, hub_user, revocation or {})
     elif due == "enable":
-        users.enable(db, audit, directory.actor, user_id)
+        users.enable_in(session, audit, directory.actor, hub_user)
+
+
+def _revoking_first(db: Database, directory: Directory, change: Callable[[dict[str, str] | None], ProvisionedUser]) -> ProvisionedUser:
+    """Run `change` (one write transaction); if it finds a disable that needs the provider's
+    revocation first, ask the provider and run it once more with the answer."""
+    try:
+        return change(None)
+    except _RevokeFirst as first:
+        revocation = deprovision.revoke_upstream_tokens(db, directory.revoke_upstream, deprovision.account_ids_of(db, first.user_id))
+    return change(revocation)
+
+
+_ACCOUNT_COLUMNS = (
+    LinkedAccount.user_id, LinkedAccount.provider_id, LinkedAccount.subject, LinkedAccount.display_name,
+    LinkedAccount.email, LinkedAccount.email_verified,
+)
+_USER_COLUMNS = (HubUser.display_name, HubUser.email, HubUser.disabled_at, HubUser.disabled_by)
+_ACCOUNT = (
+    select(LinkedAccount)
+    .where(LinkedAccount.provider_id == bindparam("provider_id"), LinkedAccount.subject == bindparam("subject"))
+    .options(load_only(*_ACCOUNT_COLUMNS), joinedload(LinkedAccount.user).load_only(*_USER_COLUMNS))
+)
+"""A create's look for the person's linked account (a sign-in before provisioning), built once."""
+_LOADED = (
+    select(ProvisionedUser, LinkedAccount, HubUser)
+    .join(HubUser, HubUser.id == ProvisionedUser.user_id)
+    .join(LinkedAccount, (LinkedAccount.user_id == ProvisionedUser.user_id) & (LinkedAccount.provider_id == ProvisionedUser.provider_id))
+    .where(ProvisionedUser.id == bindparam("resource_id"), ProvisionedUser.provider_id == bindparam("provider_id"))
+    .options(load_only(*_ACCOUNT_COLUMNS), load_only(*_USER_COLUMNS))
+)
+"""Every PUT and PATCH reads this, built once (its cache key too), with only the columns a change
+writes or reads: each column selected costs the driver and the ORM per request."""
 
 
 def create_user(db: Database, audit: AuditLog, directory: Directory, user: ScimUser) -> ProvisionedUser:
-    """A joiner: the hub user of (provider, subject), created unless the person signed in before."""
+    """A joiner: the hub user of (provider, subject), created unless the person signed in before.
+    An inactive joiner is disabled in the same transaction."""
     subject = _subject(directory, user.external_id)
     if not user.user_name:
         raise ScimError("A user needs userName.", scim_type="invalidValue")
     try:
-        row, due = _created(db, audit, directory, user, subject)
+        return _revoking_first(db, directory, lambda revocation: _created(db, audit, directory, user, subject, revocation))
     except IntegrityError:  # the same person pushed twice at once: the other request made them
         raise ScimError("A user with this externalId is already provisioned.", status=409, scim_type="uniqueness") from None
-    _follow_active(db, audit, directory, row.user_id, due)
-    return row
 
 
-def _created(db: Database, audit: AuditLog, directory: Directory, user: ScimUser, subject: str) -> tuple[ProvisionedUser, str | None]:
+def _created(
+    db: Database, audit: AuditLog, directory: Directory, user: ScimUser, subject: str, revocation: dict[str, str] | None
+) -> ProvisionedUser:
+    # An externalId already provisioned fails the insert on its unique constraint (the caller's
+    # 409): no read ahead of every create to find it.
     with write_transaction(db) as session:
-        if session.scalar(select(ProvisionedUser.id).where(
-            ProvisionedUser.provider_id == directory.provider_id, ProvisionedUser.external_id == user.external_id
-        )) is not None:
-            raise ScimError("A user with this externalId is already provisioned.", status=409, scim_type="uniqueness")
-        account = session.scalar(select(LinkedAccount).where(
-            LinkedAccount.provider_id == directory.provider_id, LinkedAccount.subject == subject
-        ))
-        is_new = account is None
-        if account is None:
-            hub_user = HubUser()
-            account = LinkedAccount(provider_id=directory.provider_id, subject=subject, issuer="", user=hub_user, roles=[])
-            session.add_all([hub_user, account])
+        account = session.scalar(_ACCOUNT, {"provider_id": directory.provider_id, "subject": subject})
+        if account is None:  # new: nothing to cut off, so an inactive joiner is never enabled
+            account = LinkedAccount(provider_id=directory.provider_id, subject=subject, issuer="", user=HubUser(), roles=[])
+            session.add(account)
+            revocation = {}
         hub_user = account.user
         row = ProvisionedUser(
-            provider_id=directory.provider_id, external_id=str(user.external_id), user_name="", user_id=0, version=0
+            provider_id=directory.provider_id, external_id=str(user.external_id), user_name="", version=0, user=hub_user
         )
         _apply(row, user, hub_user, account)
-        session.flush()
-        row.user_id = hub_user.id
         session.add(row)
         session.flush()
         record(
@@ -163,15 +214,12 @@ def _created(db: Database, audit: AuditLog, directory: Directory, user: ScimUser
             provider_id=directory.provider_id, scim_token_name=directory.token_name, scim_id=row.id,
             linked_account_id=account.id, active=row.active,
         )
-        due = _change_due(directory, row, hub_user)
-        if is_new and due == "disable":  # nothing to cut off yet: disabled in the same commit, never enabled
-            users.disable_in(session, audit, directory.actor, hub_user, {})
-            due = None
-    return row, due
+        _follow_active(session, audit, directory, row, hub_user, revocation)
+    return row
 
 
 def replace_user(db: Database, audit: AuditLog, directory: Directory, resource_id: str, user: ScimUser) -> ProvisionedUser:
-    """A mover (PUT): new attributes; `active` follows through the disable path."""
+    """A mover (PUT): new attributes; `active` follows through the disable path, in the same transaction."""
     return _changed(db, audit, directory, resource_id, lambda _current: user, "scim.user_replace")
 
 
@@ -179,7 +227,8 @@ def patch_user(
     db: Database, audit: AuditLog, directory: Directory, resource_id: str, patched: Callable[[ProvisionedUser], ScimUser]
 ) -> ProvisionedUser:
     """A PATCH: `patched` turns the stored resource into the new one (the SCIM view applies the
-    operations with scim2-models), in the same transaction that stores it."""
+    operations with scim2-models), in the same transaction that stores it. It may be called twice
+    (a disable that asks the provider first, _RevokeFirst): the caller uses the last result."""
     return _changed(db, audit, directory, resource_id, patched, "scim.user_patch")
 
 
@@ -187,27 +236,37 @@ def _changed(
     db: Database, audit: AuditLog, directory: Directory, resource_id: str,
     new_of: Callable[[ProvisionedUser], ScimUser], event: str,
 ) -> ProvisionedUser:
+    return _revoking_first(db, directory, lambda revocation: _changed_once(db, audit, directory, resource_id, new_of, event, revocation))
+
+
+def _changed_once(
+    db: Database, audit: AuditLog, directory: Directory, resource_id: str,
+    new_of: Callable[[ProvisionedUser], ScimUser], event: str, revocation: dict[str, str] | None,
+) -> ProvisionedUser:
     with write_transaction(db) as session:
-        row = provisioned_user(session, directory, resource_id)
+        row, account, hub_user = _loaded(session, directory, resource_id)
         user = new_of(row)
         if user.external_id is not None and user.external_id != row.external_id:
             raise ScimError("externalId is the person's immutable id and cannot change.", scim_type="mutability")
         user.external_id = row.external_id
-        account = session.scalar(select(LinkedAccount).where(
-            LinkedAccount.provider_id == directory.provider_id, LinkedAccount.user_id == row.user_id,
-            LinkedAccount.subject == _subject(directory, row.external_id),
-        ))
-        if account is None:
-            raise not_found("user", resource_id)
-        hub_user = account.user
         _apply(row, user, hub_user, account)
         record(
             audit, session, event, directory.actor, subject_user_id=row.user_id, provider_id=directory.provider_id,
             scim_token_name=directory.token_name, scim_id=row.id, active=row.active,
         )
-        due = _change_due(directory, row, hub_user)
-    _follow_active(db, audit, directory, row.user_id, due)
+        _follow_active(session, audit, directory, row, hub_user, revocation)
     return row
+
+
+def _loaded(session: Session, directory: Directory, resource_id: str) -> tuple[ProvisionedUser, LinkedAccount, HubUser]:
+    """The resource, its linked account (provider, the subject of its externalId) and hub user, in one query."""
+    found = session.execute(_LOADED, {"resource_id": resource_id[:36], "provider_id": directory.provider_id}).all()
+    if found:
+        subject = _subject(directory, found[0][0].external_id)
+        for row, account, hub_user in found:
+            if account.subject == subject:
+                return row, account, hub_user
+    raise not_found("user", resource_id)
 
 
 def delete_user(db: Database, audit: AuditLog, directory: Directory, resource_id: str) -> None:

@@ -61,8 +61,9 @@ def disable(
 
 def disable_in(session: Session, audit: AuditLog, actor: Actor, user: User, revocation: dict[str, str]) -> CutOff:
     """`disable` inside the caller's transaction, for a change that must land with the disable
-    or not at all (SCIM's create of an inactive person, its DELETE): the caller checked the
-    user is enabled and ran `deprovision.revoke_upstream_tokens` (`revocation`) before it."""
+    or not at all (SCIM's create, PUT, PATCH and DELETE): the caller checked the user is enabled
+    and ran `deprovision.revoke_upstream_tokens` (`revocation`) before it, with no transaction
+    open; {} when there was nothing to revoke (the stored tokens are deleted all the same)."""
     user.disabled_at = utcnow()
     user.disabled_by = actor.disables_as
     cut = deprovision.cut_off_user(session, user.id, "user_disabled")
@@ -79,9 +80,15 @@ def enable(db: Database, audit: AuditLog, actor: Actor, user_id: int) -> None:
         user = user_of(session, user_id)
         if user.disabled_at is None:
             raise ActionRefused("This user is not disabled.")
-        user.disabled_at = None
-        user.disabled_by = None
-        record(audit, session, "admin.enable_user", actor, subject_user_id=user_id)
+        enable_in(session, audit, actor, user)
+
+
+def enable_in(session: Session, audit: AuditLog, actor: Actor, user: User) -> None:
+    """`enable` inside the caller's transaction (SCIM's re-provisioning lands with the resource's
+    change): the caller checked the user is disabled."""
+    user.disabled_at = None
+    user.disabled_by = None
+    record(audit, session, "admin.enable_user", actor, subject_user_id=user.id)
 
 
 def sign_out_everywhere(db: Database, audit: AuditLog, actor: Actor, user_id: int) -> int:

@@ -82,6 +82,13 @@ class Database:
         with self.sessions() as session:
             yield session
 
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core connection for a read that needs no ORM objects (a request's credential check):
+        no Session to build and tear down on a path every request of an API takes."""
+        with self.engine.connect() as connection:
+            yield connection
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -331,8 +331,8 @@ def test_an_inactive_push_of_an_existing_hub_user_goes_through_the_disable_path(
     assert call(client, scim, "DELETE", f"/Users/{created['id']}").status_code == 204
     user, _ = hub_user(rt)
     users.enable(rt.db, rt.audit, Actor(None, "cli"), user.id)
-    seen, real_disable = [], users.disable
-    monkeypatch.setattr(users, "disable", lambda *args: seen.append(args[-1]) or real_disable(*args))
+    seen, real_disable_in = [], users.disable_in
+    monkeypatch.setattr(users, "disable_in", lambda *args: seen.append(args[3].id) or real_disable_in(*args))
     create(client, scim, active=False)  # adopts the hub user, who may hold sessions and tokens to cut off
     assert seen == [user.id] and hub_user(rt)[0].disabled_by == "provisioning:contoso"
 
@@ -397,3 +397,88 @@ def test_one_directory_never_lifts_another_directorys_disable(client, scim, rt, 
     assert hub_user(rt)[0].disabled_at is not None  # fabrikam's routine push does not undo contoso's
     assert call(client, scim, "PUT", f"/Users/{created['id']}", entra_user()).status_code == 200
     assert hub_user(rt)[0].disabled_at is None
+
+
+def _database_failure(*_args, **_kwargs):
+    from sqlalchemy.exc import OperationalError
+
+    raise OperationalError("INSERT INTO audit_pending ...", {}, Exception("server closed the connection unexpectedly"))
+
+
+@pytest.mark.parametrize("method", ["PATCH", "PUT"])
+@pytest.mark.parametrize("failing", ["disable", "audit"])
+def test_a_deprovisioning_that_fails_inside_changes_neither_resource_nor_user(client, scim, rt, monkeypatch, method, failing):
+    """`active: false` and the disable are one transaction: when the disable (or the audit append
+    of the disable event) fails, the resource still says active and the person is still enabled,
+    the answer is an RFC 7644 error to retry, and the retry does it all."""
+    created = create(client, scim)
+    path = f"/Users/{created['id']}"
+    if failing == "disable":
+        monkeypatch.setattr(users, "disable_in", _database_failure)
+    else:
+        real_record = rt.audit.record
+        monkeypatch.setattr(rt.audit, "record", lambda session, type, *a, **k: _database_failure() if type == "admin.disable_user" else real_record(session, type, *a, **k))
+    body = entra_patch({"op": "Replace", "path": "active", "value": "False"}) if method == "PATCH" else entra_user(active=False)
+    response = call(client, scim, method, path, body)
+    assert response.status_code == 503 and response.content_type == "application/scim+json"
+    error = response.get_json()
+    assert error["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"] and error["status"] == "503"
+    assert call(client, scim, "GET", path).get_json()["active"] is True
+    assert hub_user(rt)[0].disabled_at is None
+    monkeypatch.undo()
+    response = call(client, scim, method, path, body)
+    assert response.status_code == 200 and response.get_json()["active"] is False
+    assert hub_user(rt)[0].disabled_by == "provisioning:contoso"
+
+
+def test_a_failed_reprovisioning_leaves_the_resource_inactive(client, scim, rt, monkeypatch):
+    created = create(client, scim, active=False)
+    monkeypatch.setattr(users, "enable_in", _database_failure)
+    response = call(client, scim, "PATCH", f"/Users/{created['id']}", entra_patch({"op": "Replace", "path": "active", "value": "True"}))
+    assert response.status_code == 503
+    assert call(client, scim, "GET", f"/Users/{created['id']}").get_json()["active"] is False
+    assert hub_user(rt)[0].disabled_at is not None
+    with rt.db.session() as session:
+        assert session.scalars(select(AuditEvent).where(AuditEvent.type == "admin.enable_user")).all() == []
+
+
+def test_the_provider_revokes_stored_tokens_before_the_deprovisioning_transaction(client, scim, rt):
+    """A user holding stored upstream tokens: the provider is asked to revoke them with no
+    transaction open, then the PATCH and the disable commit together, the answer in the event."""
+    from hub.actions import provisioning
+    from hub.core.db import write_transaction
+    from hub.core.models import ProvisionedUser, TokenSet
+
+    created = create(client, scim)
+    with write_transaction(rt.db) as session:
+        account = session.scalar(select(LinkedAccount).where(LinkedAccount.subject == OID))
+        session.add(TokenSet(linked_account_id=account.id, key_id="k", ciphertext=b"sealed"))
+        account_id = account.id
+    asked = []
+
+    def revoke(linked_account_id, provider_id):
+        with rt.db.session() as session:  # the resource is not changed yet: the transaction comes after
+            asked.append((linked_account_id, provider_id, session.get(ProvisionedUser, created["id"]).active))
+        return "revoked"
+
+    directory = provisioning.Directory("contoso", str, "t", revoke_upstream=revoke, actor=Actor(None, "scim", directory="contoso"))
+    user = provisioning.ScimUser.model_validate({**entra_user(active=False), "id": created["id"]})
+    provisioning.replace_user(rt.db, rt.audit, directory, created["id"], user)
+    assert asked == [(account_id, "contoso", True)]
+    with rt.db.session() as session:
+        disabled = session.scalars(select(AuditEvent).where(AuditEvent.type == "admin.disable_user")).one()
+        assert session.scalars(select(TokenSet)).all() == []
+        assert session.get(ProvisionedUser, created["id"]).active is False
+    assert disabled.details["provider_revocation"] == {str(account_id): "revoked"} and disabled.details["deleted_upstream_token_count"] == 1
+    assert disabled.details["via"] == "scim" and hub_user(rt)[0].disabled_by == "provisioning:contoso"
+
+
+def test_a_user_reads_the_same_from_its_write_its_get_and_the_listing(client, scim):
+    """Write answers render the stored resource without validating it again; the listing renders
+    through the models: both must give the same document."""
+    created = create(client, scim)
+    patched = call(client, scim, "PATCH", f"/Users/{created['id']}", entra_patch({"op": "Replace", "value": {"displayName": "Adele V."}})).get_json()
+    got = call(client, scim, "GET", f"/Users/{created['id']}").get_json()
+    listed = call(client, scim, "GET", f'/Users?filter=externalId eq "{OID}"').get_json()["Resources"][0]
+    assert patched == got == listed and got["meta"]["version"] == 'W/"2"' and got["displayName"] == "Adele V."
+    assert {k: v for k, v in created.items() if k not in {"meta", "displayName"}} == {k: v for k, v in got.items() if k not in {"meta", "displayName"}}

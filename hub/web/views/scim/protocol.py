@@ -2,12 +2,13 @@
 
 Thin Flask glue: scim2-models parses and validates bodies and renders resources, the semantics
 live in hub.actions.provisioning. Every error is RFC 7644 §3.12 JSON; a bad token is 401, a
-malformed body 400, an oversized one 413; each token has its own rate limit (`ratelimit_scim`).
+malformed body 400, an oversized one 413, a database failure 503 (nothing changed: retry); each token has its own rate limit (`ratelimit_scim`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, g, request
 from pydantic import ValidationError
 from scim2_models import Error
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from hub.actions.audited import Actor, record_refusal
@@ -26,6 +28,8 @@ from hub.core.scim_errors import ScimError
 from hub.runtime import revoke_upstream
 from hub.web import ratelimit
 from hub.web.request import audit_context, bearer_token, runtime
+
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/scim+json"
 MAX_BODY = 256 * 1024
@@ -121,8 +125,8 @@ def authenticated(view: Callable[..., Response]) -> Callable[..., Response]:
         rt = runtime()
         presented = bearer_token()
         provider = rt.registry.get(provider_id)
-        with rt.db.session() as session:
-            token = scim_tokens.authenticate(session, provider_id[:64], presented)
+        with rt.db.connection() as connection:
+            token = scim_tokens.authenticate(connection, provider_id[:64], presented)
         if provider is None:
             raise ScimError(f"Provider {provider_id[:64]!r} is not running on this hub.", status=404, scim_type=None)
         if scim_tokens.use_worth_noting(token):
@@ -152,6 +156,14 @@ def _scim_error(error: ScimError) -> Response:
             scim_token_name=found.token_name, method=request.method, path=request.path[:200],
         )
     return error_response(error.status, error.message, error.scim_type)
+
+
+@bp.errorhandler(SQLAlchemyError)
+def _database_error(error: SQLAlchemyError) -> Response:
+    """The database failed mid-request: the write transaction rolled back whole (the resource and
+    the hub user together), so the directory's retry does it all; 503 tells it to retry."""
+    log.exception("SCIM %s %s: the database failed", request.method, request.path[:200])
+    return _scim_error(ScimError("The hub's database could not complete the request; nothing was changed. Retry it.", status=503, scim_type=None))
 
 
 @bp.errorhandler(scim_tokens.ScimTokenInvalid)

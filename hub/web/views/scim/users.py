@@ -24,6 +24,10 @@ from hub.web.views.scim.protocol import (
 )
 
 
+UserPatch = PatchOp[ScimUser]
+"""Parametrised once: pydantic's generic lookup costs on every request otherwise."""
+
+
 def _location(provider_id: str, resource_id: str) -> str:
     return f"{runtime().settings.base_url.rstrip('/')}/scim/v2/{provider_id}/Users/{resource_id}"
 
@@ -43,10 +47,17 @@ def _with_meta(user: ScimUser, row: ProvisionedUser) -> ScimUser:
     return user
 
 
-def rendered(row: ProvisionedUser, user: ScimUser | None = None) -> dict[str, Any]:
-    """The response body: `user` (the model the request produced) or the stored resource."""
-    final = as_scim(row) if user is None else _with_meta(user, row)
-    return final.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+def rendered(row: ProvisionedUser) -> dict[str, Any]:
+    """The response body: the stored resource (as `provisioning.stored` dumped it, once, from the
+    model the request produced) with the hub's id, keys and meta; no second validation or dump."""
+    meta = Meta(
+        resource_type="User", created=row.created_at, last_modified=row.updated_at,
+        location=_location(row.provider_id, row.id), version=f'W/"{row.version}"',
+    )
+    return {
+        **row.resource, "id": row.id, "externalId": row.external_id, "userName": row.user_name, "active": row.active,
+        "meta": meta.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE),
+    }
 
 
 @bp.post("/Users")
@@ -54,7 +65,7 @@ def rendered(row: ProvisionedUser, user: ScimUser | None = None) -> dict[str, An
 def create_user(provider_id: str) -> Response:
     user = parsed(ScimUser, body(), Context.RESOURCE_CREATION_REQUEST)
     row = provisioning.create_user(runtime().db, runtime().audit, directory(provider_id), user)
-    return scim_response(rendered(row, user), 201, location=_location(provider_id, row.id))
+    return scim_response(rendered(row), 201, location=_location(provider_id, row.id))
 
 
 @bp.get("/Users")
@@ -80,27 +91,24 @@ def get_user(provider_id: str, resource_id: str) -> Response:
 def replace_user(provider_id: str, resource_id: str) -> Response:
     user = parsed(ScimUser, body(), Context.RESOURCE_REPLACEMENT_REQUEST)
     row = provisioning.replace_user(runtime().db, runtime().audit, directory(provider_id), resource_id, user)
-    return scim_response(rendered(row, user))
+    return scim_response(rendered(row))
 
 
 @bp.patch("/Users/<resource_id>")
 @authenticated
 def patch_user(provider_id: str, resource_id: str) -> Response:
     """Entra's shapes too: capitalised ops, `"active": "False"`, a replace without path."""
-    patch = parsed(PatchOp[ScimUser], body(), Context.RESOURCE_PATCH_REQUEST)
-
-    result: list[ScimUser] = []
+    patch = parsed(UserPatch, body(), Context.RESOURCE_PATCH_REQUEST)
 
     def patched(row: ProvisionedUser) -> ScimUser:
         """The operations applied to the stored resource (scim2-models validates each value)."""
         user = ScimUser.model_validate({**row.resource, "id": row.id}, scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
         user.active = row.active
         patch_applied(patch)(user)
-        result.append(user)
         return user
 
     row = provisioning.patch_user(runtime().db, runtime().audit, directory(provider_id), resource_id, patched)
-    return scim_response(rendered(row, result[0]))
+    return scim_response(rendered(row))
 
 
 @bp.delete("/Users/<resource_id>")
