@@ -23,7 +23,6 @@ from hub.web.views.scim.protocol import (
     scim_response,
 )
 
-
 UserPatch = PatchOp[ScimUser]
 """Parametrised once: pydantic's generic lookup costs on every request otherwise."""
 
