@@ -70,14 +70,15 @@ def record(
     provider_id: str | None = None,
     **details: Any,
 ) -> None:
-    """The success event, in the action's own transaction."""
+    """The success event, in the action's own transaction. A directory's action (SCIM) is
+    about its provider unless the event names another."""
     audit.record(
         session,
         event,
         "success",
         actor_user_id=actor.user_id,
         subject_user_id=subject_user_id,
-        provider_id=provider_id,
+        provider_id=provider_id or actor.directory,
         context=actor.context,
         details={**details, "via": actor.via},
     )
@@ -103,7 +104,7 @@ def record_refusal(
         reason=error.code,
         actor_user_id=actor.user_id,
         subject_user_id=subject_user_id,
-        provider_id=provider_id,
+        provider_id=provider_id or actor.directory,
         context=actor.context,
         details={**details, "via": actor.via, "message": clean_text(error.message, 200)},
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from scim2_models import Context, Group, GroupMember
+from scim2_models import Context, Group, GroupMember, Meta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,10 +26,12 @@ def provisioned_group(session: Session, directory: Directory, resource_id: str) 
 
 
 def as_scim(row: ProvisionedGroup) -> Group:
-    """The stored group as a SCIM Group (members by their SCIM ids)."""
+    """The stored group as a SCIM Group (members by their SCIM ids), with its meta but for
+    `location`, which the SCIM view adds (it knows the hub's URL)."""
     return Group(
         id=row.id, external_id=row.external_id, display_name=row.display_name,
         members=[GroupMember(value=member, type="User") for member in row.members] or None,
+        meta=Meta(resource_type="Group", created=row.created_at, last_modified=row.updated_at, version=f'W/"{row.version}"'),
     )
 
 

@@ -73,3 +73,15 @@ def test_an_administrators_disable_is_named_as_such(admin, client, rt, idp):
     answer = admin.post("/admin/users/2/disable_user", data={"csrf_token": csrf_of(admin, "/account"), "confirm": "yes"})
     assert answer.status_code == 303
     assert "by an administrator" in admin.get("/admin/users/2").get_data(as_text=True)
+
+
+def test_a_scim_leaver_is_listed_with_the_directorys_provider(admin, client, rt, hub_cli):
+    created = json.loads(hub_cli("scim", "token", "fake", "--json").output)
+    headers = {"Authorization": f"Bearer {created['token']}", "Content-Type": "application/scim+json"}
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "externalId": "sub-dave", "userName": "dave", "active": False}
+    assert client.post(f"{urlsplit(created['url']).path}/Users", headers=headers, data=json.dumps(body)).status_code == 201
+    with rt.db.session() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.type == "admin.disable_user")).one()
+    assert event.provider_id == "fake" and event.details["via"] == "scim"
+    row = re.search(r"<tr>(?:(?!</tr>).)*disabled by provisioning(?:(?!</tr>).)*</tr>", admin.get("/admin/leavers").get_data(as_text=True), re.S)
+    assert row is not None and "<td>fake</td>" in row.group(0)

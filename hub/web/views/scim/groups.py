@@ -50,12 +50,23 @@ def entra_removals(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "Operations": rewritten}
 
 
+def _location(provider_id: str, resource_id: str) -> str:
+    return f"{runtime().settings.base_url.rstrip('/')}/scim/v2/{provider_id}/Groups/{resource_id}"
+
+
+def located(group: Group, provider_id: str) -> Group:
+    """The group with meta.location, its URL at this endpoint (RFC 7644 §3.1)."""
+    if group.meta is not None and group.id:
+        group.meta.location = _location(provider_id, group.id)
+    return group
+
+
 @bp.post("/Groups")
 @authenticated
 def create_group(provider_id: str) -> Response:
     group = parsed(Group, body(), Context.RESOURCE_CREATION_REQUEST)
     created = groups.create_group(runtime().db, runtime().audit, directory(provider_id), group)
-    return scim_response(groups.dumped(created), 201)
+    return scim_response(groups.dumped(located(created, provider_id)), 201, location=_location(provider_id, str(created.id)))
 
 
 @bp.get("/Groups")
@@ -64,7 +75,7 @@ def list_groups(provider_id: str) -> Response:
     start, count = reads.page(int_arg("startIndex", 1) or 1, int_arg("count", None))
     with runtime().db.session() as session:
         total, rows = reads.groups(session, provider_id, request.args.get("filter"), start, count)
-        resources = [groups.as_scim(row) for row in rows]
+        resources = [located(groups.as_scim(row), provider_id) for row in rows]
     listing = ListResponse[Group](total_results=total, start_index=start, items_per_page=len(resources), resources=resources)
     return scim_response(listing.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
 
@@ -73,7 +84,8 @@ def list_groups(provider_id: str) -> Response:
 @authenticated
 def get_group(provider_id: str, resource_id: str) -> Response:
     with runtime().db.session() as session:
-        return scim_response(groups.dumped(groups.as_scim(groups.provisioned_group(session, directory(provider_id), resource_id))))
+        group = groups.as_scim(groups.provisioned_group(session, directory(provider_id), resource_id))
+    return scim_response(groups.dumped(located(group, provider_id)))
 
 
 @bp.put("/Groups/<resource_id>")
@@ -81,7 +93,7 @@ def get_group(provider_id: str, resource_id: str) -> Response:
 def replace_group(provider_id: str, resource_id: str) -> Response:
     group = parsed(Group, body(), Context.RESOURCE_REPLACEMENT_REQUEST)
     replaced = groups.replace_group(runtime().db, runtime().audit, directory(provider_id), resource_id, group)
-    return scim_response(groups.dumped(replaced))
+    return scim_response(groups.dumped(located(replaced, provider_id)))
 
 
 @bp.patch("/Groups/<resource_id>")
@@ -89,7 +101,7 @@ def replace_group(provider_id: str, resource_id: str) -> Response:
 def patch_group(provider_id: str, resource_id: str) -> Response:
     patch = parsed(PatchOp[Group], entra_removals(body()), Context.RESOURCE_PATCH_REQUEST)
     patched = groups.patch_group(runtime().db, runtime().audit, directory(provider_id), resource_id, patch_applied(patch))
-    return scim_response(groups.dumped(patched))
+    return scim_response(groups.dumped(located(patched, provider_id)))
 
 
 @bp.delete("/Groups/<resource_id>")

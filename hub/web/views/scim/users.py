@@ -26,6 +26,24 @@ from hub.web.views.scim.protocol import (
 UserPatch = PatchOp[ScimUser]
 """Parametrised once: pydantic's generic lookup costs on every request otherwise."""
 
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+_MANAGER_PATH = f"{ENTERPRISE}:manager".lower()
+
+
+def entra_manager(data: dict[str, Any]) -> dict[str, Any]:
+    """Entra sets the enterprise extension's manager with a PATCH whose value is the manager's id
+    alone (`"value": "<id>"`, after creating both people), where RFC 7643 §4.3 has a complex
+    `{"value": "<id>"}`: rewrite that one shape and leave the rest to scim2-models' validation."""
+    operations = data.get("Operations")
+    if not isinstance(operations, list):
+        return data
+    return {**data, "Operations": [
+        {**op, "value": {"value": op["value"]}}
+        if isinstance(op, dict) and str(op.get("path", "")).lower() == _MANAGER_PATH and isinstance(op.get("value"), str)
+        else op
+        for op in operations
+    ]}
+
 
 def _location(provider_id: str, resource_id: str) -> str:
     return f"{runtime().settings.base_url.rstrip('/')}/scim/v2/{provider_id}/Users/{resource_id}"
@@ -97,7 +115,7 @@ def replace_user(provider_id: str, resource_id: str) -> Response:
 @authenticated
 def patch_user(provider_id: str, resource_id: str) -> Response:
     """Entra's shapes too: capitalised ops, `"active": "False"`, a replace without path."""
-    patch = parsed(UserPatch, body(), Context.RESOURCE_PATCH_REQUEST)
+    patch = parsed(UserPatch, entra_manager(body()), Context.RESOURCE_PATCH_REQUEST)
 
     def patched(row: ProvisionedUser) -> ScimUser:
         """The operations applied to the stored resource (scim2-models validates each value)."""
