@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from scim2_models import Context, Group, GroupMember, Meta
+from scim2_models import Context, Group, GroupMember, Meta, ResponseParameters
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -127,5 +127,6 @@ def delete_group(db: Database, audit: AuditLog, directory: Directory, resource_i
         )
 
 
-def dumped(group: Group) -> dict:
-    return group.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+def dumped(group: Group, wanted: ResponseParameters | None = None) -> dict:
+    """The group as a response body; `wanted`: the query's attributes or excludedAttributes."""
+    return group.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=wanted)

@@ -91,3 +91,27 @@ def test_groups_carry_meta_and_a_location_and_take_entras_member_patches(client,
     assert "members" not in call(client, scim, "PATCH", path, remove).get_json()
     listing = call(client, scim, "GET", '/Groups?excludedAttributes=members&filter=displayName eq "Sales EMEA"').get_json()
     assert listing["totalResults"] == 1 and listing["Resources"][0]["meta"]["location"] == group["meta"]["location"]
+
+
+def test_attributes_and_excluded_attributes_shape_what_comes_back(client, scim):
+    user = create(client, scim)
+    group = call(client, scim, "POST", "/Groups", {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales",
+        "members": [{"value": user["id"]}],
+    }).get_json()
+    assert group["members"]  # without a parameter, the whole group
+    listed = call(client, scim, "GET", '/Groups?excludedAttributes=members&filter=displayName eq "Sales"').get_json()
+    assert listed["totalResults"] == 1 and "members" not in listed["Resources"][0] and listed["Resources"][0]["id"] == group["id"]
+    one = call(client, scim, "GET", f"/Groups/{group['id']}?excludedAttributes=members").get_json()
+    assert "members" not in one and one["displayName"] == "Sales"
+    narrow = call(client, scim, "GET", f"/Users/{user['id']}?attributes=userName").get_json()
+    assert narrow["userName"] == "adele@contoso.com" and narrow["id"] == user["id"] and "displayName" not in narrow
+    users = call(client, scim, "GET", "/Users?attributes=userName").get_json()
+    assert [set(r) - {"schemas", "id"} for r in users["Resources"]] == [{"userName"}]
+
+
+@pytest.mark.parametrize("query", ["attributes=userName&excludedAttributes=emails", "attributes=%5B%5D", "excludedAttributes=a b"])
+def test_malformed_attribute_parameters_are_400(client, scim, query):
+    create(client, scim)
+    response = call(client, scim, "GET", f"/Users?{query}")
+    assert response.status_code == 400 and response.get_json()["scimType"] == "invalidValue"

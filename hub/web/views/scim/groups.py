@@ -20,6 +20,7 @@ from hub.web.views.scim.protocol import (
     int_arg,
     parsed,
     patch_applied,
+    response_parameters,
     scim_response,
 )
 
@@ -77,7 +78,7 @@ def list_groups(provider_id: str) -> Response:
         total, rows = reads.groups(session, provider_id, request.args.get("filter"), start, count)
         resources = [located(groups.as_scim(row), provider_id) for row in rows]
     listing = ListResponse[Group](total_results=total, start_index=start, items_per_page=len(resources), resources=resources)
-    return scim_response(listing.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+    return scim_response(listing.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=response_parameters()))
 
 
 @bp.get("/Groups/<resource_id>")
@@ -85,7 +86,7 @@ def list_groups(provider_id: str) -> Response:
 def get_group(provider_id: str, resource_id: str) -> Response:
     with runtime().db.session() as session:
         group = groups.as_scim(groups.provisioned_group(session, directory(provider_id), resource_id))
-    return scim_response(groups.dumped(located(group, provider_id)))
+    return scim_response(groups.dumped(located(group, provider_id), response_parameters()))
 
 
 @bp.put("/Groups/<resource_id>")

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request
 from pydantic import ValidationError
-from scim2_models import Error
+from scim2_models import Error, ResponseParameters
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -96,6 +96,19 @@ def int_arg(name: str, default: int | None) -> int | None:
         return int(text[:12])
     except ValueError:
         raise ScimError(f"{name} must be an integer.", scim_type="invalidValue") from None
+
+
+def response_parameters() -> ResponseParameters | None:
+    """`attributes` or `excludedAttributes` of the query (RFC 7644 §3.4.2.5; Entra asks for
+    groups with `excludedAttributes=members`), parsed by scim2-models; 400 when malformed."""
+    wanted = {name: request.args[name][:1024] for name in ("attributes", "excludedAttributes") if name in request.args}
+    if not wanted:
+        return None
+    try:
+        return ResponseParameters.model_validate(wanted)
+    except ValidationError as error:
+        first = error.errors()[0] if error.errors() else {}
+        raise ScimError(f"attributes / excludedAttributes: {first.get('msg', 'invalid')}", scim_type="invalidValue") from None
 
 
 def patch_applied(patch: Any) -> Callable[[Any], None]:

@@ -20,6 +20,7 @@ from hub.web.views.scim.protocol import (
     int_arg,
     parsed,
     patch_applied,
+    response_parameters,
     scim_response,
 )
 
@@ -93,14 +94,18 @@ def list_users(provider_id: str) -> Response:
         total, rows = reads.users(session, provider_id, request.args.get("filter"), start, count)
         resources = [as_scim(row) for row in rows]
     listing = ListResponse[ScimUser](total_results=total, start_index=start, items_per_page=len(resources), resources=resources)
-    return scim_response(listing.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+    return scim_response(listing.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=response_parameters()))
 
 
 @bp.get("/Users/<resource_id>")
 @authenticated
 def get_user(provider_id: str, resource_id: str) -> Response:
+    wanted = response_parameters()
     with runtime().db.session() as session:
-        return scim_response(rendered(provisioning.provisioned_user(session, directory(provider_id), resource_id)))
+        row = provisioning.provisioned_user(session, directory(provider_id), resource_id)
+        if wanted is None:
+            return scim_response(rendered(row))
+        return scim_response(as_scim(row).model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=wanted))
 
 
 @bp.put("/Users/<resource_id>")
