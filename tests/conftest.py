@@ -67,6 +67,38 @@ def _worker_database_url() -> str | None:
 PG_URL = _worker_database_url()
 
 
+SQLITE_ONLY = (
+    "providers/",  # the plugin kit's apps and the emulator: SQLite files of their own
+    "tests/browser/test_browser_demo.py", "tests/browser/test_browser_leavers.py",  # `hub demo`: SQLite
+    "tests/e2e/test_newcomer.py", "tests/e2e/test_plugin_new.py", "tests/e2e/test_plugin_install.py",
+    "tests/e2e/test_wheel.py",
+    "tests/unit/test_house.py", "tests/unit/test_conformance_kit.py", "tests/unit/test_kit_mutations.py",
+    "tests/unit/test_kit_parts.py", "tests/unit/test_kit_strict.py", "tests/unit/test_oidc_public_names.py",
+    "tests/unit/test_protocol_toolkit.py", "tests/unit/test_reference_docs.py", "tests/unit/test_plugins.py",
+)
+"""Modules whose tests never reach the PostgreSQL server (their hubs run on SQLite files of their
+own, or on no database): the PostgreSQL pass would repeat the SQLite pass's work exactly."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL pass (HUB_TEST_DATABASE_URL) leaves out the SQLITE_ONLY modules' tests, unless
+    a test takes the `database_url` fixture (every app, CLI and database the suite builds on the
+    pass's server comes from it) or is marked `postgresql` (it reads the URL itself). It keeps the
+    CI run within its 20 minutes on a slow machine."""
+    if not PG_URL:
+        return
+    dropped = [
+        item for item in items
+        if item.nodeid.startswith(SQLITE_ONLY)
+        and "database_url" not in getattr(item, "fixturenames", ())
+        and not item.get_closest_marker("postgresql")
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        gone = set(map(id, dropped))
+        items[:] = [item for item in items if id(item) not in gone]
+
+
 class _SharedBytecode(BytecodeCache):
     """Compiled templates kept in memory for the test process. Every test builds an app of its
     own, and each app's Jinja environment compiled the same templates again (about a tenth of a

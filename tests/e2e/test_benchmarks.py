@@ -77,6 +77,7 @@ def own_database(prefix: str) -> Iterator[str]:
 
 
 @ON_POSTGRESQL
+@pytest.mark.postgresql
 def test_the_issuer_benchmark_redeems_codes_and_refreshes_on_postgresql():
     with own_database("hub_bench_smoke") as url:
         out = bench("issuer.py", "--codes", "10", "--refreshes", "20", "--database-url", url)
@@ -85,6 +86,7 @@ def test_the_issuer_benchmark_redeems_codes_and_refreshes_on_postgresql():
 
 
 @ON_POSTGRESQL
+@pytest.mark.postgresql
 def test_two_nodes_take_a_burst_of_first_authorizations_and_concurrent_refresh_retries():
     """Issue 16: two hubs on one database, each pair's first authorization at both at once,
     each refresh token presented 2-4 times at once across both: no 5xx, no server_error, every
@@ -104,6 +106,7 @@ def test_two_nodes_take_a_burst_of_first_authorizations_and_concurrent_refresh_r
 
 
 @ON_POSTGRESQL
+@pytest.mark.postgresql
 def test_a_hundred_refreshes_across_two_hubs_cause_one_upstream_check():
     """Issue 19's single flight across processes: one person's check is due and a hundred refresh
     grants for them arrive at once, alternating between two hubs (separate gunicorn trees) on one

@@ -126,6 +126,7 @@ def test_db_purge(env):
     )
 
 
+@pytest.mark.postgresql
 def test_serve_production_runs_gunicorn_workers_on_postgresql(env, tmp_path):
     """Every worker answers /readyz against PostgreSQL with proper secrets and https."""
     import socket
