@@ -5,8 +5,10 @@ aggregate (hub.web.flood); a valid API key's refusals are attributed to the key.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
+import limits.storage.memory
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
@@ -26,7 +28,13 @@ USER_AGENT = "flood/" + "x" * 505
 
 @pytest.fixture(autouse=True)
 def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ratelimit.RateLimits, "window_clock", staticmethod(lambda: 1_000_000_020.0))
+    """Hold the windows still, the hub's audit aggregation and the in-memory limiter's, as in
+    test_every_route_bounded.py: a flood across a wall-clock minute let one request of its
+    refused stretch through (the sliding window counter weighed the last minute just under the
+    allowance), a CI flake."""
+    clock = staticmethod(lambda: 1_000_000_020.0)
+    monkeypatch.setattr(ratelimit.RateLimits, "window_clock", clock)
+    monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=clock.__func__))
 
 
 def make_app(hub_config: dict[str, Any], plugins: Any, **settings: str) -> Flask:
